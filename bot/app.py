@@ -1,0 +1,145 @@
+"""The composition root: reads the settings, builds the adapters (importing each platform lazily,
+only when its section is configured), the engine, the delivery worker and the scheduler, and runs
+them until told to stop. The only module in bot/ that knows platform names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+from bot.adapter import Adapter
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.delivery import DeliveryWorker
+from bot.engine import Engine
+from bot.schedule import PollScheduler
+from bot.staff import StaffCommands
+from bot.types import ChatRef, Image, Outbound
+from storage.db import make_engine, upgrade
+from storage.repository import Repository
+
+log = logging.getLogger("feedbot.app")
+
+PRUNE_EVERY = timedelta(hours=6)
+
+
+def build_adapters(settings: Settings, environ: Mapping[str, str] | None = None) -> list[Adapter]:
+    env = os.environ if environ is None else environ
+    adapters: list[Adapter] = []
+    if settings.telegram is not None:
+        from adapters.telegram import TelegramAdapter
+
+        adapters.append(TelegramAdapter(settings.telegram, settings.token("telegram", env)))
+    if settings.discord is not None:
+        from adapters.discord import DiscordAdapter
+
+        adapters.append(
+            DiscordAdapter(settings.discord, settings.token("discord", env), poll_ids=[p.id for p in settings.polls])
+        )
+    return adapters
+
+
+def digest_chats(settings: Settings) -> list[ChatRef]:
+    chats: list[ChatRef] = []
+    if settings.telegram is not None:
+        chats += [ChatRef("telegram", chat_id) for chat_id in settings.telegram.digest_chats]
+    if settings.discord is not None:
+        chats += [ChatRef("discord", channel_id) for channel_id in settings.discord.digest_channels]
+    return chats
+
+
+class Reporting:
+    """Digest and goal texts for chat commands, the scheduler and the CLI (wraps bot.digest)."""
+
+    def __init__(self, repo: Repository, settings: Settings) -> None:
+        from bot.digest import build_digest
+        from storage.reporting import Reports
+
+        self._build = build_digest
+        self.reports = Reports(repo.engine)
+        self.settings = settings
+
+    async def digest(self, period: str, now: datetime) -> tuple[str, bytes | None]:
+        digest = await self._build(self.reports, self.settings, period, now)  # type: ignore[arg-type]
+        return digest.text, digest.chart_png
+
+    async def goals(self, now: datetime) -> str:
+        from bot.digest import goals_status_text
+
+        return await goals_status_text(self.reports, self.settings, now)
+
+
+class Runtime:
+    def __init__(self, settings: Settings, adapters: Sequence[Adapter], clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.adapters = list(adapters)
+        self.clock = clock or SystemClock()
+        self.db = make_engine(settings.storage.url)
+        self.repo = Repository(self.db)
+        self.engine = Engine(self.repo, settings, self.clock)
+        self.reporting = Reporting(self.repo, settings)
+        self.engine.staff_commands = StaffCommands(
+            self.engine, digest=self.reporting.digest, goals=self.reporting.goals
+        )
+        self.worker = DeliveryWorker(self.repo, self.engine.adapters, settings, self.clock)
+        self.engine.on_outbox_change(self.worker.wake)
+        self.scheduler = PollScheduler(self.engine, settings, on_digest=self.post_digest)
+        for adapter in self.adapters:
+            self.engine.attach(adapter)
+
+    async def post_digest(self, now: datetime) -> None:
+        """The scheduled digest, posted once per period to every configured digest chat."""
+        period = self.settings.digest.period
+        text, png = await self.reporting.digest(period, now)
+        period_key = now.replace(minute=0, second=0, microsecond=0)
+        for chat in digest_chats(self.settings):
+            if not await self.repo.claim_digest_post(chat.platform, chat.chat_id, period, period_key, now):
+                continue
+            image = Image(filename=f"digest-{period}.png", data=png) if png else None
+            if await self.engine.send_reply(Outbound(chat=chat, text=text, image=image)) is None:
+                await self.repo.release_digest_post(chat.platform, chat.chat_id, period, period_key)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        tasks: list[asyncio.Task[None]] = []
+        started: list[Adapter] = []
+        try:
+            await upgrade(self.db)
+            await self.engine.resume_fan_out()
+            for adapter in self.adapters:
+                await adapter.start(self.engine.on_message)
+                started.append(adapter)
+                log.info("adapter started platform=%s", adapter.platform)
+            await self.scheduler.report_missed()
+            await self.scheduler.tick()
+            self.scheduler.start()
+            tasks.append(asyncio.create_task(self.worker.run_forever(), name="delivery-worker"))
+            tasks.append(asyncio.create_task(self._prune_forever(), name="prune"))
+            log.info("feedbot running with %d adapter(s)", len(started))
+            await stop.wait()
+        finally:
+            log.info("feedbot stopping")
+            self.scheduler.stop()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            for adapter in reversed(started):
+                try:
+                    await adapter.stop()
+                except Exception:
+                    log.exception("adapter %s failed to stop cleanly", adapter.platform)
+            await self.db.dispose()
+
+    async def _prune_forever(self) -> None:
+        while True:
+            try:
+                await self.engine.prune()
+            except Exception:
+                log.exception("pruning handled updates failed")
+            await asyncio.sleep(PRUNE_EVERY.total_seconds())

@@ -1,0 +1,158 @@
+"""Scheduled polls, reminders and digests.
+
+APScheduler only wakes us up; the database is the source of truth. A scheduled run is unique on
+(poll, scheduled time), so a restart, a double fire or a second process can never create it twice.
+All logic takes `now`, so tests drive it with a fake clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.config import PollSettings, Settings
+from bot.engine import Engine
+
+log = logging.getLogger("feedbot.schedule")
+
+LOOKBACK = timedelta(days=8)  # how far back a restart looks for missed runs to report
+
+
+def fire_times(cron: str, tz: ZoneInfo, start: datetime, end: datetime) -> Iterator[datetime]:
+    """Fire times of a 5-field cron in `tz` within [start, end], as aware UTC datetimes.
+
+    Wall-clock semantics come from APScheduler's CronTrigger: a 09:00 poll stays at 09:00 local
+    across daylight-saving changes.
+    """
+    trigger = CronTrigger.from_crontab(cron, timezone=tz)
+    previous: datetime | None = None
+    cursor = start - timedelta(microseconds=1)
+    while True:
+        nxt = trigger.get_next_fire_time(previous, cursor)
+        if nxt is None or nxt > end:
+            return
+        if nxt >= start:
+            yield nxt.astimezone(ZoneInfo("UTC"))
+        previous = nxt
+        cursor = nxt + timedelta(microseconds=1)
+
+
+def next_fire_time(cron: str, tz: ZoneInfo, after: datetime) -> datetime | None:
+    trigger = CronTrigger.from_crontab(cron, timezone=tz)
+    return trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
+
+
+class PollScheduler:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        *,
+        on_digest: Callable[[datetime], Awaitable[None]] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.on_digest = on_digest
+        self._apscheduler: AsyncIOScheduler | None = None
+
+    @property
+    def grace(self) -> timedelta:
+        return self.settings.engine.missed_run_grace
+
+    def scheduled_polls(self) -> list[PollSettings]:
+        return [p for p in self.settings.polls if p.schedule]
+
+    async def tick(self, now: datetime | None = None) -> list[int]:
+        """Create the runs due now (latest fire time inside the grace window) and queue reminders.
+
+        Returns the ids of runs this call created (an existing run is not created again).
+        """
+        now = now or self.engine.clock.now()
+        created: list[int] = []
+        for poll in self.scheduled_polls():
+            assert poll.schedule is not None
+            tz = self.settings.poll_timezone(poll)
+            due = list(fire_times(poll.schedule, tz, now - self.grace, now))
+            if not due:
+                continue
+            for skipped in due[:-1]:
+                log.warning("poll=%s fire time %s superseded by a later one; not sent", poll.id, skipped.isoformat())
+            if await self.engine.repo.scheduled_run_exists(poll.id, due[-1]):
+                continue
+            started = await self.engine.start_run(
+                poll.id, triggered_by="schedule", scheduled_for=due[-1], now=now
+            )
+            if started is not None:
+                created.append(started.run_id)
+        await self.queue_reminders(now)
+        return created
+
+    async def queue_reminders(self, now: datetime) -> int:
+        total = 0
+        for run_id in await self.engine.repo.runs_due_for_reminders(now):
+            queued = await self.engine.repo.queue_reminders(run_id, now)
+            log.info("reminders queued run=%s count=%d", run_id, queued)
+            total += queued
+        if total:
+            self.engine._outbox_changed()
+        return total
+
+    async def report_missed(self, now: datetime | None = None) -> list[tuple[str, datetime]]:
+        """At start: log scheduled times (within LOOKBACK) that are too old to send and have no run."""
+        now = now or self.engine.clock.now()
+        missed: list[tuple[str, datetime]] = []
+        for poll in self.scheduled_polls():
+            assert poll.schedule is not None
+            tz = self.settings.poll_timezone(poll)
+            for when in fire_times(poll.schedule, tz, now - LOOKBACK, now - self.grace - timedelta(microseconds=1)):
+                if not await self.engine.repo.scheduled_run_exists(poll.id, when):
+                    missed.append((poll.id, when))
+        for poll_id, when in missed:
+            log.warning("missed scheduled run poll=%s at %s: older than the grace window, skipped", poll_id, when)
+        return missed
+
+    # ------------------------------------------------------------------ APScheduler wiring
+    def start(self) -> AsyncIOScheduler:
+        """One cron job per scheduled poll (and the digest), plus a minute tick for reminders."""
+        tz = ZoneInfo(self.settings.engine.timezone)
+        scheduler = AsyncIOScheduler(
+            timezone=tz,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": int(self.grace.total_seconds())},
+        )
+        for poll in self.scheduled_polls():
+            assert poll.schedule is not None
+            trigger = CronTrigger.from_crontab(poll.schedule, timezone=self.settings.poll_timezone(poll))
+            scheduler.add_job(self._safe_tick, trigger, id=f"poll:{poll.id}")
+        scheduler.add_job(self._safe_tick, IntervalTrigger(minutes=1, timezone=tz), id="tick")
+        if self.settings.digest.schedule and self.on_digest is not None:
+            digest_tz = ZoneInfo(self.settings.digest.timezone or self.settings.engine.timezone)
+            trigger = CronTrigger.from_crontab(self.settings.digest.schedule, timezone=digest_tz)
+            scheduler.add_job(self._safe_digest, trigger, id="digest")
+        scheduler.start()
+        self._apscheduler = scheduler
+        return scheduler
+
+    def stop(self) -> None:
+        if self._apscheduler is not None and self._apscheduler.running:
+            self._apscheduler.shutdown(wait=False)
+        self._apscheduler = None
+
+    async def _safe_tick(self) -> None:
+        try:
+            await self.tick()
+        except Exception:
+            log.exception("scheduler tick failed; the next tick retries")
+
+    async def _safe_digest(self) -> None:
+        if self.on_digest is None:
+            return
+        try:
+            await self.on_digest(self.engine.clock.now())
+        except Exception:
+            log.exception("scheduled digest failed")

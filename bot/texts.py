@@ -1,0 +1,68 @@
+"""What the bot says. Plain text: adapters escape it for their platform's formatting."""
+
+from __future__ import annotations
+
+MAX_ANSWER_CHARS = 4096
+
+HELP = (
+    "I collect short feedback for the team behind this chat.\n"
+    "\n"
+    "/start – subscribe to the occasional question\n"
+    "/stop – stop receiving questions\n"
+    "/mydata – see everything stored about you\n"
+    "/forget – erase everything stored about you\n"
+    "/help – this message"
+)
+
+STAFF_HELP = (
+    "\n\nStaff: /poll POLL_ID [tag] – ask now · /polls – polls and next times · /status [RUN] – progress"
+)
+MANAGER_HELP = "\nManagers: /digest [day|week|month] – results against goals · /goals – goal status now"
+
+
+def welcome(name: str, rating: bool) -> str:
+    rate = " and, if you like, rate it from 1 to 5" if rating else ""
+    hello = f"Hi {name}! " if name else "Hi! "
+    return (
+        f"{hello}You're subscribed. Now and then I'll ask one short question, such as "
+        f"\"What was your favourite part?\" – just reply in your own words{rate}.\n"
+        "Send /stop at any time to stop, /mydata to see what is stored about you, "
+        "and /forget to erase it."
+    )
+
+
+WELCOME_BACK_TAG = "(Noted: {tag}.)"
+BAD_TAG = "That start code isn't valid, so I subscribed you without it."
+STOPPED = (
+    "Done – you won't get any more questions. Send /start to subscribe again.\n"
+    "Your earlier answers are kept; /forget erases them."
+)
+NOT_SUBSCRIBED = "You're not subscribed. Send /start to receive the occasional question."
+NO_DATA = "Nothing is stored about you."
+MYDATA_INTRO = "Everything stored about you (JSON):"
+FORGET_CONFIRM = (
+    "This erases your subscription and all your answers, for good. Are you sure?"
+)
+FORGET_DONE = "Done. Everything stored about you has been erased. Send /start if you ever want to come back."
+FORGET_CANCELLED = "Nothing was erased."
+FORGET_EXPIRED = "That confirmation has expired. Send /forget again if you want to erase your data."
+ASK_IN_WORDS = "Thanks! I can only read text – please answer in words."
+TOO_LONG = "Sorry, that's too long: {length:,} characters, and the limit is {limit:,}. Please shorten it."
+NO_OPEN_QUESTION = "Thanks for your message! There's no open question right now. Send /help to see what I can do."
+THANKS = "Thank you for your answer!"
+THANKS_LATE = "Thank you! This question had already closed, but your answer is kept and marked as late."
+ASK_RATING = "Thanks! How would you rate it, from {low} to {high}?"
+RATING_THANKS = "Thank you – rating saved."
+RATING_AGAIN = "Please choose a number from {low} to {high}."
+RATING_ALREADY = "Your rating was already saved – thank you."
+GROUP_HINT = "Please message me privately to {what}."
+NOT_ALLOWED = "Sorry, that command is for {role} only."
+ERROR = "Sorry, something went wrong on our side. Please try again in a moment."
+
+
+def question(text: str, rating: bool) -> str:
+    return f"{text}\n\n(Reply with a message in your own words.)" if rating or text else text
+
+
+def reminder(text: str) -> str:
+    return f"A gentle reminder – we'd love to hear from you:\n\n{text}"

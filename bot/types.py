@@ -1,0 +1,120 @@
+"""Normalised, platform-neutral message types that travel between adapters and the engine.
+
+All are frozen, slotted dataclasses; every datetime is timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class InboundKind(StrEnum):
+    TEXT = "text"  # a typed message (commands included)
+    EDIT = "edit"  # an edited version of an earlier message (same message_id)
+    CHOICE = "choice"  # a pressed button / picked choice; `choice` holds the value
+    MEDIA = "media"  # photo, sticker, voice, file... anything that is not text
+    BLOCKED = "blocked"  # the user blocked the bot / closed their DMs
+    UNBLOCKED = "unblocked"  # the user unblocked the bot
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRef:
+    """A storable address: enough to reach a private chat or a channel later."""
+
+    platform: str
+    chat_id: str
+    user_id: str | None = None
+
+    def key(self) -> str:
+        return f"{self.platform}:{self.chat_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    chat: ChatRef
+    sender_id: str
+    sender_name: str
+    text: str
+    message_id: str
+    received_at: datetime
+    is_private: bool = True
+    kind: InboundKind = InboundKind.TEXT
+    reply_to: str | None = None
+    choice: str | None = None
+    # Platform role names of the sender where the platform has them (Discord roles); used for staff checks.
+    sender_roles: frozenset[str] = field(default_factory=frozenset)
+    language: str | None = None
+
+    @property
+    def is_command(self) -> bool:
+        return self.kind in (InboundKind.TEXT,) and self.text.lstrip().startswith("/")
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One button. `value` is at most 64 bytes (Telegram callback_data) and carries what it needs."""
+
+    label: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    filename: str
+    data: bytes
+    content_type: str = "image/png"
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionRef:
+    """Marks an Outbound as a poll question, so an adapter with richer UI can offer it.
+
+    Discord renders an "Answer" button opening a modal; its submit comes back as an Inbound of kind
+    TEXT with `choice = answer_choice(run_id, rating)`. Adapters without such UI ignore it.
+    """
+
+    run_id: int
+    rating: bool
+    scale: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """Plain text (no markup): adapters escape it for their platform's formatting.
+
+    `reply_to` is the `message_id` of the Inbound this answers (a Telegram message id, a Discord
+    interaction id), so an adapter can answer in place (ephemeral follow-up, reply quote).
+    """
+
+    chat: ChatRef
+    text: str
+    choices: tuple[Choice, ...] = ()
+    reply_to: str | None = None
+    image: Image | None = None
+    question: QuestionRef | None = None
+
+    def with_numbered_choices(self) -> str:
+        """Fallback rendering for a channel without buttons: choices become numbered text."""
+        if not self.choices:
+            return self.text
+        if all(c.label.isdigit() for c in self.choices):
+            return f"{self.text}\n[ {' | '.join(c.label for c in self.choices)} ]"
+        lines = [self.text, ""]
+        lines += [f"{i}. {c.label}" for i, c in enumerate(self.choices, 1)]
+        return "\n".join(lines)
+
+
+# Choice values the engine understands. They carry what they need (persistent buttons survive restarts).
+def rating_choice(run_id: int, value: int) -> str:
+    return f"rate:{run_id}:{value}"
+
+
+def answer_choice(run_id: int, rating: int | None = None) -> str:
+    """Attached to a TEXT Inbound: 'this text answers run N' (and optionally rates it)."""
+    return f"answer:{run_id}" if rating is None else f"answer:{run_id}:{rating}"
+
+
+FORGET_YES = "forget:yes"
+FORGET_NO = "forget:no"

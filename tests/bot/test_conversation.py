@@ -1,0 +1,239 @@
+"""The customer conversation, driven through the local adapter with a real database."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from bot import texts
+from bot.types import FORGET_NO, FORGET_YES, rating_choice
+from storage.repository import Repository
+from tests.support import Chat, make_settings
+
+
+async def answers(repo: Repository) -> list[tuple[str, str, int | None, bool]]:
+    rows = []
+    async for batch in repo.iter_answers():
+        rows += [(r.user, r.answer, r.rating, r.late) for r in batch]
+    return rows
+
+
+async def test_start_question_answer_rating_thanks(chat: Chat) -> None:
+    alice = chat.user("alice")
+    await chat.say(alice, "/start")
+    welcome = chat.last_text(alice)
+    assert "What was your favourite part?" in welcome and "/stop" in welcome
+
+    run_id = await chat.run_poll()
+    question = chat.adapter.last(alice)
+    assert question.text == "What was your favourite part?"
+    assert question.question is not None and question.question.run_id == run_id
+
+    await chat.say(alice, "The live music 🎶")
+    ask = chat.adapter.last(alice)
+    assert ask.text == texts.ASK_RATING.format(low=1, high=5)
+    assert [c.value for c in ask.choices] == [rating_choice(run_id, n) for n in range(1, 6)]
+
+    await chat.adapter.press(alice, rating_choice(run_id, 5))
+    assert chat.last_text(alice) == texts.RATING_THANKS
+    assert await answers(chat.repo) == [(alice.user_id, "The live music 🎶", 5, False)]
+
+
+async def test_typed_digit_counts_as_rating(chat: Chat) -> None:
+    bob = chat.user("bob")
+    await chat.say(bob, "/start")
+    await chat.run_poll()
+    await chat.say(bob, "Friendly staff")
+    await chat.say(bob, "4")
+    assert chat.last_text(bob) == texts.RATING_THANKS
+    assert await answers(chat.repo) == [(bob.user_id, "Friendly staff", 4, False)]
+
+
+async def test_poll_without_rating_thanks_at_once(sqlite_repo: Repository) -> None:
+    settings = make_settings(polls=[{"id": "quick", "question": "Anything to add?", "rating": False}])
+    chat = await Chat.open(sqlite_repo, settings)
+    carol = chat.user("carol")
+    await chat.say(carol, "/start")
+    await chat.run_poll("quick")
+    await chat.say(carol, "All good")
+    assert chat.last_text(carol) == texts.THANKS
+    assert await answers(sqlite_repo) == [(carol.user_id, "All good", None, False)]
+
+
+async def test_rating_out_of_range_is_asked_again(chat: Chat) -> None:
+    dan = chat.user("dan")
+    await chat.say(dan, "/start")
+    run_id = await chat.run_poll()
+    await chat.say(dan, "Cake")
+    await chat.say(dan, "9")
+    assert chat.last_text(dan) == texts.RATING_AGAIN.format(low=1, high=5)
+    await chat.adapter.press(dan, rating_choice(run_id, 9))
+    assert (await answers(chat.repo))[0][2] is None
+
+
+async def test_late_answer_is_kept_and_marked(chat: Chat) -> None:
+    erin = chat.user("erin")
+    await chat.say(erin, "/start")
+    await chat.run_poll()
+    chat.clock.advance(days=4)
+    await chat.say(erin, "Sorry I'm late: the view")
+    assert (await answers(chat.repo))[0][3] is True
+
+
+async def test_sticker_gets_a_request_for_words_and_is_not_stored(chat: Chat) -> None:
+    finn = chat.user("finn")
+    await chat.say(finn, "/start")
+    await chat.run_poll()
+    await chat.adapter.send_sticker(finn)
+    assert chat.last_text(finn) == texts.ASK_IN_WORDS
+    assert await answers(chat.repo) == []
+    await chat.say(finn, "Words now")
+    assert [a[1] for a in await answers(chat.repo)] == ["Words now"]
+
+
+async def test_text_without_open_question(chat: Chat) -> None:
+    gia = chat.user("gia")
+    await chat.say(gia, "hello?")
+    assert chat.last_text(gia) == texts.NOT_SUBSCRIBED
+    await chat.say(gia, "/start")
+    await chat.say(gia, "hello again")
+    assert chat.last_text(gia) == texts.NO_OPEN_QUESTION
+
+
+async def test_unknown_command_answers_with_help(chat: Chat) -> None:
+    hal = chat.user("hal")
+    await chat.say(hal, "/frobnicate now")
+    assert chat.last_text(hal) == texts.HELP
+    await chat.say(hal, "/")
+    assert chat.last_text(hal) == texts.HELP
+
+
+async def test_stop_means_no_more_questions(chat: Chat) -> None:
+    ivy, jon = chat.user("ivy"), chat.user("jon")
+    for user in (ivy, jon):
+        await chat.say(user, "/start")
+    await chat.say(ivy, "/stop")
+    assert chat.last_text(ivy) == texts.STOPPED
+    await chat.run_poll()
+    assert chat.last_text(ivy) == texts.STOPPED  # no question arrived
+    assert chat.last_text(jon) == "What was your favourite part?"
+    await chat.say(ivy, "/start")
+    await chat.run_poll()
+    assert chat.last_text(ivy) == "What was your favourite part?"
+
+
+async def test_start_with_tag_targets_tagged_runs(chat: Chat) -> None:
+    kim, lee = chat.user("kim"), chat.user("lee")
+    await chat.say(kim, "/start vip")
+    await chat.say(lee, "/start")
+    await chat.run_poll(tag="vip")
+    assert chat.last_text(kim) == "What was your favourite part?"
+    assert chat.last_text(lee) != "What was your favourite part?"
+    assert await chat.repo.customer_tags((await chat.repo.find_customer("local", kim.user_id)).id) == ["vip"]  # type: ignore[union-attr]
+
+
+async def test_bad_tag_subscribes_without_it(chat: Chat) -> None:
+    max_ = chat.user("max")
+    await chat.say(max_, "/start no/tags!allowed")
+    assert texts.BAD_TAG in chat.last_text(max_)
+    customer = await chat.repo.find_customer("local", max_.user_id)
+    assert customer is not None and customer.subscribed
+
+
+async def test_mydata_shows_everything_as_json(chat: Chat) -> None:
+    ned = chat.user("ned")
+    await chat.say(ned, "/start regulars")
+    await chat.run_poll()
+    await chat.say(ned, "The <b>garden</b>")
+    await chat.say(ned, "5")
+    await chat.say(ned, "/mydata")
+    body = chat.last_text(ned).split("\n", 1)[1]
+    data = json.loads(body)
+    assert data["customer"]["tags"] == ["regulars"]
+    assert data["answers"][0]["answer"] == "The <b>garden</b>"
+    assert data["answers"][0]["rating"] == 5
+    assert data["questions"][0]["status"] == "sent"
+
+
+async def test_forget_needs_confirmation_then_erases(chat: Chat) -> None:
+    oli, pam = chat.user("oli"), chat.user("pam")
+    for user in (oli, pam):
+        await chat.say(user, "/start")
+    await chat.run_poll()
+    await chat.say(oli, "Oli's answer")
+    await chat.say(pam, "Pam's answer")
+    await chat.say(oli, "/forget")
+    assert [c.value for c in chat.adapter.last(oli).choices] == [FORGET_YES, FORGET_NO]
+    await chat.adapter.press(oli, FORGET_NO)
+    assert chat.last_text(oli) == texts.FORGET_CANCELLED
+    assert len(await answers(chat.repo)) == 2
+
+    await chat.say(oli, "/forget")
+    await chat.adapter.press(oli, FORGET_YES)
+    assert chat.last_text(oli) == texts.FORGET_DONE
+    assert await chat.repo.find_customer("local", oli.user_id) is None
+    assert [a[1] for a in await answers(chat.repo)] == ["Pam's answer"]
+
+
+async def test_forget_confirmation_expires(chat: Chat) -> None:
+    quin = chat.user("quin")
+    await chat.say(quin, "/start")
+    await chat.say(quin, "/forget")
+    chat.clock.advance(minutes=11)
+    await chat.adapter.press(quin, FORGET_YES)
+    assert chat.last_text(quin) == texts.FORGET_EXPIRED
+    assert await chat.repo.find_customer("local", quin.user_id) is not None
+
+
+async def test_forget_can_be_confirmed_by_typing_yes(chat: Chat) -> None:
+    rae = chat.user("rae")
+    await chat.say(rae, "/start")
+    await chat.say(rae, "/forget")
+    await chat.say(rae, "yes")
+    assert chat.last_text(rae) == texts.FORGET_DONE
+
+
+async def test_customer_commands_in_a_group_point_to_private_chat(chat: Chat) -> None:
+    sam = chat.user("sam")
+    await chat.adapter.say_in_group(sam, "-100", "/start")
+    assert chat.adapter.outbox[-1].chat.chat_id == "-100"
+    assert "privately" in chat.adapter.outbox[-1].text
+    assert await chat.repo.find_customer("local", sam.user_id) is None
+    await chat.adapter.say_in_group(sam, "-100", "just chatting")
+    assert len(chat.adapter.outbox) == 1
+
+
+async def test_answer_targeted_at_a_run_with_rating(chat: Chat) -> None:
+    """Discord's modal submit: the text names its run and carries the rating."""
+    tom = chat.user("tom")
+    await chat.say(tom, "/start")
+    run_id = await chat.run_poll()
+    await chat.adapter.answer_with(tom, "Great coffee", f"answer:{run_id}:4")
+    assert chat.last_text(tom) == texts.THANKS
+    assert await answers(chat.repo) == [(tom.user_id, "Great coffee", 4, False)]
+    await chat.adapter.answer_with(tom, "again", f"answer:{run_id}:5")
+    assert chat.last_text(tom) == texts.NO_OPEN_QUESTION
+
+
+async def test_reply_failure_marks_blocked_user_unreachable(chat: Chat) -> None:
+    uma = chat.user("uma")
+    await chat.say(uma, "/start")
+    await chat.adapter.block(uma)
+    customer = await chat.repo.find_customer("local", uma.user_id)
+    assert customer is not None and not customer.reachable
+    await chat.run_poll()
+    assert chat.last_text(uma) != "What was your favourite part?"
+    await chat.adapter.unblock(uma)
+    customer = await chat.repo.find_customer("local", uma.user_id)
+    assert customer is not None and customer.reachable and customer.unreachable_reason is None
+
+
+async def test_question_closed_before_sending_is_skipped(chat: Chat) -> None:
+    vic = chat.user("vic")
+    await chat.say(vic, "/start")
+    started = await chat.engine.start_run("visit", triggered_by="test")
+    assert started is not None
+    chat.clock.advance(timedelta(days=3, seconds=1))
+    await chat.worker.drain()
+    counts = await chat.repo.run_counts(started.run_id)
+    assert (counts.sent, counts.failed) == (0, 1)
