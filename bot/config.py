@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
+from bot.cron import cron_trigger
 from bot.errors import ConfigError
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -53,7 +53,7 @@ def validate_cron(expr: str, timezone: str = "UTC") -> str:
     if len(expr.split()) != 5:
         raise ValueError(f"invalid cron expression {expr!r}: expected 5 fields (minute hour day month weekday)")
     try:
-        CronTrigger.from_crontab(expr, timezone=ZoneInfo(timezone))
+        cron_trigger(expr, ZoneInfo(timezone))
     except ValueError as exc:
         raise ValueError(f"invalid cron expression {expr!r}: {exc}") from exc
     return expr

@@ -106,7 +106,13 @@ class DeliveryWorker:
                     group.create_task(self._deliver(due))
 
     async def _deliver(self, due: DueDelivery) -> None:
-        async with self._slots:
+        try:
+            await self._slots.acquire()
+        except asyncio.CancelledError:
+            # Claimed but never sent: hand it back now rather than when the lease runs out.
+            await self.repo.hold_delivery(due.delivery_id, self.clock.now())
+            raise
+        try:
             # Shielded: a cancelled worker still records the send in flight, then stops.
             task = asyncio.ensure_future(self._send_and_record(due))
             try:
@@ -114,6 +120,8 @@ class DeliveryWorker:
             except asyncio.CancelledError:
                 await task
                 raise
+        finally:
+            self._slots.release()
 
     def _outbound(self, due: DueDelivery) -> Outbound:
         poll = self.settings.poll(due.poll_id)

@@ -1,19 +1,24 @@
-"""`feedbot demo`: a whole feedback round on the local adapter, no tokens, no network."""
+"""`feedbot demo`: a whole feedback round on the local adapter, no tokens, no network.
+
+A composition root like bot.app: it builds the local adapter, imported lazily.
+"""
 
 from __future__ import annotations
 
 import tempfile
 import textwrap
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from adapters.local import LocalAdapter, LocalUser
 from bot.config import Settings, settings_from_mapping
 from bot.delivery import DeliveryWorker
 from bot.engine import Engine
 from bot.types import rating_choice
 from storage.db import make_engine, upgrade
 from storage.repository import Repository
+
+if TYPE_CHECKING:
+    from adapters.local import LocalAdapter, LocalUser
 
 DEMO_SETTINGS = {
     "polls": [
@@ -45,6 +50,8 @@ async def run_demo(out: TextIO, db_path: Path | None = None) -> int:
 
 
 async def _play(repo: Repository, settings: Settings, out: TextIO) -> int:
+    from adapters.local import LocalAdapter, LocalUser
+
     adapter = LocalAdapter()
     engine = Engine(repo, settings)
     engine.attach(adapter)

@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config import PollSettings, Settings
+from bot.cron import cron_trigger
 from bot.engine import Engine
 
 log = logging.getLogger("feedbot.schedule")
@@ -30,7 +30,7 @@ def fire_times(cron: str, tz: ZoneInfo, start: datetime, end: datetime) -> Itera
     Wall-clock semantics come from APScheduler's CronTrigger: a 09:00 poll stays at 09:00 local
     across daylight-saving changes.
     """
-    trigger = CronTrigger.from_crontab(cron, timezone=tz)
+    trigger = cron_trigger(cron, tz)
     previous: datetime | None = None
     cursor = start - timedelta(microseconds=1)
     while True:
@@ -44,7 +44,7 @@ def fire_times(cron: str, tz: ZoneInfo, start: datetime, end: datetime) -> Itera
 
 
 def next_fire_time(cron: str, tz: ZoneInfo, after: datetime) -> datetime | None:
-    trigger = CronTrigger.from_crontab(cron, timezone=tz)
+    trigger = cron_trigger(cron, tz)
     return trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
 
 
@@ -127,12 +127,12 @@ class PollScheduler:
         )
         for poll in self.scheduled_polls():
             assert poll.schedule is not None
-            trigger = CronTrigger.from_crontab(poll.schedule, timezone=self.settings.poll_timezone(poll))
+            trigger = cron_trigger(poll.schedule, self.settings.poll_timezone(poll))
             scheduler.add_job(self._safe_tick, trigger, id=f"poll:{poll.id}")
         scheduler.add_job(self._safe_tick, IntervalTrigger(minutes=1, timezone=tz), id="tick")
         if self.settings.digest.schedule and self.on_digest is not None:
             digest_tz = ZoneInfo(self.settings.digest.timezone or self.settings.engine.timezone)
-            trigger = CronTrigger.from_crontab(self.settings.digest.schedule, timezone=digest_tz)
+            trigger = cron_trigger(self.settings.digest.schedule, digest_tz)
             scheduler.add_job(self._safe_digest, trigger, id="digest")
         scheduler.start()
         self._apscheduler = scheduler

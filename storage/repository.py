@@ -437,6 +437,7 @@ class Repository:
                         .values(status="skipped", last_error=reason)
                     )
                     continue
+                attempts = delivery.attempts + 1  # read before the UPDATE refreshes the ORM object
                 result = await s.exec(
                     update(Delivery)
                     .where(Delivery.id == delivery.id, Delivery.status == "pending")
@@ -447,7 +448,7 @@ class Repository:
                         DueDelivery(
                             delivery_id=int(delivery.id),
                             run_id=int(run.id),
-                            attempts=delivery.attempts + 1,
+                            attempts=attempts,
                             customer_id=int(customer.id),
                             platform=customer.platform,
                             chat_id=customer.chat_id,

@@ -84,14 +84,14 @@ async def _pg_repo(url: str) -> Repository:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def repo(request: pytest.FixtureRequest, tmp_path: object) -> AsyncIterator[Repository]:
+async def repo(request: pytest.FixtureRequest, tmp_path: object, pg_url: str) -> AsyncIterator[Repository]:
     """The same test against every storage backend (Bot Framework's storage-contract idea)."""
     if request.param == "sqlite":
         engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/feedbot.db")
         await upgrade(engine)
         repository = Repository(engine)
     else:
-        repository = await _pg_repo(request.getfixturevalue("pg_url"))
+        repository = await _pg_repo(pg_url)
     yield repository
     await repository.engine.dispose()
 

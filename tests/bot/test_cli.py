@@ -1,0 +1,95 @@
+"""The `feedbot` command line, run as a real process."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def feedbot(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT
+    )
+
+
+def test_demo_prints_a_transcript_and_summary(tmp_path: Path) -> None:
+    result = feedbot("demo", "--db", str(tmp_path / "demo.db"))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Alice › /start" in out
+    assert "bot › Alice: What was your favourite part of your visit?" in out
+    assert "Dara › [sticker]" in out and "please answer in words" in out
+    assert "Emeka › /stop" in out
+    assert "Delivered: 5   Answers: 4   Response rate: 80%" in out
+    assert "Average rating: 4.5 / 5 from 4 ratings" in out
+
+
+def write_config(tmp_path: Path, extra: str = "") -> Path:
+    config = tmp_path / "feedbot.toml"
+    config.write_text(
+        f'[storage]\nurl = "sqlite+aiosqlite:///{tmp_path}/demo.db"\n'
+        '[[polls]]\nid = "weekend-visit"\nquestion = "What was your favourite part of your visit?"\n' + extra
+    )
+    return config
+
+
+def test_export_json_and_csv_from_the_demo_database(tmp_path: Path) -> None:
+    assert feedbot("demo", "--db", str(tmp_path / "demo.db")).returncode == 0
+    config = write_config(tmp_path)
+    result = feedbot("export", "--config", str(config), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert len(rows) == 4
+    assert {"poll", "run", "platform", "user", "answer", "rating", "answered_at"} <= rows[0].keys()
+    assert rows[0]["poll"] == "weekend-visit" and rows[0]["answered_at"].endswith("+00:00")
+    assert rows[0]["answer"] == "The live jazz on Saturday night 🎷"
+
+    out = tmp_path / "answers.csv"
+    result = feedbot("export", "--config", str(config), "--format", "csv", "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    parsed = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert [r["rating"] for r in parsed] == ["5", "4", "4", "5"]
+
+    future = feedbot("export", "--config", str(config), "--since", "2999-01-01")
+    assert json.loads(future.stdout) == []
+    bad = feedbot("export", "--config", str(config), "--since", "yesterday")
+    assert bad.returncode == 2 and "--since" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_db_upgrade(tmp_path: Path) -> None:
+    result = feedbot("db", "upgrade", "--url", f"sqlite+aiosqlite:///{tmp_path}/new.db")
+    assert result.returncode == 0, result.stderr
+    assert "up to date" in result.stdout
+    assert (tmp_path / "new.db").exists()
+
+
+def test_run_stops_gracefully_on_sigterm(tmp_path: Path) -> None:
+    config = write_config(tmp_path, 'schedule = "0 9 * * 1"\n')
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_BOT_TOKEN")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "run", "--config", str(config)],
+        cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 60
+    seen = ""
+    while "feedbot running" not in seen and time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        seen += line
+    assert "feedbot running" in seen, seen
+    proc.send_signal(signal.SIGTERM)
+    _, rest = proc.communicate(timeout=30)
+    assert proc.returncode == 0, seen + rest
+    assert "feedbot stopping" in rest
+    assert "Traceback" not in seen + rest

@@ -1,0 +1,156 @@
+"""Scheduled polls and reminders with a fake clock: the database decides what exists."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.schedule import PollScheduler, fire_times
+from storage.repository import Repository
+from tests.support import Chat, FakeClock, make_settings
+
+BERLIN_WEEKLY = {
+    "polls": [
+        {
+            "id": "weekly",
+            "question": "What was your favourite part this week?",
+            "schedule": "0 9 * * 1",
+            "timezone": "Europe/Berlin",
+            "remind_after": "1d",
+            "close_after": "3d",
+        }
+    ]
+}
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+async def open_chat(repo: Repository, now: datetime, customers: int = 3) -> tuple[Chat, PollScheduler]:
+    chat = await Chat.open(repo, make_settings(BERLIN_WEEKLY), FakeClock(now - timedelta(days=1)))
+    for i in range(customers):
+        await chat.say(chat.user(f"c{i}"), "/start")
+    chat.clock.set(now)
+    return chat, PollScheduler(chat.engine, chat.settings)
+
+
+def questions(chat: Chat, text: str = "What was your favourite part this week?") -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for m in chat.adapter.outbox:
+        if m.text.endswith(text):
+            counts[m.chat.chat_id] = counts.get(m.chat.chat_id, 0) + 1
+    return counts
+
+
+@pytest.mark.parametrize(
+    ("monday_local_nine", "utc_hour"),
+    [
+        (utc(2026, 3, 23, 8, 0), 8),  # CET, the Monday before the spring change
+        (utc(2026, 3, 30, 7, 0), 7),  # CEST, the Monday after
+        (utc(2026, 10, 19, 7, 0), 7),  # CEST, before the autumn change
+        (utc(2026, 10, 26, 8, 0), 8),  # CET, after it
+    ],
+)
+async def test_weekly_poll_fires_at_nine_local_across_dst(
+    sqlite_repo: Repository, monday_local_nine: datetime, utc_hour: int
+) -> None:
+    chat, scheduler = await open_chat(sqlite_repo, monday_local_nine - timedelta(minutes=1))
+    assert await scheduler.tick() == []  # 08:59 local: nothing yet
+    chat.clock.set(monday_local_nine)
+    [run_id] = await scheduler.tick()
+    run = await sqlite_repo.get_run(run_id)
+    assert run is not None and run.scheduled_for == monday_local_nine
+    assert run.scheduled_for.astimezone(ZoneInfo("Europe/Berlin")).hour == 9
+    assert run.scheduled_for.hour == utc_hour
+    assert run.closes_at == monday_local_nine + timedelta(days=3)
+
+
+def test_fire_times_over_a_dst_change() -> None:
+    times = list(fire_times("0 9 * * *", ZoneInfo("Europe/Berlin"), utc(2026, 3, 28), utc(2026, 3, 31)))
+    assert times == [utc(2026, 3, 28, 8), utc(2026, 3, 29, 7), utc(2026, 3, 30, 7)]
+
+
+async def test_restart_between_schedule_and_delivery_sends_once(sqlite_repo: Repository) -> None:
+    fire = utc(2026, 3, 23, 8, 0)
+    chat, scheduler = await open_chat(sqlite_repo, fire)
+    assert len(await scheduler.tick()) == 1  # the run is created... and the process dies before sending
+
+    restarted, scheduler2 = await Chat.open(sqlite_repo, chat.settings, chat.clock), None
+    restarted.adapter = chat.adapter  # same users' chats
+    restarted.engine.attach(chat.adapter)
+    scheduler2 = PollScheduler(restarted.engine, restarted.settings)
+    chat.clock.advance(minutes=20)
+    assert await scheduler2.tick() == []  # same poll and time: not created again
+    await restarted.worker.drain()
+    await restarted.worker.drain()
+    assert questions(chat) == {u.user_id: 1 for u in chat.users.values()}
+
+
+async def test_missed_run_inside_grace_is_sent_and_older_is_skipped(sqlite_repo: Repository) -> None:
+    fire = utc(2026, 3, 23, 8, 0)
+    chat, scheduler = await open_chat(sqlite_repo, fire + timedelta(minutes=59))
+    assert len(await scheduler.tick()) == 1
+
+    later = utc(2026, 3, 30, 7, 0) + timedelta(hours=2)  # the next Monday, 2 h after its fire time
+    chat.clock.set(later)
+    assert await scheduler.tick() == []
+    missed = await scheduler.report_missed()
+    assert missed == [("weekly", utc(2026, 3, 30, 7, 0))]
+
+
+async def test_two_schedulers_on_postgres_create_one_run(repo: Repository) -> None:
+    fire = utc(2026, 3, 23, 8, 0)
+    chat, scheduler_a = await open_chat(repo, fire)
+    other = await Chat.open(repo, chat.settings, chat.clock)
+    scheduler_b = PollScheduler(other.engine, other.settings)
+    created = await asyncio.gather(*(s.tick() for s in (scheduler_a, scheduler_b, scheduler_a, scheduler_b)))
+    assert sum(len(c) for c in created) == 1
+    latest = await repo.latest_run()
+    assert latest is not None and (await repo.run_counts(int(latest.id or 0))).asked == 3
+
+
+async def test_reminder_goes_once_and_only_to_non_answerers(sqlite_repo: Repository) -> None:
+    fire = utc(2026, 3, 23, 8, 0)
+    chat, scheduler = await open_chat(sqlite_repo, fire)
+    [run_id] = await scheduler.tick()
+    await chat.worker.drain()
+    c0, c1, c2 = chat.users["c0"], chat.users["c1"], chat.users["c2"]
+    await chat.say(c0, "The new menu")
+    await chat.say(c0, "5")
+
+    chat.clock.advance(hours=23)
+    assert await scheduler.queue_reminders(chat.clock.now()) == 0  # not yet
+    chat.clock.advance(hours=1, minutes=1)
+    await scheduler.tick()
+    await chat.say(c1, "Answered just before the reminder went out")
+    await chat.worker.drain()
+    reminders = {m.chat.chat_id for m in chat.adapter.outbox if m.text.startswith("A gentle reminder")}
+    assert reminders == {c2.user_id}
+
+    for _ in range(3):
+        chat.clock.advance(hours=1)
+        await scheduler.tick()
+        await chat.worker.drain()
+    assert [m.chat.chat_id for m in chat.adapter.outbox if m.text.startswith("A gentle reminder")] == [c2.user_id]
+    counts = await sqlite_repo.run_counts(run_id)
+    assert (counts.reminded, counts.answered) == (1, 2)
+
+    await chat.say(c2, "Fine, the terrace")  # the reminder's answer belongs to the same run
+    assert (await sqlite_repo.run_counts(run_id)).answered == 3
+
+
+async def test_apscheduler_jobs_use_the_poll_time_zone(sqlite_repo: Repository) -> None:
+    chat, scheduler = await open_chat(sqlite_repo, utc(2026, 3, 23, 7, 0))
+    aps = scheduler.start()
+    try:
+        job = aps.get_job("poll:weekly")
+        assert job is not None
+        assert str(job.trigger.timezone) == "Europe/Berlin"
+        assert job.next_run_time.astimezone(UTC) > datetime.now(UTC) - timedelta(days=7)
+        assert aps.get_job("tick") is not None
+    finally:
+        scheduler.stop()
