@@ -113,9 +113,7 @@ class LocalAdapter:
 
     async def press(self, user: LocalUser, value: str) -> str:
         inbound = self._inbound(user, "", kind=InboundKind.CHOICE, choice=value)
-        label = next(
-            (c.label for m in reversed(self.received(user)) for c in m.choices if c.value == value), value
-        )
+        label = next((c.label for m in reversed(self.received(user)) for c in m.choices if c.value == value), value)
         return await self._deliver(inbound, f"[taps {label}]")
 
     async def answer_with(self, user: LocalUser, text: str, choice: str) -> str:

@@ -75,8 +75,10 @@ def _configure_logging(verbose: bool) -> None:
 async def _check(settings: Settings, path: Path) -> int:
     settings.require_tokens()
     platforms = [name for name in ("telegram", "discord") if getattr(settings, name) is not None]
-    print(f"{path}: OK – {len(settings.polls)} poll(s), {len(settings.goals)} goal(s), "
-          f"platforms: {', '.join(platforms) or 'none'}")
+    print(
+        f"{path}: OK – {len(settings.polls)} poll(s), {len(settings.goals)} goal(s), "
+        f"platforms: {', '.join(platforms) or 'none'}"
+    )
     return 0
 
 

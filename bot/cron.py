@@ -45,6 +45,4 @@ def cron_trigger(expr: str, timezone: ZoneInfo) -> CronTrigger:
         raise ValueError(f"expected 5 fields (minute hour day month weekday), got {len(fields)}")
     minute, hour, day, month, weekday = fields
     weekday = ",".join(_weekday_term(term) for term in weekday.lower().split(","))
-    return CronTrigger(
-        minute=minute, hour=hour, day=day, month=month, day_of_week=weekday, timezone=timezone
-    )
+    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=weekday, timezone=timezone)

@@ -161,7 +161,10 @@ class DeliveryWorker:
         await self.repo.record_sent(due, message_id, self.clock.now())
         log.info(
             "delivered %s run=%s customer=%s platform=%s",
-            "reminder" if due.reminder else "question", due.run_id, due.customer_id, due.platform,
+            "reminder" if due.reminder else "question",
+            due.run_id,
+            due.customer_id,
+            due.platform,
         )
 
     async def _failed(self, due: DueDelivery, exc: DeliveryError) -> None:

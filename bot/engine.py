@@ -26,7 +26,7 @@ from bot.errors import DeliveryError
 from bot.roles import Role, RolePolicy
 from bot.types import FORGET_NO, FORGET_YES, Choice, Inbound, InboundKind, Outbound, rating_choice
 from storage.models import Customer, PollRun
-from storage.repository import Repository
+from storage.repository import ConversationState, Repository
 
 log = logging.getLogger("feedbot.engine")
 
@@ -151,7 +151,11 @@ class Engine:
         """
         log.info(
             "inbound platform=%s chat=%s user=%s kind=%s msg=%s",
-            inbound.chat.platform, inbound.chat.chat_id, inbound.sender_id, inbound.kind.value, inbound.message_id,
+            inbound.chat.platform,
+            inbound.chat.chat_id,
+            inbound.sender_id,
+            inbound.kind.value,
+            inbound.message_id,
         )
         log.debug("inbound text=%r choice=%r", inbound.text, inbound.choice)
         async with self._lock(inbound):
@@ -182,10 +186,15 @@ class Engine:
         except DeliveryError as exc:
             log.warning(
                 "reply failed platform=%s chat=%s permanent=%s reason=%s",
-                message.chat.platform, message.chat.chat_id, exc.permanent, exc.reason,
+                message.chat.platform,
+                message.chat.chat_id,
+                exc.permanent,
+                exc.reason,
             )
             if exc.permanent and message.chat.user_id:
-                await self.repo.set_reachable(message.chat.platform, message.chat.user_id, False, exc.reason, self.clock.now())
+                await self.repo.set_reachable(
+                    message.chat.platform, message.chat.user_id, False, exc.reason, self.clock.now()
+                )
             return None
 
     @staticmethod
@@ -208,18 +217,21 @@ class Engine:
             return await self._command(inbound, command)
         if not inbound.is_private:
             return []  # ordinary chatter in a group or channel is none of our business
-        customer = await self.repo.find_customer(inbound.chat.platform, inbound.sender_id)
-        if inbound.kind is InboundKind.CHOICE:
-            return await self._choice(inbound, customer)
         if inbound.kind is InboundKind.EDIT:
             await self._edit(inbound, text)
             return []
         if inbound.kind is InboundKind.MEDIA:
             return [self._reply(inbound, texts.ASK_IN_WORDS)]
-        return await self._text(inbound, customer, text)
+        state = await self.repo.conversation_state(inbound.chat.platform, inbound.sender_id, self._source_id(inbound))
+        if inbound.kind is InboundKind.CHOICE:
+            return await self._choice(inbound, state)
+        return await self._text(inbound, state, text)
 
     # ------------------------------------------------------------------ customer text
-    async def _text(self, inbound: Inbound, customer: Customer | None, text: str) -> list[Outbound]:
+    async def _text(self, inbound: Inbound, state: ConversationState, text: str) -> list[Outbound]:
+        customer = state.customer
+        if state.source_answered:
+            return []  # this message is stored already (re-delivered after a crash before it was marked)
         if customer is None or customer.id is None:
             return [self._reply(inbound, texts.NOT_SUBSCRIBED)]
         if not text.strip():
@@ -228,18 +240,20 @@ class Engine:
             return await self._forget_answer(inbound, customer, text.strip().lower().startswith("y"))
         if inbound.choice and inbound.choice.startswith("answer:"):
             return await self._targeted_answer(inbound, customer, text)
-        awaiting = await self.repo.awaiting_rating(customer.id)
+        awaiting = state.awaiting_rating
         if awaiting is not None:
-            answer, run = awaiting
-            low, high = scale_bounds(run)
+            answer, rated_run = awaiting
+            low, high = scale_bounds(rated_run)
             if text.strip().isdigit() and low <= int(text.strip()) <= high:
                 await self.repo.rate_answer(customer.id, answer.run_id, int(text.strip()))
                 return [self._reply(inbound, texts.RATING_THANKS)]
-        run = await self.repo.open_question(customer.id)
+        run = state.open_run
         if run is None:
             if awaiting is not None:
                 low, high = scale_bounds(awaiting[1])
-                return [self._reply(inbound, texts.RATING_AGAIN.format(low=low, high=high), rating_choices(awaiting[1]))]
+                return [
+                    self._reply(inbound, texts.RATING_AGAIN.format(low=low, high=high), rating_choices(awaiting[1]))
+                ]
             return [self._reply(inbound, texts.NO_OPEN_QUESTION)]
         return await self._record(inbound, customer, run, text, rating=None)
 
@@ -268,8 +282,6 @@ class Engine:
         if len(text) > texts.MAX_ANSWER_CHARS:
             return [self._reply(inbound, texts.TOO_LONG.format(length=len(text), limit=texts.MAX_ANSWER_CHARS))]
         source = self._source_id(inbound)
-        if await self.repo.answer_exists(source):
-            return []
         now = self.clock.now()
         late = now > run.closes_at
         wants_rating = run.rating and rating is None
@@ -281,12 +293,11 @@ class Engine:
             now=now,
             late=late,
             await_rating=wants_rating,
+            rating=rating,
         )
         if answer is None:
             return []
         log.info("answer stored run=%s customer=%s late=%s", run.id, customer.id, late)
-        if rating is not None:
-            await self.repo.rate_answer(customer.id, run.id, rating)
         if wants_rating:
             low, high = scale_bounds(run)
             return [self._reply(inbound, texts.ASK_RATING.format(low=low, high=high), rating_choices(run))]
@@ -303,8 +314,9 @@ class Engine:
         return f"{inbound.chat.platform}:{inbound.chat.chat_id}:{inbound.message_id}"[:200]
 
     # ------------------------------------------------------------------ buttons
-    async def _choice(self, inbound: Inbound, customer: Customer | None) -> list[Outbound]:
+    async def _choice(self, inbound: Inbound, state: ConversationState) -> list[Outbound]:
         value = inbound.choice or ""
+        customer = state.customer
         if customer is None or customer.id is None:
             return [self._reply(inbound, texts.NOT_SUBSCRIBED)]
         if value in (FORGET_YES, FORGET_NO):
@@ -315,7 +327,7 @@ class Engine:
                 run_id, score = int(run_part), int(score_part)
             except ValueError:
                 return []
-            awaiting = await self.repo.awaiting_rating(customer.id)
+            awaiting = state.awaiting_rating
             if awaiting is None or awaiting[0].run_id != run_id:
                 return [self._reply(inbound, texts.RATING_ALREADY)]
             low, high = scale_bounds(awaiting[1])
@@ -342,7 +354,10 @@ class Engine:
             if role < needed:
                 log.warning(
                     "refused command=/%s platform=%s user=%s role=%s",
-                    command.name, inbound.chat.platform, inbound.sender_id, role.name.lower(),
+                    command.name,
+                    inbound.chat.platform,
+                    inbound.sender_id,
+                    role.name.lower(),
                 )
                 who = "managers" if needed is Role.MANAGER else "staff"
                 return [self._reply(inbound, texts.NOT_ALLOWED.format(role=who))]
@@ -358,7 +373,9 @@ class Engine:
         if command.name == "start":
             return await self._start(inbound, command)
         if customer is None or customer.id is None:
-            return [self._reply(inbound, texts.NO_DATA if command.name in {"mydata", "forget"} else texts.NOT_SUBSCRIBED)]
+            return [
+                self._reply(inbound, texts.NO_DATA if command.name in {"mydata", "forget"} else texts.NOT_SUBSCRIBED)
+            ]
         if command.name == "stop":
             await self.repo.unsubscribe(customer.id, self.clock.now())
             return [self._reply(inbound, texts.STOPPED)]

@@ -85,9 +85,7 @@ class PollScheduler:
                 log.warning("poll=%s fire time %s superseded by a later one; not sent", poll.id, skipped.isoformat())
             if await self.engine.repo.scheduled_run_exists(poll.id, due[-1]):
                 continue
-            started = await self.engine.start_run(
-                poll.id, triggered_by="schedule", scheduled_for=due[-1], now=now
-            )
+            started = await self.engine.start_run(poll.id, triggered_by="schedule", scheduled_for=due[-1], now=now)
             if started is not None:
                 created.append(started.run_id)
         await self.queue_reminders(now)

@@ -14,9 +14,7 @@ HELP = (
     "/help – this message"
 )
 
-STAFF_HELP = (
-    "\n\nStaff: /poll POLL_ID [tag] – ask now · /polls – polls and next times · /status [RUN] – progress"
-)
+STAFF_HELP = "\n\nStaff: /poll POLL_ID [tag] – ask now · /polls – polls and next times · /status [RUN] – progress"
 MANAGER_HELP = "\nManagers: /digest [day|week|month] – results against goals · /goals – goal status now"
 
 
@@ -25,7 +23,7 @@ def welcome(name: str, rating: bool) -> str:
     hello = f"Hi {name}! " if name else "Hi! "
     return (
         f"{hello}You're subscribed. Now and then I'll ask one short question, such as "
-        f"\"What was your favourite part?\" – just reply in your own words{rate}.\n"
+        f'"What was your favourite part?" – just reply in your own words{rate}.\n'
         "Send /stop at any time to stop, /mydata to see what is stored about you, "
         "and /forget to erase it."
     )
@@ -40,9 +38,7 @@ STOPPED = (
 NOT_SUBSCRIBED = "You're not subscribed. Send /start to receive the occasional question."
 NO_DATA = "Nothing is stored about you."
 MYDATA_INTRO = "Everything stored about you (JSON):"
-FORGET_CONFIRM = (
-    "This erases your subscription and all your answers, for good. Are you sure?"
-)
+FORGET_CONFIRM = "This erases your subscription and all your answers, for good. Are you sure?"
 FORGET_DONE = "Done. Everything stored about you has been erased. Send /start if you ever want to come back."
 FORGET_CANCELLED = "Nothing was erased."
 FORGET_EXPIRED = "That confirmation has expired. Send /forget again if you want to erase your data."

@@ -30,7 +30,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _utc(nullable: bool = False) -> Column:  # type: ignore[type-arg]
+def _utc(nullable: bool = False) -> Column[datetime]:
     return Column(UTCDateTime(), nullable=nullable)
 
 
@@ -156,9 +156,7 @@ class DigestPost(SQLModel, table=True):
     """A scheduled digest posted (or being posted) to one chat; unique so it is posted once per period."""
 
     __tablename__ = "digest_post"
-    __table_args__ = (
-        UniqueConstraint("platform", "chat_id", "period", "period_start", name="uq_digest_post"),
-    )
+    __table_args__ = (UniqueConstraint("platform", "chat_id", "period", "period_start", name="uq_digest_post"),)
 
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=32)

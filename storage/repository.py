@@ -49,6 +49,16 @@ class DueDelivery:
 
 
 @dataclass(frozen=True, slots=True)
+class ConversationState:
+    """What the engine needs to read one customer message, fetched in one transaction."""
+
+    customer: Customer | None
+    awaiting_rating: tuple[Answer, PollRun] | None = None
+    open_run: PollRun | None = None
+    source_answered: bool = False  # this very message is already stored as an answer
+
+
+@dataclass(frozen=True, slots=True)
 class ExportRow:
     answer_id: int
     poll: str
@@ -137,9 +147,7 @@ class Repository:
                 async with self._tx() as s:
                     row = (
                         await s.exec(
-                            select(Customer).where(
-                                Customer.platform == platform, Customer.platform_user_id == user_id
-                            )
+                            select(Customer).where(Customer.platform == platform, Customer.platform_user_id == user_id)
                         )
                     ).scalar_one_or_none()
                     created = row is None
@@ -185,7 +193,9 @@ class Repository:
                 .values(status="skipped", last_error="customer unsubscribed")
             )
 
-    async def set_reachable(self, platform: str, user_id: str, reachable: bool, reason: str | None, now: datetime) -> bool:
+    async def set_reachable(
+        self, platform: str, user_id: str, reachable: bool, reason: str | None, now: datetime
+    ) -> bool:
         async with self._tx() as s:
             result = await s.exec(
                 update(Customer)
@@ -560,30 +570,63 @@ class Repository:
     async def next_delivery_time(self) -> datetime | None:
         async with self._tx() as s:
             value = (
-                await s.exec(select(func.min(Delivery.next_attempt_at)).where(Delivery.status.in_(("pending", "sending"))))  # type: ignore[attr-defined]
+                await s.exec(
+                    select(func.min(Delivery.next_attempt_at)).where(Delivery.status.in_(("pending", "sending")))
+                )  # type: ignore[attr-defined]
             ).scalar_one_or_none()
             return value
 
     # ------------------------------------------------------------------ answers
+    async def conversation_state(self, platform: str, user_id: str, source_message_id: str) -> ConversationState:
+        async with self._tx() as s:
+            customer = (
+                await s.exec(
+                    select(Customer).where(Customer.platform == platform, Customer.platform_user_id == user_id)
+                )
+            ).scalar_one_or_none()
+            if customer is None or customer.id is None:
+                return ConversationState(customer=None)
+            awaiting = None
+            if customer.awaiting_rating_answer_id is not None:
+                row = (
+                    await s.exec(
+                        select(Answer, PollRun)
+                        .join(PollRun, PollRun.id == Answer.run_id)
+                        .where(Answer.id == customer.awaiting_rating_answer_id)
+                    )
+                ).first()
+                awaiting = (row[0], row[1]) if row else None
+            answered = await s.exec(select(Answer.id).where(Answer.source_message_id == source_message_id))
+            return ConversationState(
+                customer=customer,
+                awaiting_rating=awaiting,
+                open_run=await self._open_question(s, customer.id),
+                source_answered=answered.first() is not None,
+            )
+
     async def open_question(self, customer_id: int) -> PollRun | None:
         """The run whose question this customer was last sent and has not answered yet."""
         async with self._tx() as s:
-            row = (
-                await s.exec(
-                    select(PollRun, Delivery.sent_at)
-                    .join(Delivery, Delivery.run_id == PollRun.id)
-                    .where(Delivery.customer_id == customer_id, Delivery.status == "sent", Delivery.kind == "question")
-                    .order_by(Delivery.sent_at.desc(), Delivery.id.desc())  # type: ignore[union-attr]
-                    .limit(1)
-                )
-            ).first()
-            if row is None:
-                return None
-            run = row[0]
-            answered = await s.exec(
-                select(Answer.id).where(Answer.run_id == run.id, Answer.customer_id == customer_id).limit(1)
+            return await self._open_question(s, customer_id)
+
+    @staticmethod
+    async def _open_question(s: AsyncSession, customer_id: int) -> PollRun | None:
+        row = (
+            await s.exec(
+                select(PollRun, Delivery.sent_at)
+                .join(Delivery, Delivery.run_id == PollRun.id)
+                .where(Delivery.customer_id == customer_id, Delivery.status == "sent", Delivery.kind == "question")
+                .order_by(Delivery.sent_at.desc(), Delivery.id.desc())  # type: ignore[union-attr]
+                .limit(1)
             )
-            return None if answered.first() is not None else run
+        ).first()
+        if row is None:
+            return None
+        run = row[0]
+        answered = await s.exec(
+            select(Answer.id).where(Answer.run_id == run.id, Answer.customer_id == customer_id).limit(1)
+        )
+        return None if answered.first() is not None else run
 
     async def record_answer(
         self,
@@ -595,6 +638,7 @@ class Repository:
         now: datetime,
         late: bool,
         await_rating: bool,
+        rating: int | None = None,
     ) -> Answer | None:
         """Store an answer once. None when this update (or an answer to this run) is already stored."""
         try:
@@ -606,6 +650,7 @@ class Repository:
                     source_message_id=source_message_id,
                     answered_at=now,
                     late=late,
+                    rating=rating,
                 )
                 s.add(answer)
                 await s.flush()
@@ -668,9 +713,7 @@ class Repository:
         """Set the rating on this customer's answer to `run_id`; clears the awaiting state."""
         async with self._tx() as s:
             result = await s.exec(
-                update(Answer)
-                .where(Answer.run_id == run_id, Answer.customer_id == customer_id)
-                .values(rating=rating)
+                update(Answer).where(Answer.run_id == run_id, Answer.customer_id == customer_id).values(rating=rating)
             )
             await s.exec(update(Customer).where(Customer.id == customer_id).values(awaiting_rating_answer_id=None))
             return bool(result.rowcount)

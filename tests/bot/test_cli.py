@@ -77,7 +77,10 @@ def test_run_stops_gracefully_on_sigterm(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_BOT_TOKEN")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "run", "--config", str(config)],
-        cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert proc.stderr is not None
     deadline = time.monotonic() + 60

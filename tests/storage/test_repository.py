@@ -20,8 +20,15 @@ async def subscribe(repo: Repository, user: str, tag: str | None = None) -> int:
 
 async def new_run(repo: Repository, scheduled_for: datetime | None = None, tag: str | None = None) -> int:
     run = await repo.create_run(
-        poll_id="visit", question="Favourite part?", rating=True, scale=5, tag=tag, triggered_by="test",
-        now=NOW, closes_at=NOW + timedelta(days=3), scheduled_for=scheduled_for,
+        poll_id="visit",
+        question="Favourite part?",
+        rating=True,
+        scale=5,
+        tag=tag,
+        triggered_by="test",
+        now=NOW,
+        closes_at=NOW + timedelta(days=3),
+        scheduled_for=scheduled_for,
     )
     assert run is not None and run.id is not None
     return run.id
@@ -44,8 +51,15 @@ async def test_scheduled_run_is_unique_per_poll_and_time(repo: Repository) -> No
     when = NOW.replace(hour=9)
     await new_run(repo, scheduled_for=when)
     duplicate = await repo.create_run(
-        poll_id="visit", question="?", rating=True, scale=5, tag=None, triggered_by="other process",
-        now=NOW, closes_at=NOW, scheduled_for=when,
+        poll_id="visit",
+        question="?",
+        rating=True,
+        scale=5,
+        tag=None,
+        triggered_by="other process",
+        now=NOW,
+        closes_at=NOW,
+        scheduled_for=when,
     )
     assert duplicate is None
     assert await repo.scheduled_run_exists("visit", when)
@@ -85,17 +99,32 @@ async def test_answers_are_stored_once_and_text_is_cleaned(repo: Repository) -> 
     customer = await subscribe(repo, "1")
     run = await new_run(repo)
     stored = await repo.record_answer(
-        run_id=run, customer_id=customer, text="nul\x00 and 🎉 and עברית", source_message_id="telegram:1:10",
-        now=NOW, late=False, await_rating=True,
+        run_id=run,
+        customer_id=customer,
+        text="nul\x00 and 🎉 and עברית",
+        source_message_id="telegram:1:10",
+        now=NOW,
+        late=False,
+        await_rating=True,
     )
     assert stored is not None and stored.text == "nul and 🎉 and עברית"
     again = await repo.record_answer(
-        run_id=run, customer_id=customer, text="nul", source_message_id="telegram:1:10", now=NOW, late=False,
+        run_id=run,
+        customer_id=customer,
+        text="nul",
+        source_message_id="telegram:1:10",
+        now=NOW,
+        late=False,
         await_rating=True,
     )
     assert again is None
     other_message_same_run = await repo.record_answer(
-        run_id=run, customer_id=customer, text="second", source_message_id="telegram:1:11", now=NOW, late=False,
+        run_id=run,
+        customer_id=customer,
+        text="second",
+        source_message_id="telegram:1:11",
+        now=NOW,
+        late=False,
         await_rating=False,
     )
     assert other_message_same_run is None
@@ -110,7 +139,12 @@ async def test_erasure_removes_everything_about_one_customer_only(repo: Reposito
     await repo.fan_out(run, NOW)
     for cid, msg in ((alice, "a"), (bob, "b")):
         await repo.record_answer(
-            run_id=run, customer_id=cid, text=msg, source_message_id=f"t:{msg}", now=NOW, late=False,
+            run_id=run,
+            customer_id=cid,
+            text=msg,
+            source_message_id=f"t:{msg}",
+            now=NOW,
+            late=False,
             await_rating=False,
         )
     await repo.mark_handled("telegram", "1", "99", "text", NOW)
@@ -127,8 +161,13 @@ async def test_export_pages_through_answers_in_batches(repo: Repository) -> None
     for i in range(7):
         cid = await subscribe(repo, str(i))
         await repo.record_answer(
-            run_id=run, customer_id=cid, text=f"a{i}", source_message_id=f"t:{i}",
-            now=NOW + timedelta(days=i), late=False, await_rating=False,
+            run_id=run,
+            customer_id=cid,
+            text=f"a{i}",
+            source_message_id=f"t:{i}",
+            now=NOW + timedelta(days=i),
+            late=False,
+            await_rating=False,
         )
     batches = [batch async for batch in repo.iter_answers(batch=3)]
     assert [len(b) for b in batches] == [3, 3, 1]
