@@ -429,7 +429,8 @@ class Repository:
                     .limit(limit)
                 )
             ).all()
-            claimed: list[DueDelivery] = []
+            skipped: dict[str, list[int]] = {}
+            candidates = []
             for delivery, customer, run, has_answer in rows:
                 reason = None
                 if not customer.subscribed:
@@ -440,34 +441,43 @@ class Repository:
                     reason = "run closed before it could be sent"
                 elif delivery.kind == "reminder" and has_answer:
                     reason = "answered before the reminder"
-                if reason is not None:
-                    await s.exec(
-                        update(Delivery)
-                        .where(Delivery.id == delivery.id, Delivery.status == "pending")
-                        .values(status="skipped", last_error=reason)
-                    )
-                    continue
-                attempts = delivery.attempts + 1  # read before the UPDATE refreshes the ORM object
-                result = await s.exec(
+                if reason is None:
+                    candidates.append((delivery, customer, run))
+                else:
+                    skipped.setdefault(reason, []).append(int(delivery.id))
+            for reason, ids in skipped.items():
+                await s.exec(
                     update(Delivery)
-                    .where(Delivery.id == delivery.id, Delivery.status == "pending")
-                    .values(status="sending", attempts=Delivery.attempts + 1, next_attempt_at=now + SENDING_LEASE)
+                    .where(Delivery.id.in_(ids), Delivery.status == "pending")
+                    .values(status="skipped", last_error=reason[:512])
                 )
-                if result.rowcount == 1:
-                    claimed.append(
-                        DueDelivery(
-                            delivery_id=int(delivery.id),
-                            run_id=int(run.id),
-                            attempts=attempts,
-                            customer_id=int(customer.id),
-                            platform=customer.platform,
-                            chat_id=customer.chat_id,
-                            user_id=customer.platform_user_id,
-                            question=run.question,
-                            poll_id=run.poll_id,
-                            reminder=delivery.kind == "reminder",
-                        )
-                    )
+            if not candidates:
+                return []
+            # One UPDATE ... RETURNING for the batch: rows another worker took meanwhile are not returned.
+            result = await s.exec(
+                update(Delivery)
+                .where(Delivery.id.in_([d.id for d, _, _ in candidates]), Delivery.status == "pending")
+                .values(status="sending", attempts=Delivery.attempts + 1, next_attempt_at=now + SENDING_LEASE)
+                .returning(Delivery.id)
+                .execution_options(synchronize_session=False)
+            )
+            won = set(result.scalars())
+            claimed = [
+                DueDelivery(
+                    delivery_id=int(delivery.id),
+                    run_id=int(run.id),
+                    attempts=delivery.attempts + 1,
+                    customer_id=int(customer.id),
+                    platform=customer.platform,
+                    chat_id=customer.chat_id,
+                    user_id=customer.platform_user_id,
+                    question=run.question,
+                    poll_id=run.poll_id,
+                    reminder=delivery.kind == "reminder",
+                )
+                for delivery, customer, run in candidates
+                if delivery.id in won
+            ]
             return claimed
 
     async def record_sent(self, due: DueDelivery, message_id: str, now: datetime) -> None:
