@@ -16,11 +16,13 @@ from bot.adapter import Adapter
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.delivery import DeliveryWorker
+from bot.digest import PERIODS, Digest, build_digest, goals_status_text
 from bot.engine import Engine
 from bot.schedule import PollScheduler
 from bot.staff import StaffCommands
 from bot.types import ChatRef, Image, Outbound
 from storage.db import make_engine, upgrade
+from storage.reporting import Reports
 from storage.repository import Repository
 
 log = logging.getLogger("feedbot.app")
@@ -57,20 +59,19 @@ class Reporting:
     """Digest and goal texts for chat commands, the scheduler and the CLI (wraps bot.digest)."""
 
     def __init__(self, repo: Repository, settings: Settings) -> None:
-        from bot.digest import build_digest
-        from storage.reporting import Reports
-
-        self._build = build_digest
         self.reports = Reports(repo.engine)
         self.settings = settings
 
+    async def build(self, period: str, now: datetime) -> Digest:
+        if period not in PERIODS:
+            raise ValueError(f"unknown digest period {period!r}")
+        return await build_digest(self.reports, self.settings, period, now)  # type: ignore[arg-type]
+
     async def digest(self, period: str, now: datetime) -> tuple[str, bytes | None]:
-        digest = await self._build(self.reports, self.settings, period, now)  # type: ignore[arg-type]
+        digest = await self.build(period, now)
         return digest.text, digest.chart_png
 
     async def goals(self, now: datetime) -> str:
-        from bot.digest import goals_status_text
-
         return await goals_status_text(self.reports, self.settings, now)
 
 
@@ -95,14 +96,16 @@ class Runtime:
     async def post_digest(self, now: datetime) -> None:
         """The scheduled digest, posted once per period to every configured digest chat."""
         period = self.settings.digest.period
-        text, png = await self.reporting.digest(period, now)
-        period_key = now.replace(minute=0, second=0, microsecond=0)
+        digest = await self.reporting.build(period, now)
+        image = Image(filename=f"digest-{period}.png", data=digest.chart_png)
         for chat in digest_chats(self.settings):
-            if not await self.repo.claim_digest_post(chat.platform, chat.chat_id, period, period_key, now):
+            # Keyed by the period it covers: a restart or a second process never posts it twice.
+            if not await self.repo.claim_digest_post(chat.platform, chat.chat_id, period, digest.start, now):
                 continue
-            image = Image(filename=f"digest-{period}.png", data=png) if png else None
-            if await self.engine.send_reply(Outbound(chat=chat, text=text, image=image)) is None:
-                await self.repo.release_digest_post(chat.platform, chat.chat_id, period, period_key)
+            if await self.engine.send_reply(Outbound(chat=chat, text=digest.text, image=image)) is None:
+                await self.repo.release_digest_post(chat.platform, chat.chat_id, period, digest.start)
+            else:
+                log.info("digest posted platform=%s chat=%s period=%s", chat.platform, chat.chat_id, period)
 
     async def run(self, stop: asyncio.Event) -> None:
         tasks: list[asyncio.Task[None]] = []

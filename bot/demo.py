@@ -1,26 +1,33 @@
-"""`feedbot demo`: a whole feedback round on the local adapter, no tokens, no network.
+"""`feedbot demo`: feedback rounds on the local adapter, no tokens, no network.
 
-A composition root like bot.app: it builds the local adapter, imported lazily.
+A composition root like bot.app: it builds the local adapter, imported lazily. The rounds are played
+in last week (a settable clock), so the manager digest at the end – the last complete week – has
+them, and `feedbot digest` on a kept demo database (`--db`) shows the same numbers.
 """
 
 from __future__ import annotations
 
 import tempfile
 import textwrap
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+from zoneinfo import ZoneInfo
 
+from bot.clock import SystemClock
 from bot.config import Settings, settings_from_mapping
 from bot.delivery import DeliveryWorker
+from bot.digest import build_digest, last_complete_period
 from bot.engine import Engine
 from bot.types import rating_choice
 from storage.db import make_engine, upgrade
+from storage.reporting import Reports
 from storage.repository import Repository
 
 if TYPE_CHECKING:
     from adapters.local import LocalAdapter, LocalUser
 
-DEMO_SETTINGS = {
+DEMO_SETTINGS: dict[str, Any] = {
     "polls": [
         {
             "id": "weekend-visit",
@@ -28,8 +35,26 @@ DEMO_SETTINGS = {
             "rating": True,
             "close_after": "3d",
         }
-    ]
+    ],
+    "digest": {"period": "week", "timezone": "UTC"},
+    "goals": [{"metric": "response_rate", "target": 60}, {"metric": "average_rating", "target": 4.2}],
+    "themes": [
+        {"name": "Music", "keywords": ["jazz", "music", "band"]},
+        {"name": "Staff", "keywords": ["staff", "friendly", "service"]},
+        {"name": "Food", "keywords": ["breakfast", "food", "brunch"]},
+        {"name": "Peace and quiet", "keywords": ["quiet", "calm", "slept"]},
+    ],
 }
+
+
+class DemoClock:
+    """The demo's own time: set to moments of last week while the rounds play."""
+
+    def __init__(self, start: datetime) -> None:
+        self.current = start
+
+    def now(self) -> datetime:
+        return self.current
 
 
 def demo_settings(db_path: Path) -> Settings:
@@ -37,7 +62,7 @@ def demo_settings(db_path: Path) -> Settings:
 
 
 async def run_demo(out: TextIO, db_path: Path | None = None) -> int:
-    """Play the demo round and print it; returns the process exit code."""
+    """Play the demo and print it; returns the process exit code."""
     with tempfile.TemporaryDirectory(prefix="feedbot-demo-") as tmp:
         path = db_path or Path(tmp) / "demo.db"
         settings = demo_settings(path)
@@ -52,10 +77,13 @@ async def run_demo(out: TextIO, db_path: Path | None = None) -> int:
 async def _play(repo: Repository, settings: Settings, out: TextIO) -> int:
     from adapters.local import LocalAdapter, LocalUser
 
-    adapter = LocalAdapter()
-    engine = Engine(repo, settings)
+    real_now = SystemClock().now()
+    week = last_complete_period("week", real_now, ZoneInfo("UTC"))
+    clock = DemoClock(week.start + timedelta(days=1, hours=10))  # last Tuesday, 10:00 UTC
+    adapter = LocalAdapter(now=clock.now)
+    engine = Engine(repo, settings, clock)
     engine.attach(adapter)
-    worker = DeliveryWorker(repo, engine.adapters, settings)
+    worker = DeliveryWorker(repo, engine.adapters, settings, clock)
     await adapter.start(engine.on_message)
 
     names = ["Alice", "Bruno", "Chen", "Dara", "Emeka", "Farah"]
@@ -64,16 +92,21 @@ async def _play(repo: Repository, settings: Settings, out: TextIO) -> int:
         await adapter.say(user, "/start")
     await adapter.say(users["Emeka"], "/stop")
 
-    started = await engine.start_run("weekend-visit", triggered_by="demo")
-    assert started is not None
-    await worker.drain()
-    run = started.run_id
+    async def ask() -> int:
+        started = await engine.start_run("weekend-visit", triggered_by="demo")
+        assert started is not None
+        await worker.drain()
+        return started.run_id
 
     alice, bruno, chen, dara, farah = (users[n] for n in ("Alice", "Bruno", "Chen", "Dara", "Farah"))
+    _mark(adapter, "Tuesday: a staff member runs /poll weekend-visit")
+    run = await ask()
+    clock.current += timedelta(minutes=7)
     await adapter.say(alice, "The live jazz on Saturday night 🎷")
     await adapter.press(alice, rating_choice(run, 5))
     await adapter.say(bruno, "Friendly staff, and the terrace had a great view")
     await adapter.say(bruno, "4")
+    clock.current += timedelta(hours=2)
     await adapter.say(chen, "Breakfast – الفطور كان رائعًا")
     await adapter.press(chen, rating_choice(run, 4))
     await adapter.send_sticker(dara)
@@ -82,28 +115,58 @@ async def _play(repo: Repository, settings: Settings, out: TextIO) -> int:
     await adapter.send_sticker(farah)
     await adapter.say(farah, "/mydata")
 
+    clock.current = week.start + timedelta(days=4, hours=17)  # Friday, 17:00
+    _mark(adapter, "Friday: another round")
+    second = await ask()
+    await adapter.say(alice, "The band again, and the friendly staff remembered my name")
+    await adapter.press(alice, rating_choice(second, 5))
+    await adapter.say(farah, "Brunch was slow today")
+    await adapter.press(farah, rating_choice(second, 2))
+
     _print_transcript(adapter, users, out)
-    counts = await repo.run_counts(run)
-    ratings: list[int] = []
-    async for batch in repo.iter_answers():
-        ratings += [row.rating for row in batch if row.rating is not None]
-    rate = round(100 * counts.answered / counts.sent) if counts.sent else 0
-    average = sum(ratings) / len(ratings) if ratings else 0.0
-    out.write("\n== Summary ==\n")
-    out.write(f"Subscribed customers asked: {counts.asked} (one said /stop before the poll)\n")
-    out.write(f"Delivered: {counts.sent}   Answers: {counts.answered}   Response rate: {rate}%\n")
-    out.write(f"Average rating: {average:.1f} / 5 from {len(ratings)} ratings\n")
-    out.write("Stickers were answered with a request for words and not stored.\n")
+    await _print_summary(repo, (run, second), out)
+    digest = await build_digest(Reports(repo.engine), settings, "week", real_now)
+    out.write("\n== The manager's weekly digest (as posted to the team chat, with a chart) ==\n")
+    out.write(digest.text + "\n")
     await adapter.stop()
     return 0
 
 
+def _mark(adapter: LocalAdapter, text: str) -> None:
+    from adapters.local import TranscriptLine
+
+    adapter.transcript.append(TranscriptLine("", "--", text))
+
+
+async def _print_summary(repo: Repository, runs: tuple[int, ...], out: TextIO) -> None:
+    out.write("\n== Summary ==\n")
+    for run in runs:
+        counts = await repo.run_counts(run)
+        rate = round(100 * counts.answered / counts.sent) if counts.sent else 0
+        out.write(
+            f"Run {run}: asked {counts.asked} · delivered {counts.sent} · answers {counts.answered} "
+            f"· response rate {rate}% · rated {counts.rated}\n"
+        )
+    ratings: list[int] = []
+    async for batch in repo.iter_answers():
+        ratings += [row.rating for row in batch if row.rating is not None]
+    average = sum(ratings) / len(ratings) if ratings else 0.0
+    out.write(f"Average rating: {average:.1f} / 5 from {len(ratings)} ratings\n")
+    out.write("Emeka said /stop and was not asked; stickers got a request for words and were not stored.\n")
+
+
 def _print_transcript(adapter: LocalAdapter, users: dict[str, LocalUser], out: TextIO) -> None:
     by_chat = {u.user_id: name for name, u in users.items()}
-    out.write("== feedbot demo: one feedback round on the local adapter ==\n")
+    out.write("== feedbot demo: feedback rounds on the local adapter (no tokens, no network) ==\n")
     for line in adapter.transcript:
+        if line.speaker == "--":
+            out.write(f"\n-- {line.text} --\n")
+            continue
         who = by_chat.get(line.chat_id, line.chat_id)
         label = f"{who:>6} ›" if line.speaker != "bot" else f"   bot › {who}:"
         body = line.text if len(line.text) < 600 else line.text[:600] + " …"
         wrapped = textwrap.indent(body, " " * 10).lstrip()
         out.write(f"{label} {wrapped}\n")
+
+
+__all__ = ["run_demo", "DemoClock", "UTC"]

@@ -29,8 +29,13 @@ def test_demo_prints_a_transcript_and_summary(tmp_path: Path) -> None:
     assert "bot › Alice: What was your favourite part of your visit?" in out
     assert "Dara › [sticker]" in out and "please answer in words" in out
     assert "Emeka › /stop" in out
-    assert "Delivered: 5   Answers: 4   Response rate: 80%" in out
-    assert "Average rating: 4.5 / 5 from 4 ratings" in out
+    assert "Run 1: asked 5 · delivered 5 · answers 4 · response rate 80% · rated 4" in out
+    assert "Run 2: asked 5 · delivered 5 · answers 2 · response rate 40% · rated 2" in out
+    assert "Average rating: 4.2 / 5 from 6 ratings" in out
+    digest = out.split("weekly digest", 1)[1]
+    assert "Asked 5 · Delivered 10 · Answers 6 · Response rate 60%" in digest
+    assert "✅ response_rate: 60% (target 60%)" in digest
+    assert "• “Brunch was slow today” (2/5)" in digest
 
 
 def write_config(tmp_path: Path, extra: str = "") -> Path:
@@ -48,7 +53,7 @@ def test_export_json_and_csv_from_the_demo_database(tmp_path: Path) -> None:
     result = feedbot("export", "--config", str(config), "--format", "json")
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
-    assert len(rows) == 4
+    assert len(rows) == 6
     assert {"poll", "run", "platform", "user", "answer", "rating", "answered_at"} <= rows[0].keys()
     assert rows[0]["poll"] == "weekend-visit" and rows[0]["answered_at"].endswith("+00:00")
     assert rows[0]["answer"] == "The live jazz on Saturday night 🎷"
@@ -57,12 +62,29 @@ def test_export_json_and_csv_from_the_demo_database(tmp_path: Path) -> None:
     result = feedbot("export", "--config", str(config), "--format", "csv", "--output", str(out))
     assert result.returncode == 0, result.stderr
     parsed = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
-    assert [r["rating"] for r in parsed] == ["5", "4", "4", "5"]
+    assert [r["rating"] for r in parsed] == ["5", "4", "4", "5", "5", "2"]
 
     future = feedbot("export", "--config", str(config), "--since", "2999-01-01")
     assert json.loads(future.stdout) == []
     bad = feedbot("export", "--config", str(config), "--since", "yesterday")
     assert bad.returncode == 2 and "--since" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_digest_with_chart_on_the_demo_database(tmp_path: Path) -> None:
+    assert feedbot("demo", "--db", str(tmp_path / "demo.db")).returncode == 0
+    config = write_config(tmp_path, '[[goals]]\nmetric = "response_rate"\ntarget = 60\n')
+    chart = tmp_path / "out.png"
+    result = feedbot("digest", "--config", str(config), "--period", "week", "--chart", str(chart))
+    assert result.returncode == 0, result.stderr
+    assert "Asked 5 · Delivered 10 · Answers 6 · Response rate 60%" in result.stdout
+    assert "✅ response_rate: 60% (target 60%)" in result.stdout
+
+    from matplotlib import image
+
+    pixels = image.imread(str(chart))
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert pixels.shape[0] >= 400 and pixels.shape[1] >= 800
+    assert pixels.std() > 0.05  # not a blank image
 
 
 def test_db_upgrade(tmp_path: Path) -> None:

@@ -1,0 +1,226 @@
+"""The digest: periods, the hand-computed fixture's numbers and text, safe quotes, /goals."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.config import Settings
+from bot.digest import (
+    build_digest,
+    current_period,
+    goals_status_text,
+    last_complete_period,
+    period_label,
+    previous_period,
+    sanitise_quote,
+)
+from storage.reporting import Reports
+from storage.repository import Repository
+from tests.storage.test_reporting import (
+    LONG_ANSWER,
+    NOW,
+    PREVIOUS_WEEK,
+    WEEK,
+    add_customers,
+    run_poll,
+    seed_weeks,
+)
+from tests.support import make_settings
+
+BERLIN = ZoneInfo("Europe/Berlin")
+GOALS: list[dict[str, Any]] = [
+    {"metric": "response_rate", "target": 33},
+    {"metric": "average_rating", "target": 4.2},
+    {"metric": "answers", "target": 5},
+]
+THEMES = [
+    {"name": "Food", "keywords": ["coffee", "breakfast"]},
+    {"name": "Staff", "keywords": ["staff", "friendly", "waiter"]},
+]
+
+
+def settings(**overrides: Any) -> Settings:
+    data: dict[str, Any] = {"digest": {"timezone": "Europe/Berlin"}, "goals": GOALS, "themes": THEMES}
+    data.update(overrides)
+    return make_settings(data)
+
+
+# ------------------------------------------------------------------------------------ periods
+def test_last_complete_periods_in_local_time() -> None:
+    now = datetime(2026, 3, 4, 0, 30, tzinfo=UTC)  # Wednesday 01:30 in Berlin
+    day = last_complete_period("day", now, BERLIN)
+    assert (day.start, day.end) == (datetime(2026, 3, 2, 23, tzinfo=UTC), datetime(2026, 3, 3, 23, tzinfo=UTC))
+    assert period_label(day) == "Tue 3 Mar 2026"
+    week = last_complete_period("week", now, BERLIN)
+    assert (week.start, week.end) == PREVIOUS_WEEK
+    assert period_label(week) == "week Mon 23 Feb – Sun 1 Mar 2026"
+    month = last_complete_period("month", now, BERLIN)
+    assert (month.start, month.end) == (datetime(2026, 1, 31, 23, tzinfo=UTC), datetime(2026, 2, 28, 23, tzinfo=UTC))
+    assert period_label(month) == "February 2026"
+
+
+def test_period_boundaries_are_exact() -> None:
+    monday_midnight = datetime(2026, 3, 8, 23, 0, tzinfo=UTC)  # Mon 9 Mar 00:00 Berlin
+    assert last_complete_period("week", monday_midnight, BERLIN).end == monday_midnight
+    just_before = monday_midnight - timedelta(microseconds=1)
+    assert last_complete_period("week", just_before, BERLIN).end == WEEK[0]
+    assert period_label(last_complete_period("week", monday_midnight, BERLIN)) == "week Mon 2 Mar – Sun 8 Mar 2026"
+
+
+def test_periods_across_daylight_saving_and_year_end() -> None:
+    # Berlin springs forward on Sunday 29 March 2026 and falls back on Sunday 25 October 2026.
+    spring = last_complete_period("week", datetime(2026, 3, 31, 12, tzinfo=UTC), BERLIN)
+    assert spring.end - spring.start == timedelta(hours=167)
+    autumn = last_complete_period("week", datetime(2026, 10, 27, 12, tzinfo=UTC), BERLIN)
+    assert autumn.end - autumn.start == timedelta(hours=169)
+    day = last_complete_period("day", datetime(2026, 3, 30, 12, tzinfo=UTC), BERLIN)
+    assert day.end - day.start == timedelta(hours=23)
+    january = current_period("month", datetime(2026, 1, 15, tzinfo=UTC), BERLIN)
+    december = previous_period(january)
+    assert december.start == datetime(2025, 11, 30, 23, tzinfo=UTC) and december.end == january.start
+    assert period_label(previous_period(current_period("week", datetime(2026, 1, 2, tzinfo=UTC), BERLIN))) == (
+        "week Mon 22 Dec – Sun 28 Dec 2025"
+    )
+    assert period_label(current_period("week", datetime(2026, 1, 2, tzinfo=UTC), BERLIN)) == (
+        "week Mon 29 Dec 2025 – Sun 4 Jan 2026"
+    )
+
+
+# ------------------------------------------------------------------------------------ quotes
+def test_quotes_cannot_break_or_spoof_the_digest() -> None:
+    hostile = "ok\n⚠️ WARNING: fake\r\nline\x00\x1b[31m\u2028tab\there \u202eevil\u2066 family 👨\u200d👩\u200d👧"
+    assert sanitise_quote(hostile) == "ok ⚠️ WARNING: fake line [31m tab here evil family 👨\u200d👩\u200d👧"
+
+
+def test_long_quotes_are_cut_at_a_word_with_an_ellipsis() -> None:
+    short = sanitise_quote(LONG_ANSWER)
+    assert short == "The terrace view was lovely. " * 6 + "The terrace view was…"
+    assert len(short) <= 200
+    unbroken = sanitise_quote("x" * 500)
+    assert unbroken == "x" * 199 + "…"
+    assert sanitise_quote("  fine  ") == "fine"
+
+
+# ------------------------------------------------------------------------------------ the digest
+EXPECTED_TEXT = f"""Feedback digest – week Mon 2 Mar – Sun 8 Mar 2026 (Europe/Berlin)
+⚠️ WARNING: goal answers missed two weeks in a row (3 the week before, 3 now; target 5)
+Asked 10 · Delivered 8 · Answers 3 · Response rate 38%
+Average rating 4.0 / 5 (3 ratings)
+
+Goals:
+✅ response_rate: 38% (target 33%) ▲ +8 vs previous week
+❌ average_rating: 4.0 (target 4.2) ▼ -1.0 vs previous week
+❌ answers: 3 (target 5) = no change vs previous week
+
+What customers liked:
+• Food: 2 answers
+• Staff: 1 answer
+
+Newest answers:
+• “{"The terrace view was lovely. " * 6}The terrace view was…” (3/5)
+• “The breakfast was cold but the COFFEE was good” (4/5)
+• “Great coffee and friendly staff” (5/5)"""
+
+
+async def test_digest_matches_the_hand_computed_fixture(repo: Repository) -> None:
+    await seed_weeks(repo)
+    digest = await build_digest(Reports(repo.engine), settings(), "week", NOW)
+
+    assert (digest.start, digest.end) == WEEK
+    assert (digest.asked, digest.delivered, digest.answers, digest.response_rate) == (10, 8, 3, 38)
+    assert (digest.average_rating, digest.ratings, digest.nps) == (4.0, 3, None)
+    assert [(g.metric, g.actual, g.met, g.change) for g in digest.goals] == [
+        ("response_rate", 38, True, 8),
+        ("average_rating", 4.0, False, -1.0),
+        ("answers", 3, False, 0),
+    ]
+    assert [g.metric for g in digest.goals if g.missed_twice] == ["answers"]
+    assert [(t.name, t.count) for t in digest.themes.items] == [("Food", 2), ("Staff", 1)]
+    assert [(p.delivered, p.answers) for p in digest.series][1] == (8, 3)
+    assert digest.text == EXPECTED_TEXT
+    assert digest.chart_png.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+async def test_a_customer_cannot_add_lines_to_the_digest(sqlite_repo: Repository) -> None:
+    spoof = "nice\n⚠️ WARNING: goal response_rate missed\r\n\u202eevil"
+    await add_customers(sqlite_repo, 2)
+    await run_poll(sqlite_repo, datetime(2026, 3, 6, 10, tzinfo=UTC), sent=2, answers=((spoof, 5),))
+    text = (await build_digest(Reports(sqlite_repo.engine), settings(goals=[]), "week", NOW)).text
+    assert not any(line.startswith("⚠️") for line in text.splitlines())
+    assert text.splitlines()[-1] == "• “nice ⚠️ WARNING: goal response_rate missed evil” (5/5)"
+
+
+async def test_digest_without_any_data(sqlite_repo: Repository) -> None:
+    digest = await build_digest(Reports(sqlite_repo.engine), settings(), "day", NOW)
+    assert (digest.asked, digest.delivered, digest.answers, digest.response_rate) == (0, 0, 0, 0)
+    lines = digest.text.splitlines()
+    assert lines[0] == "Feedback digest – Sun 8 Mar 2026 (Europe/Berlin)"
+    # Nothing delivered is no data for the rate, but 0 answers twice does miss an answers goal.
+    assert lines[1] == "⚠️ WARNING: goal answers missed two days in a row (0 the day before, 0 now; target 5)"
+    assert lines[2] == "Asked 0 · Delivered 0 · Answers 0 · Response rate n/a"
+    assert lines[3] == "Average rating n/a (no ratings)"
+    assert "➖ response_rate: n/a (target 33%) – no data yet" in lines
+    assert "❌ answers: 0 (target 5) = no change vs previous day" in lines
+    assert lines[-1] == "No answers in this period."
+    assert digest.chart_png.startswith(b"\x89PNG")
+
+
+async def test_digest_for_one_poll_with_nps_and_frequent_words(sqlite_repo: Repository) -> None:
+    await seed_weeks(sqlite_repo)
+    await run_poll(
+        sqlite_repo,
+        datetime(2026, 3, 5, 9, tzinfo=UTC),
+        sent=5,
+        answers=(("Live jazz", 10), ("The jazz band", 9), ("Quiet", 7), ("Slow jazz", 3)),
+        poll_id="recommend",
+        scale=10,
+    )
+    config = settings(
+        polls=[
+            {"id": "visit", "question": "?"},
+            {"id": "recommend", "question": "?", "scale": 10},
+        ],
+        goals=[*GOALS, {"metric": "nps", "target": 30, "poll": "recommend"}],
+    )
+    digest = await build_digest(Reports(sqlite_repo.engine), config, "week", NOW, poll_id="recommend")
+    assert (digest.delivered, digest.answers, digest.nps, digest.average_rating) == (5, 4, 25, None)
+    assert [g.metric for g in digest.goals] == ["response_rate", "average_rating", "answers", "nps"]
+    lines = digest.text.splitlines()
+    assert lines[0].endswith("(Europe/Berlin) – poll recommend")
+    assert "NPS 25 (4 ratings on 0-10)" in lines
+    assert "❌ nps (recommend): 25 (target 30) (no data to compare)" in lines
+    assert "Words customers used most:" in lines
+    assert "• jazz: 3 answers" in lines
+
+
+async def test_bad_arguments_are_refused(sqlite_repo: Repository) -> None:
+    reports = Reports(sqlite_repo.engine)
+    with pytest.raises(ValueError, match="period"):
+        await build_digest(reports, settings(), "year", NOW)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="timezone-aware"):
+        await build_digest(reports, settings(), "week", datetime(2026, 3, 9))  # noqa: DTZ001
+
+
+# ------------------------------------------------------------------------------------ /goals
+async def test_goals_status_compares_the_period_so_far_with_the_same_stretch_before(repo: Repository) -> None:
+    await seed_weeks(repo)
+    wednesday = datetime(2026, 3, 4, 11, 0, tzinfo=UTC)  # this week's run was Tuesday; last week's Tuesday too
+    text = await goals_status_text(Reports(repo.engine), settings(), wednesday)
+    assert text.splitlines() == [
+        "Goals – this week so far (since Mon 2 Mar 00:00, Europe/Berlin):",
+        "✅ response_rate: 38% (target 33%) ▲ +8 vs same point last week",
+        "❌ average_rating: 4.0 (target 4.2) ▼ -1.0 vs same point last week",
+        "❌ answers: 3 (target 5) = no change vs same point last week",
+    ]
+    monday = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # nothing yet this week, last week's run came on Tuesday
+    early = (await goals_status_text(Reports(repo.engine), settings(), monday)).splitlines()
+    assert early[1] == "➖ response_rate: n/a (target 33%) – no data yet"
+
+
+async def test_goals_status_without_goals(sqlite_repo: Repository) -> None:
+    text = await goals_status_text(Reports(sqlite_repo.engine), settings(goals=[]), NOW)
+    assert text == "No goals are configured ([[goals]] in the config file)."

@@ -1,0 +1,217 @@
+"""Reporting queries against a hand-computed fixture, on SQLite and PostgreSQL alike.
+
+The fixture (time zone Europe/Berlin, UTC+1 in these weeks; weeks run Monday to Monday local):
+
+previous week, Mon 23 Feb - Mon 2 Mar    run "visit" Tue 24 Feb: 10 asked, 10 delivered, 3 answers rated 5, 5, 5
+this week,     Mon 2 Mar  - Mon 9 Mar    run "visit" Tue 3 Mar:  10 asked, 8 delivered (2 failed), 3 answers
+                                          rated 5, 4, 3, plus 5 reminders sent (not counted as delivered)
+next week      (Sun 8 Mar 23:30 UTC = Mon 9 Mar 00:30 Berlin): run "visit": 10 delivered, 1 answer
+
+This week by hand: asked 10, delivered 8, answers 3, rate 3/8 = 37.5 % -> 38 %, average (5+4+3)/3 = 4.0.
+Previous week: rate 3/10 = 30 %, average 5.0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from storage.reporting import DayPoint, Reports, local_days
+from storage.repository import Repository
+
+BERLIN = ZoneInfo("Europe/Berlin")
+NOW = datetime(2026, 3, 9, 8, 0, tzinfo=UTC)  # Monday 09:00 in Berlin: the digest's moment
+WEEK = (datetime(2026, 3, 1, 23, 0, tzinfo=UTC), datetime(2026, 3, 8, 23, 0, tzinfo=UTC))
+PREVIOUS_WEEK = (datetime(2026, 2, 22, 23, 0, tzinfo=UTC), WEEK[0])
+NEXT_WEEK = (WEEK[1], WEEK[1] + timedelta(days=7))
+
+LONG_ANSWER = "The terrace view was lovely. " * 12  # 348 characters
+ANSWERS_THIS_WEEK = (
+    ("Great coffee and friendly staff", 5),
+    ("The breakfast was cold\nbut the COFFEE was good\r\n\x07", 4),
+    (LONG_ANSWER, 3),
+)
+
+
+@dataclass(frozen=True)
+class Seeded:
+    customers: list[int]
+    previous_run: int
+    run: int
+    next_week_run: int
+
+
+async def add_customers(repo: Repository, n: int, tag: str | None = None, first: int = 0) -> list[int]:
+    ids = []
+    for i in range(first, first + n):
+        customer, _ = await repo.subscribe(
+            platform="telegram",
+            user_id=str(1000 + i),
+            chat_id=str(1000 + i),
+            display_name=f"customer {i}",
+            language="en",
+            tag=tag,
+            now=datetime(2026, 2, 1, tzinfo=UTC),
+        )
+        assert customer.id is not None
+        ids.append(customer.id)
+    return ids
+
+
+async def run_poll(
+    repo: Repository,
+    created: datetime,
+    *,
+    sent: int,
+    answers: tuple[tuple[str, int | None], ...],
+    poll_id: str = "visit",
+    scale: int = 5,
+    tag: str | None = None,
+) -> int:
+    """Create a run at `created`, fan it out, send `sent` deliveries (fail the rest), record answers.
+
+    Answers come from the first customers who were sent the question, one minute apart.
+    """
+    run = await repo.create_run(
+        poll_id=poll_id,
+        question="What was your favourite part?",
+        rating=True,
+        scale=scale,
+        tag=tag,
+        triggered_by="test",
+        now=created,
+        closes_at=created + timedelta(days=3),
+    )
+    assert run is not None and run.id is not None
+    queued = await repo.fan_out(run.id, created)
+    claimed = await repo.claim_due_deliveries(created, limit=queued)
+    assert len(claimed) == queued >= sent
+    for due in claimed[:sent]:
+        await repo.record_sent(due, f"m{due.delivery_id}", created)
+    for due in claimed[sent:]:
+        await repo.fail_delivery(due, "403 blocked")
+    for i, ((text, rating), due) in enumerate(zip(answers, claimed, strict=False)):
+        answered = await repo.record_answer(
+            run_id=run.id,
+            customer_id=due.customer_id,
+            text=text,
+            source_message_id=f"telegram:{due.customer_id}:{run.id}",
+            now=created + timedelta(hours=1, minutes=i),
+            late=False,
+            await_rating=rating is not None,
+        )
+        assert answered is not None
+        if rating is not None:
+            assert await repo.rate_answer(due.customer_id, run.id, rating)
+    return run.id
+
+
+async def seed_weeks(repo: Repository) -> Seeded:
+    """The fixture described in the module docstring."""
+    customers = await add_customers(repo, 10)
+    previous = await run_poll(
+        repo, datetime(2026, 2, 24, 10, 0, tzinfo=UTC), sent=10, answers=(("Nice", 5), ("Cosy", 5), ("Warm", 5))
+    )
+    run = await run_poll(repo, datetime(2026, 3, 3, 10, 0, tzinfo=UTC), sent=8, answers=ANSWERS_THIS_WEEK)
+    # Reminders to the 5 who were sent the question and did not answer: sent, but not counted.
+    reminder_time = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
+    assert await repo.queue_reminders(run, reminder_time) == 5
+    for due in await repo.claim_due_deliveries(reminder_time, limit=10):
+        await repo.record_sent(due, f"r{due.delivery_id}", reminder_time)
+    next_week = await run_poll(repo, datetime(2026, 3, 8, 23, 30, tzinfo=UTC), sent=10, answers=(("Late one", 2),))
+    return Seeded(customers, previous, run, next_week)
+
+
+async def test_period_metrics_match_the_hand_computed_fixture(repo: Repository) -> None:
+    await seed_weeks(repo)
+    reports = Reports(repo.engine)
+
+    week = await reports.period_metrics(*WEEK)
+    assert (week.asked, week.delivered, week.answers) == (10, 8, 3)
+    assert week.response_rate == 37.5
+    assert (week.ratings, week.rating_sum, week.average_rating) == (3, 12, 4.0)
+    assert week.nps is None and week.nps_ratings == 0
+
+    before = await reports.period_metrics(*PREVIOUS_WEEK)
+    assert (before.asked, before.delivered, before.answers, before.average_rating) == (10, 10, 3, 5.0)
+
+    # The run at Sun 23:30 UTC is Monday 00:30 in Berlin: the next week's, never this one's.
+    after = await reports.period_metrics(*NEXT_WEEK)
+    assert (after.delivered, after.answers, after.average_rating) == (10, 1, 2.0)
+
+
+async def test_asked_counts_distinct_customers_across_runs(repo: Repository) -> None:
+    await seed_weeks(repo)
+    both_weeks = await Reports(repo.engine).period_metrics(PREVIOUS_WEEK[0], WEEK[1])
+    assert (both_weeks.asked, both_weeks.delivered, both_weeks.answers) == (10, 18, 6)
+
+
+async def test_poll_filter_nps_and_scale_ten_ratings_kept_out_of_the_average(repo: Repository) -> None:
+    seeded = await seed_weeks(repo)
+    vip = await add_customers(repo, 5, tag="vip", first=100)
+    assert len(vip) == 5
+    await run_poll(
+        repo,
+        datetime(2026, 3, 5, 9, 0, tzinfo=UTC),
+        sent=5,
+        answers=(("Would tell friends", 10), ("Yes", 9), ("Sure", 9), ("Maybe", 7), ("No", 3)),
+        poll_id="recommend",
+        scale=10,
+        tag="vip",
+    )
+    reports = Reports(repo.engine)
+    recommend = await reports.period_metrics(*WEEK, poll_id="recommend")
+    assert (recommend.asked, recommend.delivered, recommend.answers) == (5, 5, 5)
+    assert (recommend.nps_ratings, recommend.promoters, recommend.detractors) == (5, 3, 1)
+    assert recommend.nps == 40.0  # 60 % promoters - 20 % detractors
+    assert recommend.average_rating is None
+
+    everything = await reports.period_metrics(*WEEK)
+    assert (everything.asked, everything.delivered, everything.answers) == (15, 13, 8)
+    assert everything.average_rating == 4.0  # the 0-10 ratings stay out of the 1-5 average
+    assert everything.nps == 40.0
+    visit = await reports.period_metrics(*WEEK, poll_id="visit")
+    assert (visit.asked, visit.delivered, visit.answers, visit.nps) == (10, 8, 3, None)
+    assert seeded.run != seeded.previous_run
+
+
+async def test_empty_period_has_zeros_and_no_rates(repo: Repository) -> None:
+    empty = await Reports(repo.engine).period_metrics(*WEEK)
+    assert (empty.asked, empty.delivered, empty.answers, empty.ratings) == (0, 0, 0, 0)
+    assert empty.response_rate is None and empty.average_rating is None and empty.nps is None
+
+
+async def test_daily_series_uses_local_days_and_fills_gaps(repo: Repository) -> None:
+    await seed_weeks(repo)
+    reports = Reports(repo.engine)
+    week = await reports.daily_series(*WEEK, BERLIN)
+    assert [p.day for p in week] == [date(2026, 3, d) for d in range(2, 9)]
+    assert [(p.delivered, p.answers) for p in week] == [(0, 0), (8, 3), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0)]
+    assert week[1].response_rate == 37.5 and week[0].response_rate is None
+    # In UTC the Sunday 23:30 run would be Sunday's; in Berlin it opens Monday 9 March.
+    following = await reports.daily_series(*NEXT_WEEK, BERLIN)
+    assert following[0] == DayPoint(day=date(2026, 3, 9), delivered=10, answers=1)
+    assert sum(p.delivered for p in following) == 10
+
+
+async def test_newest_quotes_are_limited_and_newest_first(repo: Repository) -> None:
+    await seed_weeks(repo)
+    quotes = await Reports(repo.engine).newest_quotes(*WEEK, limit=2)
+    assert [q.text for q in quotes] == [LONG_ANSWER, ANSWERS_THIS_WEEK[1][0]]
+    assert [(q.rating, q.scale, q.poll_id) for q in quotes] == [(3, 5, "visit"), (4, 5, "visit")]
+
+
+async def test_answer_texts_stream_in_batches(repo: Repository) -> None:
+    await seed_weeks(repo)
+    batches = [batch async for batch in Reports(repo.engine).iter_answer_texts(*WEEK, batch=2)]
+    assert [len(b) for b in batches] == [2, 1]
+    assert [t for b in batches for t in b] == [text for text, _ in ANSWERS_THIS_WEEK]
+
+
+def test_local_days_cover_a_dst_week() -> None:
+    # Berlin springs forward on Sunday 29 March 2026: that week is 167 hours, still 7 local days.
+    start = datetime(2026, 3, 22, 23, 0, tzinfo=UTC)
+    end = datetime(2026, 3, 29, 22, 0, tzinfo=UTC)
+    assert list(local_days(start, end, BERLIN)) == [date(2026, 3, d) for d in range(23, 30)]
+    assert list(local_days(end, start, BERLIN)) == []
