@@ -30,8 +30,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _utc(nullable: bool = False) -> Column[datetime]:
-    return Column(UTCDateTime(), nullable=nullable)
+def _utc(nullable: bool = False, index: bool = False) -> Column[datetime]:
+    return Column(UTCDateTime(), nullable=nullable, index=index)
 
 
 class Customer(SQLModel, table=True):
@@ -77,7 +77,7 @@ class PollRun(SQLModel, table=True):
     tag: str | None = Field(default=None, max_length=64)
     triggered_by: str = Field(max_length=128)
     scheduled_for: datetime | None = Field(default=None, sa_column=_utc(True))
-    created_at: datetime = Field(sa_column=_utc())
+    created_at: datetime = Field(sa_column=_utc(index=True))  # digests select runs by creation time
     remind_at: datetime | None = Field(default=None, sa_column=_utc(True))
     closes_at: datetime = Field(sa_column=_utc())
     # True once every delivery row for the run has been written (a crash before that resumes the fan-out).

@@ -75,6 +75,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('poll_id', 'scheduled_for', name='uq_run_poll_scheduled')
     )
     with op.batch_alter_table('poll_run', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_poll_run_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_poll_run_poll_id'), ['poll_id'], unique=False)
 
     op.create_table('answer',
@@ -152,6 +153,7 @@ def downgrade() -> None:
     op.drop_table('answer')
     with op.batch_alter_table('poll_run', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_poll_run_poll_id'))
+        batch_op.drop_index(batch_op.f('ix_poll_run_created_at'))
 
     op.drop_table('poll_run')
     with op.batch_alter_table('inbound_seen', schema=None) as batch_op:
