@@ -90,7 +90,7 @@ class LocalAdapter:
 
     def _inbound(self, user: LocalUser, text: str = "", **kw: object) -> Inbound:
         fields: dict[str, object] = {
-            "chat": user.chat,
+            "chat": ChatRef(self.platform, user.user_id, user.user_id),
             "sender_id": user.user_id,
             "sender_name": user.name,
             "text": text,
@@ -108,7 +108,7 @@ class LocalAdapter:
         return await self._deliver(inbound, text)
 
     async def say_in_group(self, user: LocalUser, group_id: str, text: str) -> str:
-        inbound = self._inbound(user, text, chat=ChatRef("local", group_id), is_private=False)
+        inbound = self._inbound(user, text, chat=ChatRef(self.platform, group_id), is_private=False)
         return await self._deliver(inbound, text)
 
     async def press(self, user: LocalUser, value: str) -> str:
