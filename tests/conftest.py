@@ -20,8 +20,10 @@ TABLES = ("answer", "delivery", "customer_tag", "inbound_seen", "digest_post", "
 
 
 @pytest.fixture(autouse=True)
-def _no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests may talk to 127.0.0.1 only (fake platforms, PostgreSQL)."""
+def _no_internet(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests may talk to 127.0.0.1 only (fake platforms, PostgreSQL); `live` tests are the exception."""
+    if request.node.get_closest_marker("live") is not None:
+        return
     real_connect = socket.socket.connect
 
     def guarded(self: socket.socket, address: object) -> object:

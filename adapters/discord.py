@@ -1,0 +1,398 @@
+"""The Discord adapter: discord.py 2.x inside our own event loop.
+
+Customers opt in with /start (slash command or typed in a DM) and get questions in their DM, with an
+"Answer" button opening a form; a plain DM reply counts too. Staff and managers use slash commands.
+Every interaction is acknowledged within Discord's 3 seconds before the engine is awaited: slash
+commands are deferred ("thinking", ephemeral in a server), a button press or form submit is
+acknowledged by removing the buttons from its message (so it cannot be pressed twice). The engine's
+reply to an interaction (`reply_to` = the interaction id) becomes the interaction's follow-up.
+
+Gateway intents: GUILDS and DIRECT_MESSAGES only. The privileged message-content intent is not
+needed: DMs to the bot and interactions carry their content without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import discord
+import yarl
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+from discord.utils import MISSING
+
+from adapters.discord_commands import PERSONAL, build_tree
+from adapters.discord_convert import PLATFORM, SEND_ERRORS, delivery_error, interaction_inbound, message_inbound
+from adapters.discord_ui import (
+    ANSWER_INPUT,
+    MODAL_TEMPLATE,
+    RATING_INPUT,
+    AnswerModal,
+    ButtonKit,
+    modal_values,
+    parse_rating,
+    question_from,
+    split_text,
+)
+from bot import texts
+from bot.adapter import OnMessage
+from bot.config import DiscordSettings
+from bot.errors import ConfigError, DeliveryError
+from bot.types import ChatRef, Inbound, InboundKind, Outbound, QuestionRef, answer_choice
+
+log = logging.getLogger("feedbot.discord")
+
+DISCORD_API = "https://discord.com/api/v10"
+NO_MENTIONS = discord.AllowedMentions.none()
+
+
+def _intents() -> discord.Intents:
+    intents = discord.Intents.none()
+    intents.guilds = True  # servers, channels and roles (role names for staff checks)
+    intents.dm_messages = True  # DMs to the bot, with content, and their edits
+    return intents
+
+
+@dataclass
+class _Pending:
+    """An interaction the engine is handling; its replies go out as the interaction's follow-ups."""
+
+    interaction: discord.Interaction
+    ephemeral: bool
+    answered: bool = False
+
+
+class DiscordAdapter:
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        settings: DiscordSettings,
+        token: str,
+        *,
+        poll_ids: Sequence[str] = (),
+        guild_ready_timeout: float = 2.0,
+        ready_timeout: float = 60.0,
+        sync_commands: bool = True,
+    ) -> None:
+        self.settings = settings
+        self._token = token
+        self._poll_ids = tuple(poll_ids)
+        self._guild_ready_timeout = guild_ready_timeout
+        self._ready_timeout = ready_timeout
+        self._sync_commands = sync_commands
+        self._client: discord.Client | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._on_message: OnMessage | None = None
+        self._pending: dict[str, _Pending] = {}
+        self._buttons = ButtonKit(self._on_choice, self._on_answer_button)
+        self._saved_urls: tuple[str, yarl.URL] | None = None
+
+    def __repr__(self) -> str:  # never show the token
+        return f"DiscordAdapter(api_base={self.settings.api_base!r})"
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self, on_message: OnMessage) -> None:
+        """Log in, sync the slash commands, connect the gateway; returns once READY.
+
+        `client.login` is awaited here (a bad token fails `start`), then `client.connect` runs in a
+        task: together exactly `Client.start`, never `Client.run`, which would own the event loop.
+        """
+        if self._client is not None:
+            return
+        self._on_message = on_message
+        api_base = self.settings.api_base.rstrip("/")
+        self._saved_urls = (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
+        Route.BASE = api_base  # read when each request's Route is built, so set before login
+        client = discord.Client(
+            intents=_intents(),
+            allowed_mentions=NO_MENTIONS,
+            guild_ready_timeout=self._guild_ready_timeout,
+            max_ratelimit_timeout=30.0,  # longer waits raise RateLimited -> a later retry by the outbox
+            chunk_guilds_at_startup=False,
+        )
+        self._client = client
+        tree = build_tree(client, self._on_slash, self._poll_ids)
+        client.add_dynamic_items(*self._buttons.dynamic_items)
+        self._register_events(client)
+        try:
+            try:
+                await client.login(self._token)
+            except discord.LoginFailure:
+                raise ConfigError(self.settings.token_env, "Discord rejected the bot token") from None
+            if api_base != DISCORD_API:
+                # A plain Client connects to DiscordWebSocket.DEFAULT_GATEWAY whatever Route.BASE says:
+                # ask this REST root for its gateway, or the websocket would go to the real Discord.
+                _, url, _ = await client.http.get_bot_gateway()
+                DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+            if self._sync_commands:
+                await self._sync(client, tree)
+            self._task = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
+            self._task.add_done_callback(self._gateway_ended)
+            await self._wait_ready(client, self._task)
+        except BaseException:
+            await self.stop()
+            raise
+        log.info("discord connected as %s (%d servers)", client.user, len(client.guilds))
+
+    def _gateway_ended(self, task: asyncio.Task[None]) -> None:
+        if task is self._task and not task.cancelled() and task.exception() is not None:
+            # discord.py reconnects by itself; it gives up only on fatal close codes (bad token, intents).
+            log.error("discord gateway stopped for good: %r", task.exception())
+
+    async def _wait_ready(self, client: discord.Client, task: asyncio.Task[None]) -> None:
+        ready = asyncio.create_task(client.wait_until_ready())
+        try:
+            done, _ = await asyncio.wait({ready, task}, timeout=self._ready_timeout, return_when="FIRST_COMPLETED")
+        finally:
+            ready.cancel()
+        if task in done:
+            task.result()  # raises what ended the gateway (bad intents, closed...)
+            raise RuntimeError("discord gateway closed before READY")
+        if ready not in done:
+            raise TimeoutError(f"discord gateway not ready after {self._ready_timeout:.0f} s")
+
+    async def _sync(self, client: discord.Client, tree: discord.app_commands.CommandTree) -> None:
+        """Guild commands appear at once; global ones can take a while to reach every client."""
+        if not self.settings.guild_ids:
+            await tree.sync()
+            log.info("discord slash commands synced globally")
+            return
+        for guild_id in self.settings.guild_ids:
+            if not guild_id.isdigit():
+                raise ConfigError("discord.guild_ids", f"not a server id: {guild_id!r}")
+            guild = discord.Object(id=int(guild_id))
+            tree.copy_global_to(guild=guild)
+            try:
+                await tree.sync(guild=guild)
+            except discord.Forbidden as exc:
+                log.error(
+                    "cannot register slash commands in guild %s (discord %s): is the bot in that server, "
+                    "invited with the applications.commands scope?",
+                    guild_id,
+                    exc.code,
+                )
+            else:
+                log.info("discord slash commands synced to guild %s", guild_id)
+
+    async def stop(self) -> None:
+        client, task = self._client, self._task
+        self._client, self._task = None, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await client.close()
+        if task is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await task
+        if self._saved_urls is not None:
+            Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = self._saved_urls
+            self._saved_urls = None
+
+    def _register_events(self, client: discord.Client) -> None:
+        async def on_message(message: discord.Message) -> None:
+            await self._on_dm(message, InboundKind.TEXT)
+
+        async def on_raw_message_edit(payload: discord.RawMessageUpdateEvent) -> None:
+            if payload.guild_id is None and payload.message.edited_at is not None:
+                await self._on_dm(payload.message, InboundKind.EDIT)
+
+        async def on_interaction(interaction: discord.Interaction) -> None:
+            if interaction.type is discord.InteractionType.modal_submit:
+                await self._on_modal_submit(interaction)
+
+        for handler in (on_message, on_raw_message_edit, on_interaction):
+            client.event(handler)
+
+    # ------------------------------------------------------------------ inbound: DMs
+    async def _on_dm(self, message: discord.Message, kind: InboundKind) -> None:
+        inbound = message_inbound(message, kind)
+        if inbound is None or self._on_message is None:
+            return
+        try:
+            await self._on_message(inbound)
+        except Exception:
+            # Discord never re-delivers a gateway event: say so, so the customer can send it again.
+            log.exception("handling a discord DM failed chat=%s user=%s", inbound.chat.chat_id, inbound.sender_id)
+            with contextlib.suppress(*SEND_ERRORS):
+                await message.channel.send(texts.ERROR, allowed_mentions=NO_MENTIONS)
+
+    # ------------------------------------------------------------------ inbound: interactions
+    async def _personal_chat(self, interaction: discord.Interaction) -> ChatRef:
+        """The caller's DM with the bot: where their subscription lives and questions go."""
+        user = interaction.user
+        if interaction.guild_id is None and interaction.channel_id is not None:
+            return ChatRef(PLATFORM, str(interaction.channel_id), str(user.id))
+        dm = user.dm_channel or await user.create_dm()
+        return ChatRef(PLATFORM, str(dm.id), str(user.id))
+
+    async def _on_slash(self, interaction: discord.Interaction, text: str) -> None:
+        in_server = interaction.guild_id is not None
+        # Acknowledge first (3-second limit); in a server the answer concerns only the caller.
+        await interaction.response.defer(ephemeral=in_server, thinking=True)
+        name = text.split()[0].lstrip("/")
+        try:
+            if name in PERSONAL or not in_server:
+                chat, private = await self._personal_chat(interaction), True
+            else:
+                chat, private = ChatRef(PLATFORM, str(interaction.channel_id)), False
+        except discord.HTTPException:
+            log.exception("cannot open a DM with user=%s", interaction.user.id)
+            await interaction.followup.send(texts.ERROR, ephemeral=in_server)
+            return
+        inbound = interaction_inbound(interaction, chat, text, is_private=private)
+        await self._handle_interaction(interaction, inbound, ephemeral=in_server, thinking=True)
+
+    async def _on_choice(self, interaction: discord.Interaction, value: str) -> None:
+        in_server = interaction.guild_id is not None
+        restore = self._buttons.view_from_message(interaction.message, ephemeral=in_server)
+        await interaction.response.edit_message(view=None)  # the acknowledgement: no second press
+        chat = await self._personal_chat(interaction)
+        inbound = interaction_inbound(interaction, chat, "", is_private=True, kind=InboundKind.CHOICE, choice=value)
+        await self._handle_interaction(interaction, inbound, ephemeral=in_server, restore=restore)
+
+    async def _on_answer_button(self, interaction: discord.Interaction, question: QuestionRef) -> None:
+        prompt = interaction.message.content if interaction.message else ""
+        await interaction.response.send_modal(AnswerModal(question, discord.utils.remove_markdown(prompt)))
+
+    async def _on_modal_submit(self, interaction: discord.Interaction) -> None:
+        data: Mapping[str, object] = interaction.data or {}
+        match = MODAL_TEMPLATE.fullmatch(str(data.get("custom_id", "")))
+        if match is None:
+            return
+        question = question_from(match)
+        values = modal_values(data)
+        in_server = interaction.guild_id is not None
+        restore = None
+        if interaction.message is not None:
+            restore = self._buttons.view_from_message(interaction.message, ephemeral=in_server)
+            await interaction.response.edit_message(view=None)
+        else:
+            await interaction.response.defer(ephemeral=in_server, thinking=True)
+        rating = parse_rating(values.get(RATING_INPUT, ""), question.scale) if question.rating else None
+        chat = await self._personal_chat(interaction)
+        inbound = interaction_inbound(
+            interaction,
+            chat,
+            values.get(ANSWER_INPUT, "").strip(),
+            is_private=True,
+            choice=answer_choice(question.run_id, rating),
+        )
+        await self._handle_interaction(
+            interaction, inbound, ephemeral=in_server, thinking=interaction.message is None, restore=restore
+        )
+
+    async def _handle_interaction(
+        self,
+        interaction: discord.Interaction,
+        inbound: Inbound,
+        *,
+        ephemeral: bool,
+        thinking: bool = False,
+        restore: discord.ui.View | None = None,
+    ) -> None:
+        assert self._on_message is not None
+        pending = self._pending[inbound.message_id] = _Pending(interaction, ephemeral)
+        try:
+            await self._on_message(inbound)
+        except Exception:
+            log.exception("handling a discord interaction failed user=%s msg=%s", inbound.sender_id, inbound.message_id)
+            with contextlib.suppress(*SEND_ERRORS):
+                if restore is not None:
+                    await interaction.edit_original_response(view=restore)
+                await interaction.followup.send(texts.ERROR, ephemeral=ephemeral)
+                pending.answered = True
+        finally:
+            self._pending.pop(inbound.message_id, None)
+        if thinking and not pending.answered:
+            with contextlib.suppress(*SEND_ERRORS):
+                await interaction.delete_original_response()  # nothing to say: end the "thinking..."
+
+    # ------------------------------------------------------------------ outbound
+    async def send(self, message: Outbound) -> str:
+        client = self._client
+        if client is None or client.is_closed():
+            raise DeliveryError("discord: not connected", permanent=False)
+        pending = self._pending.get(message.reply_to) if message.reply_to else None
+        try:
+            if pending is not None:
+                return await self._send_followup(pending, message)
+            return await self._send_to_channel(client, message)
+        except DeliveryError:
+            raise
+        except SEND_ERRORS as exc:
+            error = delivery_error(exc)
+            if pending is not None and error.permanent:
+                # A refused follow-up (an expired interaction token...) says nothing about whether the
+                # customer can be reached, so it must not mark them unreachable.
+                error = DeliveryError(error.reason, permanent=False)
+            log.warning(
+                "discord send failed chat=%s permanent=%s reason=%s",
+                message.chat.chat_id,
+                error.permanent,
+                error.reason,
+            )
+            raise error from exc
+
+    def _parts(self, message: Outbound, ephemeral: bool) -> tuple[list[str], discord.ui.View | None]:
+        parts = split_text(message.text)
+        return parts, self._buttons.view(message.choices, message.question, ephemeral=ephemeral)
+
+    @staticmethod
+    def _file(message: Outbound) -> discord.File | None:
+        if message.image is None:
+            return None
+        return discord.File(io.BytesIO(message.image.data), filename=message.image.filename)
+
+    async def _send_to_channel(self, client: discord.Client, message: Outbound) -> str:
+        channel = await self._channel(client, message.chat)
+        parts, view = self._parts(message, ephemeral=False)
+        sent: discord.Message | None = None
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            sent = await channel.send(
+                content=part or None,
+                view=view if last and view is not None else MISSING,
+                file=(self._file(message) if last else None) or MISSING,
+                allowed_mentions=NO_MENTIONS,
+            )
+        assert sent is not None
+        log.debug("discord sent chat=%s msg=%s parts=%d", message.chat.chat_id, sent.id, len(parts))
+        return str(sent.id)
+
+    async def _send_followup(self, pending: _Pending, message: Outbound) -> str:
+        parts, view = self._parts(message, ephemeral=pending.ephemeral)
+        followup = pending.interaction.followup
+        sent: discord.WebhookMessage | None = None
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            sent = await followup.send(
+                content=part or MISSING,
+                view=view if last and view is not None else MISSING,
+                file=(self._file(message) if last else None) or MISSING,
+                ephemeral=pending.ephemeral,
+                allowed_mentions=NO_MENTIONS,
+                wait=True,
+            )
+            pending.answered = True
+        assert sent is not None
+        return str(sent.id)
+
+    async def _channel(self, client: discord.Client, chat: ChatRef) -> discord.abc.Messageable:
+        try:
+            channel_id = int(chat.chat_id)
+        except ValueError:
+            raise DeliveryError(f"discord: not a channel id: {chat.chat_id!r}", permanent=True) from None
+        if chat.user_id is not None and chat.chat_id == chat.user_id:
+            # A user id stored as the address: open (or reuse) the DM with them.
+            return await client.create_dm(discord.Object(id=int(chat.user_id)))
+        return client.get_partial_messageable(channel_id)
+
+    # ------------------------------------------------------------------ for tests and the CLI
+    @property
+    def client(self) -> discord.Client | None:
+        return self._client

@@ -1,0 +1,512 @@
+"""The Discord adapter end to end: the real discord.py client, our engine and a real database, against
+the fake Discord in fake_discord.py (REST and gateway on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+import pytest
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+
+from adapters.discord import DiscordAdapter
+from bot import texts
+from bot.app import Reporting
+from bot.config import Settings
+from bot.delivery import DeliveryWorker
+from bot.engine import Engine
+from bot.errors import ConfigError, DeliveryError
+from bot.staff import StaffCommands
+from bot.types import ChatRef, Choice, Image, Inbound, Outbound
+from storage.repository import Repository
+from tests.adapters.fake_discord import FakeDiscord, FakeGuild, FakeInteraction, FakeUser, buttons
+from tests.support import FakeClock, make_settings
+
+POLLS = {
+    "polls": [
+        {"id": "visit", "question": "What was your favourite part?", "rating": True},
+        {"id": "weekly", "question": "How was your week?", "rating": False},
+    ],
+    "goals": [{"metric": "answers", "target": 10}],
+}
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+esc = discord.utils.escape_markdown
+
+
+async def eventually(read: Callable[[], Awaitable[Any]], check: Callable[[Any], bool], within: float = 5.0) -> None:
+    """For effects with no message to wait for (an edit is stored silently)."""
+    deadline = time.monotonic() + within
+    while not check(await read()):
+        if time.monotonic() > deadline:
+            raise AssertionError("condition never became true")
+        await asyncio.sleep(0.02)
+
+
+@dataclass
+class Shop:
+    """A Discord server with the bot in it, wired to a real engine, database and outbox."""
+
+    fake: FakeDiscord
+    guild: FakeGuild
+    general: int
+    reports: int
+    repo: Repository
+    settings: Settings
+    clock: FakeClock
+    engine: Engine
+    worker: DeliveryWorker
+    adapter: DiscordAdapter
+    sam: FakeUser  # staff by user id
+    olga: FakeUser  # manager by role
+
+    def member(self, name: str, *roles: str, dms_closed: bool = False) -> FakeUser:
+        user = self.fake.add_user(name, dms_closed=dms_closed)
+        self.fake.add_member(self.guild, user, roles)
+        return user
+
+    async def restart(self) -> None:
+        """The bot process restarts: a new client, nothing kept in memory."""
+        await self.adapter.stop()
+        self.adapter = new_adapter(self.fake, self.settings)
+        self.engine.attach(self.adapter)
+        await self.adapter.start(self.engine.on_message)
+
+    async def subscribe(self, user: FakeUser, tag: str | None = None) -> None:
+        ix = await self.fake.slash(user, "start", {"tag": tag} if tag else {}, channel_id=self.general)
+        await self.fake.reply(ix)
+
+    async def run_poll(self, poll_id: str = "visit") -> int:
+        started = await self.engine.start_run(poll_id, triggered_by="test")
+        assert started is not None
+        await self.worker.drain()
+        return started.run_id
+
+    async def answers(self, user: FakeUser) -> list[dict[str, Any]]:
+        customer = await self.repo.find_customer("discord", str(user.id))
+        assert customer is not None and customer.id is not None
+        data = await self.repo.customer_data(customer.id)
+        return list(data["answers"])
+
+
+def new_adapter(fake: FakeDiscord, settings: Settings) -> DiscordAdapter:
+    assert settings.discord is not None
+    return DiscordAdapter(
+        settings.discord, fake.token, poll_ids=[p.id for p in settings.polls], guild_ready_timeout=0.05
+    )
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    server = FakeDiscord()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def shop(fake: FakeDiscord, sqlite_repo: Repository, clock: FakeClock) -> AsyncIterator[Shop]:
+    guild = fake.add_guild("Coffee shop", roles=("Staff", "Managers"), channels=("general", "reports"))
+    sam = fake.add_user("sam")
+    olga = fake.add_user("olga")
+    fake.add_member(guild, sam)
+    fake.add_member(guild, olga, ("Managers",))
+    reports = fake.channel_id(guild, "reports")
+    settings = make_settings(
+        POLLS,
+        discord={
+            "api_base": fake.api_base,
+            "guild_ids": [str(guild.id)],
+            "staff": [str(sam.id)],
+            "staff_roles": ["Staff"],
+            "manager_roles": ["Managers"],
+            "digest_channels": [str(reports)],
+        },
+    )
+    engine = Engine(sqlite_repo, settings, clock)
+    reporting = Reporting(sqlite_repo, settings)  # the real digest and chart, as bot.app wires them
+    engine.staff_commands = StaffCommands(engine, digest=reporting.digest, goals=reporting.goals)
+    adapter = new_adapter(fake, settings)
+    engine.attach(adapter)
+    worker = DeliveryWorker(sqlite_repo, engine.adapters, settings, clock)
+    await adapter.start(engine.on_message)
+    shop = Shop(
+        fake, guild, fake.channel_id(guild), reports, sqlite_repo, settings, clock, engine, worker, adapter, sam, olga
+    )
+    yield shop
+    await shop.adapter.stop()
+    # Every test: each interaction got its one response within Discord's 3 seconds.
+    assert fake.late_interactions() == []
+    assert [ix.refused for ix in fake.interactions.values() if ix.refused] == []
+
+
+# ---------------------------------------------------------------------- customers
+async def test_opt_in_in_the_server_then_answer_the_dm_question_with_the_form(shop: Shop) -> None:
+    fake = shop.fake
+    alice = shop.member("alice")
+    ix = await fake.slash(alice, "start", {"tag": "vip"}, channel_id=shop.general)
+    welcome = await fake.reply(ix)
+    assert ix.response_type == 5 and ix.callbacks[0][1]["flags"] == 64  # deferred, ephemeral in the server
+    assert welcome["content"].startswith("Hi alice! You're subscribed.")
+    customer = await shop.repo.find_customer("discord", str(alice.id))
+    assert customer is not None and customer.chat_id == str(fake.dm_channels[alice.id])  # the DM, not #general
+
+    seen = len(fake.conversation(alice))
+    await shop.run_poll("visit")
+    question = await fake.next_message(alice, seen)
+    assert question["channel_id"] == str(fake.dm_channels[alice.id])
+    assert question["content"].startswith("What was your favourite part?")
+    assert [b["label"] for b in buttons(question)] == ["Answer"]
+
+    opened = await fake.press(alice, question, "Answer")
+    await fake.until(lambda: opened.modal is not None)
+    assert opened.modal is not None and len(opened.modal["title"]) <= 45
+    submit = await fake.submit_modal(
+        alice, opened, {"Your answer": "The **cake** @everyone", "Rating from 1 to 5 (optional)": "4"}
+    )
+    thanks = await fake.reply(submit)
+    assert thanks["content"] == texts.THANKS
+    assert submit.response_type == 7 and buttons(fake.messages[int(question["id"])]) == []  # no second answer
+    [answer] = await shop.answers(alice)
+    assert (answer["answer"], answer["rating"], answer["poll"]) == ("The **cake** @everyone", 4, "visit")
+
+
+async def test_dm_text_answer_is_followed_by_rating_buttons_that_work_once(shop: Shop) -> None:
+    fake = shop.fake
+    bob = shop.member("bob")
+    await fake.dm(bob, "/start")
+    welcome = await fake.next_message(bob, 0)
+    assert welcome["content"].startswith("Hi bob!") and "webhook_id" not in welcome  # a plain DM reply
+    await shop.run_poll("visit")
+    seen = len(fake.conversation(bob))
+    message_id = await fake.dm(bob, "Friendly staff, great_coffee")
+    ask = await fake.next_message(bob, seen)
+    assert ask["content"] == texts.ASK_RATING.format(low=1, high=5)
+    assert [b["label"] for b in buttons(ask)] == ["1", "2", "3", "4", "5"]
+    assert all(len(b["custom_id"]) <= 100 for b in buttons(ask))
+
+    press = await fake.press(bob, ask, "5")
+    assert (await fake.reply(press))["content"] == esc(texts.RATING_THANKS)
+    assert buttons(fake.messages[int(ask["id"])]) == []  # removed: it cannot be pressed twice
+    with pytest.raises(AssertionError, match="no button"):
+        await fake.press(bob, ask, "4")
+
+    await fake.edit(bob, message_id, "Friendly staff, great coffee!")
+    await eventually(lambda: shop.answers(bob), lambda a: a[0]["answer"] == "Friendly staff, great coffee!")
+    [answer] = await shop.answers(bob)
+    assert answer["rating"] == 5 and answer["edited_at"] is not None
+
+    seen = len(fake.conversation(bob))
+    await fake.dm(bob, "", stickers=1)
+    assert (await fake.next_message(bob, seen))["content"] == texts.ASK_IN_WORDS
+
+
+async def test_forget_in_the_server_asks_with_private_buttons_and_erases(shop: Shop) -> None:
+    fake = shop.fake
+    cleo = shop.member("cleo")
+    await shop.subscribe(cleo)
+    ix = await fake.slash(cleo, "forget", channel_id=shop.general)
+    confirm = await fake.reply(ix)
+    assert confirm["flags"] & 64 and confirm["content"] == texts.FORGET_CONFIRM  # only cleo sees it
+    press = await fake.press(cleo, confirm, "Yes, erase everything")
+    assert (await fake.reply(press))["content"] == texts.FORGET_DONE
+    assert await shop.repo.find_customer("discord", str(cleo.id)) is None
+
+
+# ---------------------------------------------------------------------- staff and managers
+async def test_staff_start_a_poll_by_user_id_and_by_role_with_autocomplete(shop: Shop) -> None:
+    fake = shop.fake
+    for name in ("ann", "ben"):
+        await shop.subscribe(shop.member(name), tag="vip" if name == "ann" else None)
+    complete = await fake.autocomplete(shop.sam, "poll", {"poll_id": "vi"}, "poll_id", channel_id=shop.general)
+    await fake.until(lambda: complete.response_type == 8)
+    assert complete.choices == [{"name": "visit", "value": "visit"}]
+
+    ix = await fake.slash(shop.sam, "poll", {"poll_id": "visit"}, channel_id=shop.general)
+    reply = await fake.reply(ix)
+    assert reply["content"].startswith("Poll 'visit' started (run 1): 2 customers will be asked.")
+    assert reply["flags"] & 64  # ephemeral: only the caller sees it
+
+    rita = shop.member("rita", "Staff")
+    ix = await fake.slash(rita, "poll", {"poll_id": "weekly", "tag": "vip"}, channel_id=shop.general)
+    assert "1 customer tagged 'vip' will be asked" in (await fake.reply(ix))["content"]
+    run = await shop.repo.latest_run()
+    assert run is not None and run.triggered_by == f"discord:{rita.id}"
+
+    ix = await fake.slash(rita, "status", {"run": 1}, channel_id=shop.general)
+    assert (await fake.reply(ix))["content"].startswith("Run 1 – poll visit")
+
+
+async def test_member_without_the_role_is_refused_and_nothing_starts(shop: Shop) -> None:
+    fake = shop.fake
+    mallory = shop.member("mallory")
+    ix = await fake.slash(mallory, "poll", {"poll_id": "visit"}, channel_id=shop.general)
+    assert (await fake.reply(ix))["content"] == texts.NOT_ALLOWED.format(role="staff")
+    ix = await fake.slash(shop.sam, "digest", channel_id=shop.general)  # staff, but not a manager
+    assert (await fake.reply(ix))["content"] == texts.NOT_ALLOWED.format(role="managers")
+    assert await shop.repo.latest_run() is None
+
+
+async def test_manager_digest_comes_with_the_chart_attached(shop: Shop) -> None:
+    fake = shop.fake
+    jo = shop.member("jo")
+    await shop.subscribe(jo)
+    await shop.run_poll("visit")
+    await fake.dm(jo, "Lovely @everyone **cake**")
+    await fake.next_message(jo, 2)
+    shop.clock.advance(days=7)
+
+    ix = await fake.slash(shop.olga, "digest", {"period": "week"}, channel_id=shop.general)
+    reply = await fake.reply(ix)
+    assert ix.response_type == 5  # deferred at once: building the chart takes a while
+    assert "Lovely @everyone \\*\\*cake\\*\\*" in reply["content"]
+    assert reply["allowed_mentions"] == {"parse": []}
+    [chart] = reply["attachments"]
+    assert chart["filename"] == "digest-week.png" and chart["_data"].startswith(PNG_MAGIC)
+    ix = await fake.slash(shop.olga, "goals", channel_id=shop.general)
+    assert "answers" in (await fake.reply(ix))["content"]
+
+    # The scheduled digest: one message with the chart in each digest channel.
+    text, png = await Reporting(shop.repo, shop.settings).digest("week", shop.clock.now())
+    assert png is not None
+    image = Image("digest-week.png", png)
+    message_id = await shop.engine.send_reply(Outbound(ChatRef("discord", str(shop.reports)), text, image=image))
+    [posted] = fake.channel_messages(shop.reports)
+    assert posted["id"] == message_id and posted["attachments"][0]["_data"] == png
+    assert posted["allowed_mentions"] == {"parse": []}
+
+
+async def test_slow_work_is_acknowledged_in_time_and_answered_after(shop: Shop) -> None:
+    """Every interaction is acknowledged before the engine runs, however slow the engine is."""
+    fake = shop.fake
+    fake.answer_window = 0.25  # Discord's 3 seconds, scaled down with the engine's slowness below
+    ivy = shop.member("ivy")
+    await shop.subscribe(ivy)
+    await shop.run_poll("visit")
+    question = fake.last(ivy)
+
+    async def slow(inbound: Inbound) -> None:
+        await asyncio.sleep(0.5)
+        await shop.engine.on_message(inbound)
+
+    await shop.adapter.stop()
+    await shop.adapter.start(slow)
+    digest = await fake.slash(shop.olga, "digest", channel_id=shop.general)
+    opened = await fake.press(ivy, question, "Answer")
+    await fake.until(lambda: opened.modal is not None)
+    submit = await fake.submit_modal(ivy, opened, {"Your answer": "Quick service"})
+    assert (await fake.reply(submit))["content"] == texts.ASK_RATING.format(low=1, high=5)
+    assert (await fake.reply(digest))["attachments"]
+    assert fake.late_interactions() == []
+    assert [ix.response_type for ix in (digest, opened, submit)] == [5, 9, 7]
+
+
+async def test_a_press_that_fails_puts_the_buttons_back_and_says_sorry(shop: Shop) -> None:
+    fake = shop.fake
+    max_ = shop.member("max")
+    await fake.dm(max_, "/start")
+    await fake.next_message(max_, 0)
+    await shop.run_poll("visit")
+    await fake.dm(max_, "Good")
+    ask = await fake.next_message(max_, 2)
+    before = buttons(ask)
+
+    async def broken(inbound: Inbound) -> None:
+        raise OSError("database is down")
+
+    await shop.adapter.stop()
+    await shop.adapter.start(broken)
+    press = await fake.press(max_, ask, "3")
+    assert (await fake.reply(press))["content"] == texts.ERROR
+    assert buttons(fake.messages[int(ask["id"])]) == before  # the customer can press again
+
+    await shop.adapter.stop()
+    await shop.adapter.start(shop.engine.on_message)
+    press = await fake.press(max_, fake.messages[int(ask["id"])], "3")
+    assert (await fake.reply(press))["content"] == esc(texts.RATING_THANKS)
+
+
+def test_the_fake_reports_an_interaction_nobody_answered_as_late() -> None:
+    user = FakeUser(1, "x")
+    ix = FakeInteraction(id=2, token="t", type=2, user=user, channel_id=3, guild_id=None, created=10.0)
+    assert not ix.late(12.9) and ix.late(13.1)
+    ix.responded_at = 12.0
+    assert not ix.late(100.0)
+
+
+# ---------------------------------------------------------------------- failures and limits
+async def test_dms_closed_50007_marks_the_customer_unreachable_and_is_never_retried(shop: Shop) -> None:
+    fake = shop.fake
+    dave = shop.member("dave")
+    await shop.subscribe(dave)
+    dave.dms_closed = True
+    dm = fake.dm_channels[dave.id]
+    await shop.run_poll("visit")
+    customer = await shop.repo.find_customer("discord", str(dave.id))
+    assert customer is not None and not customer.reachable
+    assert customer.unreachable_reason == "discord 50007: Cannot send messages to this user"
+    shop.clock.advance(hours=3)
+    await shop.worker.drain()
+    await shop.run_poll("weekly")  # unreachable customers are not asked again
+    posts = fake.requests_to("POST", rf"/channels/{dm}/messages$")
+    assert [p.status for p in posts] == [403] and fake.invalid_requests == 1
+
+
+async def test_a_429_is_waited_out_as_discord_asks(shop: Shop) -> None:
+    fake = shop.fake
+    erin = shop.member("erin")
+    await shop.subscribe(erin)
+    dm = fake.dm_channels[erin.id]
+    fake.rate_limit("POST", rf"/channels/{dm}/messages$", retry_after=0.4)
+    await shop.run_poll("visit")
+    first, second = fake.requests_to("POST", rf"/channels/{dm}/messages$")
+    assert (first.status, second.status) == (429, 200)
+    assert second.at - first.at >= 0.4  # discord.py slept retry_after before trying again
+    question = fake.last(erin)
+    assert question["content"].startswith("What was your favourite part?")
+
+
+async def test_send_errors_become_delivery_errors(shop: Shop) -> None:
+    with pytest.raises(DeliveryError) as unknown:
+        await shop.adapter.send(Outbound(ChatRef("discord", "12345"), "hello"))
+    assert unknown.value.permanent and unknown.value.reason.startswith("discord 10003")
+    with pytest.raises(DeliveryError) as bad:
+        await shop.adapter.send(Outbound(ChatRef("discord", "general"), "hello"))
+    assert bad.value.permanent
+    shop.fake.rate_limit("POST", rf"/channels/{shop.reports}/messages$", retry_after=60)
+    with pytest.raises(DeliveryError) as limited:  # longer than we wait in place: the outbox retries later
+        await shop.adapter.send(Outbound(ChatRef("discord", str(shop.reports)), "hello"))
+    assert not limited.value.permanent and limited.value.retry_after == 60
+    shop.fake.fail("POST", rf"/channels/{shop.reports}/messages$", 503, 0, "Service Unavailable")
+    with pytest.raises(DeliveryError) as unavailable:
+        await shop.adapter.send(Outbound(ChatRef("discord", str(shop.reports)), "hello"))
+    assert not unavailable.value.permanent
+    kim = shop.member("kim")
+    await shop.subscribe(kim)
+    shop.fake.fail("POST", r"/channels/\d+/messages$", 403, 50278, "Cannot send messages to this user")
+    await shop.run_poll("visit")  # kim left every server the bot is in
+    customer = await shop.repo.find_customer("discord", str(kim.id))
+    assert customer is not None and customer.unreachable_reason == "discord 50278: Cannot send messages to this user"
+    await shop.adapter.stop()
+    with pytest.raises(DeliveryError) as stopped:
+        await shop.adapter.send(Outbound(ChatRef("discord", str(shop.reports)), "hello"))
+    assert not stopped.value.permanent
+
+
+async def test_long_text_is_split_escaped_and_never_pings(shop: Shop) -> None:
+    text = "@everyone look: **bold** _x_ `code`\n" + "word " * 900
+    choices = (Choice("Yes", "forget:yes"), Choice("No", "forget:no"))
+    await shop.adapter.send(Outbound(ChatRef("discord", str(shop.reports)), text, choices=choices))
+    parts = shop.fake.channel_messages(shop.reports)
+    assert len(parts) == 3 and all(len(p["content"]) <= 2000 for p in parts)
+    assert parts[0]["content"].startswith(r"@everyone look: \*\*bold\*\* \_x\_ \`code\`")
+    assert all(p["allowed_mentions"] == {"parse": []} for p in parts)
+    assert [buttons(p) != [] for p in parts] == [False, False, True]  # buttons on the last part only
+    assert "".join(p["content"] for p in parts).count("word") == 900
+
+
+async def test_logs_never_show_the_token_and_customer_text_only_at_debug(
+    shop: Shop, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = shop.fake
+    secret = "Secret answer 7f3a"
+    with caplog.at_level(logging.DEBUG):
+        await shop.restart()  # log in again, with the capture on
+        lea = shop.member("lea")
+        await shop.subscribe(lea)
+        await shop.run_poll("visit")
+        opened = await fake.press(lea, fake.last(lea), "Answer")
+        await fake.until(lambda: opened.modal is not None)
+        await fake.reply(await fake.submit_modal(lea, opened, {"Your answer": secret}))
+        await fake.dm(lea, "nope")  # not a bug to log: the engine answers it
+    ours = [r for r in caplog.records if not r.name.startswith("aiohttp")]  # aiohttp.*: the fake's own logs
+    assert ours and not any(fake.token in r.getMessage() for r in ours)
+    assert not any(secret in r.getMessage() for r in ours if r.levelno > logging.DEBUG)
+    assert any(secret in r.getMessage() for r in ours if r.name == "feedbot.engine")  # at DEBUG
+
+
+# ---------------------------------------------------------------------- restarts and start-up
+async def test_buttons_and_the_answer_form_still_work_after_a_restart(shop: Shop) -> None:
+    fake = shop.fake
+    gina = shop.member("gina")
+    await fake.dm(gina, "/start")
+    await fake.next_message(gina, 0)
+    await shop.run_poll("visit")
+    seen = len(fake.conversation(gina))
+    await fake.dm(gina, "Nice music")
+    ask = await fake.next_message(gina, seen)
+    await shop.run_poll("weekly")
+    question = fake.last(gina)
+
+    await shop.restart()
+    press = await fake.press(gina, ask, "4")
+    assert (await fake.reply(press))["content"] == esc(texts.RATING_THANKS)
+    opened = await fake.press(gina, question, "Answer")
+    await fake.until(lambda: opened.modal is not None)
+    assert opened.modal is not None and "rating" not in str(opened.modal).lower()  # weekly has no rating
+    await shop.restart()  # even a form opened before a restart is received
+    submit = await fake.submit_modal(gina, opened, {"Your answer": "Calm"})
+    assert (await fake.reply(submit))["content"] == texts.THANKS
+    answers = await shop.answers(gina)
+    assert [(a["poll"], a["answer"], a["rating"]) for a in answers] == [
+        ("visit", "Nice music", 4),
+        ("weekly", "Calm", None),
+    ]
+    assert len(fake.identify) == 3 and DiscordWebSocket.DEFAULT_GATEWAY.port == fake.port
+
+
+async def test_gateway_and_rest_root_point_at_api_base_and_are_restored(fake: FakeDiscord) -> None:
+    before = (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
+    settings = make_settings(POLLS, discord={"api_base": fake.api_base})
+    adapter = new_adapter(fake, settings)
+
+    async def ignore(_: object) -> None:
+        return None
+
+    await adapter.start(ignore)
+    try:
+        [identify] = fake.identify
+        assert identify["intents"] & ((1 << 1) | (1 << 8) | (1 << 15)) == 0  # no privileged intents
+        assert [c["name"] for c in fake.commands[None]][:2] == ["start", "stop"]  # no guild_ids: global
+        await adapter.start(ignore)  # already started: nothing happens
+        assert len(fake.identify) == 1
+    finally:
+        await adapter.stop()
+        await adapter.stop()  # idempotent
+    assert (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY) == before
+
+
+async def test_global_commands_work_in_the_dm(fake: FakeDiscord, sqlite_repo: Repository, clock: FakeClock) -> None:
+    settings = make_settings(POLLS, discord={"api_base": fake.api_base})
+    engine = Engine(sqlite_repo, settings, clock)
+    adapter = new_adapter(fake, settings)
+    engine.attach(adapter)
+    await adapter.start(engine.on_message)
+    try:
+        hana = fake.add_user("hana")
+        ix = await fake.slash(hana, "start")
+        welcome = await fake.reply(ix)
+        assert welcome["content"].startswith("Hi hana!") and not welcome["flags"] & 64  # a DM needs no ephemeral
+        customer = await sqlite_repo.find_customer("discord", str(hana.id))
+        assert customer is not None and customer.chat_id == str(fake.dm_channels[hana.id])
+    finally:
+        await adapter.stop()
+
+
+async def test_a_wrong_token_fails_start_with_a_config_error(fake: FakeDiscord) -> None:
+    settings = make_settings(POLLS, discord={"api_base": fake.api_base})
+    assert settings.discord is not None
+    adapter = DiscordAdapter(settings.discord, "not-the-token")
+
+    async def ignore(_: object) -> None:
+        return None
+
+    with pytest.raises(ConfigError, match="DISCORD_BOT_TOKEN"):
+        await adapter.start(ignore)
+    assert "not-the-token" not in repr(adapter)
+    assert fake.identify == []
