@@ -1,0 +1,393 @@
+"""The Telegram adapter: python-telegram-bot's `Bot` inside our event loop, with our own update loop.
+
+Why not PTB's `Application`/`Updater`: the Updater confirms an update to Telegram when it fetches the
+next batch, before the handler has finished, so a crash mid-handler loses it. Here an update is
+confirmed (getUpdates offset advanced, or the webhook answered 200) only after `on_message` returned,
+which is after the engine committed it. A redelivered update is harmless: the engine dedupes by
+message id. Nothing here owns the loop, so Telegram and Discord run side by side.
+
+Send errors become `DeliveryError`s (see `telegram_convert.delivery_error`); a 429 pauses every send
+for `retry_after` and retries a few times; sends keep Telegram's limits (`telegram_limits`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import os
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from aiohttp import web
+from telegram import Bot, CallbackQuery, InputFile, Message, ReplyParameters, Update
+from telegram.error import ChatMigrated, Conflict, InvalidToken, RetryAfter, TelegramError
+from telegram.request import HTTPXRequest
+
+from adapters.telegram_convert import (
+    ALLOWED_UPDATES,
+    PLATFORM,
+    Part,
+    delivery_error,
+    render,
+    retry_seconds,
+    to_inbound,
+)
+from adapters.telegram_limits import SendLimiter
+from adapters.telegram_logging import protect_token, redact
+from adapters.telegram_menus import CommandMenus, native_chat_id
+from bot.adapter import OnMessage
+from bot.config import TelegramSettings
+from bot.errors import ConfigError, DeliveryError
+from bot.types import Inbound, Outbound
+
+log = logging.getLogger("feedbot.telegram")
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+RawUpdate = dict[str, Any]
+
+
+class TelegramAdapter:
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        settings: TelegramSettings,
+        token: str,
+        *,
+        webhook_secret: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        limiter: SendLimiter | None = None,
+        poll_timeout: int = 25,
+        retry_backoff: float = 1.0,
+        max_flood_retries: int = 3,
+        max_flood_wait: float = 60.0,
+        stop_grace: float = 10.0,
+    ) -> None:
+        self.settings = settings
+        self._token = token
+        self._environ = os.environ if environ is None else environ
+        self._webhook_secret = webhook_secret
+        self.limiter = limiter or SendLimiter()
+        self.poll_timeout = poll_timeout
+        self.retry_backoff = retry_backoff
+        self.max_flood_retries = max_flood_retries
+        self.max_flood_wait = max_flood_wait
+        self.stop_grace = stop_grace
+        self.menus = CommandMenus(settings)
+        self._bot: Bot | None = None
+        self._updates_request: HTTPXRequest | None = None
+        self._on_message: OnMessage | None = None
+        self._poll_task: asyncio.Task[None] | None = None
+        self._runner: web.AppRunner | None = None
+        self._offset: int | None = None
+        self._stopping = False
+        self._idle = asyncio.Event()
+        protect_token(token)
+
+    @property
+    def username(self) -> str:
+        return self._require_bot().username
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self, on_message: OnMessage) -> None:
+        """Connect (getMe), register the command menus, then poll or serve the webhook."""
+        if self._bot is not None:
+            return
+        secret = self._secret() if self.settings.mode == "webhook" else None
+        self._updates_request = HTTPXRequest(connection_pool_size=1)
+        bot = Bot(self._token, base_url=self.settings.base_url, get_updates_request=self._updates_request)
+        try:
+            await bot.initialize()
+        except InvalidToken:
+            await bot.shutdown()
+            # PTB's message would quote the token: never let it near a log.
+            raise ConfigError(self.settings.token_env, "the Bot API rejected the token") from None
+        except TelegramError as exc:
+            await bot.shutdown()
+            raise DeliveryError(f"telegram: cannot reach the Bot API: {redact(exc.message)}", permanent=False) from None
+        self._bot, self._on_message = bot, on_message
+        self._stopping = False
+        self._idle.set()
+        await self.menus.register(bot)
+        if secret is not None:
+            await self._start_webhook(secret)
+        else:
+            await bot.delete_webhook()  # getUpdates refuses to work while a webhook is set
+            self._poll_task = asyncio.create_task(self._poll_forever(), name="telegram-poll")
+        log.info("telegram adapter started as @%s mode=%s", bot.username, self.settings.mode)
+
+    async def stop(self) -> None:
+        """Let the updates in hand finish (up to `stop_grace`), confirm what was handled, disconnect."""
+        bot = self._bot
+        if bot is None:
+            return
+        self._stopping = True
+        if self._poll_task is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), self.stop_grace)
+            self._poll_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poll_task
+            self._poll_task = None
+            await self._confirm_handled()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        with contextlib.suppress(TelegramError):
+            await bot.shutdown()
+        self._bot = None
+        log.info("telegram adapter stopped")
+
+    def _require_bot(self) -> Bot:
+        if self._bot is None:
+            raise DeliveryError("telegram adapter not started", permanent=False)
+        return self._bot
+
+    def _secret(self) -> str:
+        if not self.settings.webhook_url:
+            raise ConfigError("telegram.webhook_url", "required when mode = 'webhook'")
+        env = self.settings.webhook_secret_env
+        secret = self._webhook_secret or self._environ.get(env, "").strip()
+        if not secret:
+            raise ConfigError("telegram.webhook_secret_env", f"environment variable {env} is not set")
+        if not _SECRET.match(secret):
+            raise ConfigError("telegram.webhook_secret_env", "the secret must be 1-256 characters of A-Z a-z 0-9 _ -")
+        return secret
+
+    # ------------------------------------------------------------------ inbound
+    def _to_inbound(self, update: Update) -> Inbound | None:
+        return to_inbound(update, self.username, datetime.now(UTC))
+
+    def _parse(self, data: RawUpdate) -> Update | None:
+        try:
+            return Update.de_json(data, self._require_bot())
+        except Exception:
+            log.error("telegram update %s could not be parsed; skipped", data.get("update_id"), exc_info=True)
+            return None
+
+    async def _handle_update(self, update: Update) -> bool:
+        """Hand one update to the engine; True once it is committed (the update may be confirmed)."""
+        assert self._on_message is not None
+        try:
+            inbound = self._to_inbound(update)
+        except Exception:
+            log.exception("telegram update %s could not be read; skipped", update.update_id)
+            inbound = None
+        handled = True
+        if inbound is not None:
+            log.debug("telegram update %s -> %s from chat %s", update.update_id, inbound.kind, inbound.chat.chat_id)
+            try:
+                await self._on_message(inbound)
+            except Exception:
+                log.exception("telegram update %s not handled; it will be delivered again", update.update_id)
+                handled = False
+        if update.callback_query is not None:
+            await self._answer(update.callback_query)  # always: the user's client shows a spinner until then
+            if handled and inbound is not None:
+                await self._remove_keyboard(update.callback_query)
+        if handled and inbound is not None and inbound.chat.chat_id in self.menus.pending:
+            await self.menus.register_pending(self._require_bot(), inbound.chat.chat_id)
+        return handled
+
+    async def _answer(self, query: CallbackQuery) -> None:
+        try:
+            await self._require_bot().answer_callback_query(query.id)
+        except TelegramError as exc:  # already answered (a redelivery) or too old: nothing to do
+            log.debug("answerCallbackQuery failed: %s", redact(exc.message))
+
+    async def _remove_keyboard(self, query: CallbackQuery) -> None:
+        """A used keyboard goes away, so the same question cannot be answered twice."""
+        msg = query.message
+        if not isinstance(msg, Message) or msg.reply_markup is None:
+            return
+        try:
+            await self._require_bot().edit_message_reply_markup(chat_id=msg.chat.id, message_id=msg.message_id)
+        except TelegramError as exc:  # "message is not modified": removed already
+            log.debug("removing keyboard failed: %s", redact(exc.message))
+
+    # ------------------------------------------------------------------ long polling
+    async def _fetch_updates(self, long_poll: int, limit: int = 100) -> list[RawUpdate]:
+        """getUpdates, unparsed. `Bot.get_updates` parses the batch as a whole, so one update PTB cannot
+        read would stop the loop for good; here each update is parsed on its own (see `_parse`)."""
+        bot, request = self._require_bot(), self._updates_request
+        assert request is not None
+        query: dict[str, Any] = {"timeout": long_poll, "limit": limit, "allowed_updates": json.dumps(ALLOWED_UPDATES)}
+        if self._offset is not None:
+            query["offset"] = self._offset
+        result = await request.post(f"{bot.base_url}/getUpdates?{urlencode(query)}", read_timeout=long_poll + 10)
+        return [u for u in result if isinstance(u, dict)] if isinstance(result, list) else []
+
+    async def _poll_forever(self) -> None:
+        backoff = self.retry_backoff
+        while not self._stopping:
+            try:
+                batch = await self._fetch_updates(self.poll_timeout)
+                self._idle.clear()
+                try:
+                    complete = await self._handle_batch(batch)
+                finally:
+                    self._idle.set()
+            except RetryAfter as exc:
+                await asyncio.sleep(retry_seconds(exc))
+                continue
+            except TelegramError as exc:  # network trouble, Conflict (another instance polls), 5xx
+                level = logging.ERROR if isinstance(exc, Conflict | InvalidToken) else logging.WARNING
+                log.log(level, "telegram getUpdates failed (retrying in %.0fs): %s", backoff, redact(exc.message))
+                complete = False
+            except Exception:  # a bug must not end polling: the updates come back after the pause
+                log.exception("telegram polling failed (retrying in %.0fs)", backoff)
+                complete = False
+            if complete:
+                backoff = self.retry_backoff
+            else:
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 60.0)
+
+    async def _handle_batch(self, batch: list[RawUpdate]) -> bool:
+        """Handle a getUpdates batch: one sender's updates in order, different senders concurrently.
+
+        The offset then moves past the longest handled prefix of the batch; whatever follows the first
+        failure comes back with the next getUpdates (handled ones again, which the engine dedupes).
+        Returns whether the whole batch was handled.
+        """
+        handled: dict[int, bool] = {}
+        lanes: dict[str, list[tuple[int, Update | None]]] = {}
+        for data in batch:
+            update = self._parse(data)
+            lanes.setdefault(_sender_key(update, data), []).append((int(data["update_id"]), update))
+
+        async def run(lane: list[tuple[int, Update | None]]) -> None:
+            for update_id, update in lane:
+                if self._stopping:
+                    return
+                handled[update_id] = update is None or await self._handle_update(update)
+                if not handled[update_id]:
+                    return
+
+        async with asyncio.TaskGroup() as group:
+            for lane in lanes.values():
+                group.create_task(run(lane))
+        for data in batch:
+            if not handled.get(int(data["update_id"])):
+                return False
+            self._offset = int(data["update_id"]) + 1
+        return True
+
+    async def _confirm_handled(self) -> None:
+        """Tell Telegram what was handled, so a restart does not fetch it again (best effort)."""
+        if self._offset is None:
+            return
+        try:
+            await self._fetch_updates(long_poll=0, limit=1)
+        except TelegramError as exc:
+            log.debug("final getUpdates failed: %s", redact(exc.message))
+
+    # ------------------------------------------------------------------ webhook
+    async def _start_webhook(self, secret: str) -> None:
+        assert self.settings.webhook_url is not None
+        path = urlsplit(self.settings.webhook_url).path or "/"
+        app = web.Application(client_max_size=1 << 20)
+        app.router.add_post(path, self._webhook_handler(secret))
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=self.stop_grace)
+        await runner.setup()
+        await web.TCPSite(runner, self.settings.listen, self.settings.port).start()
+        self._runner = runner
+        try:
+            await self._require_bot().set_webhook(
+                self.settings.webhook_url, secret_token=secret, allowed_updates=ALLOWED_UPDATES
+            )
+        except TelegramError as exc:
+            await runner.cleanup()
+            self._runner = None
+            raise ConfigError("telegram.webhook_url", f"setWebhook failed: {redact(exc.message)}") from None
+        log.info("telegram webhook listening on %s:%s%s", self.settings.listen, self.settings.port, path)
+
+    def _webhook_handler(self, secret: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            given = request.headers.get(SECRET_HEADER)
+            if given is None:
+                return web.Response(status=401)
+            if not hmac.compare_digest(given.encode(), secret.encode()):
+                log.warning("telegram webhook call with a wrong secret from %s", request.remote)
+                return web.Response(status=403)
+            try:
+                data = await request.json()
+            except ValueError:
+                return web.Response(status=400)
+            update = self._parse(data) if isinstance(data, dict) else None
+            # 200 only once committed: any other answer makes Telegram deliver the update again.
+            handled = update is None or await self._handle_update(update)
+            return web.Response(status=200 if handled else 500)
+
+        return handle
+
+    # ------------------------------------------------------------------ sending
+    async def send(self, message: Outbound) -> str:
+        """Send `message` (split if long); returns the id of the last Telegram message sent."""
+        self._require_bot()
+        try:
+            parts = render(message)
+        except ValueError as exc:
+            raise DeliveryError(f"telegram: cannot render message: {exc}", permanent=False) from None
+        chat_id = native_chat_id(message.chat.chat_id)
+        message_id = ""
+        for part in parts:
+            chat_id, message_id = await self._send_part(chat_id, part)
+        return message_id
+
+    async def _send_part(self, chat_id: int | str, part: Part) -> tuple[int | str, str]:
+        """One API call within the limits; retries 429s (bounded) and follows a group's migration."""
+        floods = 0
+        migrated = False
+        while True:
+            await self.limiter.acquire(str(chat_id))
+            try:
+                sent = await self._call(chat_id, part)
+            except RetryAfter as exc:
+                wait = retry_seconds(exc)
+                self.limiter.hold(wait)  # Telegram's flood control covers the whole bot: pause every send
+                floods += 1
+                if floods > self.max_flood_retries or wait > self.max_flood_wait:
+                    raise DeliveryError(
+                        f"telegram: flood control, retry in {wait:g}s", permanent=False, retry_after=wait
+                    ) from None
+                log.warning("telegram 429: pausing sends for %gs (retry %d)", wait, floods)
+                continue
+            except ChatMigrated as exc:
+                if migrated:
+                    raise delivery_error(exc) from None
+                log.warning("telegram chat %s became %s: update the configuration", chat_id, exc.new_chat_id)
+                chat_id, migrated = exc.new_chat_id, True
+                continue
+            except TelegramError as exc:
+                raise delivery_error(exc) from None
+            return chat_id, str(sent.message_id)
+
+    async def _call(self, chat_id: int | str, part: Part) -> Message:
+        bot = self._require_bot()
+        reply = ReplyParameters(part.reply_to, allow_sending_without_reply=True) if part.reply_to is not None else None
+        if part.photo is not None:
+            return await bot.send_photo(
+                chat_id,
+                InputFile(part.photo.data, filename=part.photo.filename),
+                caption=part.text or None,
+                reply_markup=part.keyboard,
+                reply_parameters=reply,
+            )
+        return await bot.send_message(chat_id, part.text, reply_markup=part.keyboard, reply_parameters=reply)
+
+
+def _sender_key(update: Update | None, data: RawUpdate) -> str:
+    """Updates from one user are handled in order; the engine also locks per user."""
+    if update is not None and update.effective_user is not None:
+        return f"user:{update.effective_user.id}"
+    if update is not None and update.effective_chat is not None:
+        return f"chat:{update.effective_chat.id}"
+    return f"update:{data.get('update_id')}"

@@ -1,0 +1,612 @@
+"""A fake Telegram Bot API server for tests: aiohttp on 127.0.0.1, as strict as the real one.
+
+The real python-telegram-bot `Bot` talks HTTP to it (`base_url = fake.base_url`). It checks the token
+in the path (`/bot<TOKEN>/<method>`), answers unknown methods with 404, and refuses what Telegram
+refuses: texts over 4,096 UTF-16 units, empty texts, captions over 1,024, callback data over 64
+bytes, messages to users who never wrote to the bot, getUpdates while a webhook is set, answering a
+callback query twice. Tests play the users (`send_text`, `press`, `block`, ...), inject failures
+(`flood`, `forbid`, `fail`) and look at what the bot sent (`texts`, `last`, `calls`).
+
+Update confirmation follows getUpdates: an update is confirmed once getUpdates is called with an
+offset above its id; unconfirmed updates are handed out again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+JSON = dict[str, Any]
+_OBJECT_PARAMS = {"reply_markup", "reply_parameters", "commands", "scope", "allowed_updates", "link_preview_options"}
+_COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
+_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup are exactly the "
+    "same as a current content and reply markup of the message"
+)
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+class BotApiError(Exception):
+    def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.status = status
+        self.description = description
+        self.retry_after = retry_after
+
+    def payload(self) -> JSON:
+        body: JSON = {"ok": False, "error_code": self.status, "description": self.description}
+        if self.retry_after is not None:
+            body["parameters"] = {"retry_after": self.retry_after}
+        return body
+
+
+@dataclass(frozen=True)
+class FakeUser:
+    id: int
+    first_name: str
+    last_name: str | None = None
+    language_code: str | None = "en"
+    username: str | None = None
+
+    def as_dict(self) -> JSON:
+        data: JSON = {"id": self.id, "is_bot": False, "first_name": self.first_name}
+        for key in ("last_name", "language_code", "username"):
+            if getattr(self, key) is not None:
+                data[key] = getattr(self, key)
+        return data
+
+    @property
+    def chat(self) -> JSON:
+        return {"id": self.id, "type": "private", "first_name": self.first_name}
+
+
+@dataclass
+class BotMessage:
+    """A message the bot sent, in its current state (edits applied)."""
+
+    chat_id: int
+    message_id: int
+    method: str
+    text: str | None = None
+    caption: str | None = None
+    photo: bytes | None = None
+    reply_markup: JSON | None = None
+    reply_to: int | None = None
+    parse_mode: str | None = None
+    date: int = field(default_factory=lambda: int(time.time()))
+
+    @property
+    def shown(self) -> str:
+        return self.text if self.text is not None else self.caption or ""
+
+    @property
+    def buttons(self) -> list[tuple[str, str]]:
+        rows = (self.reply_markup or {}).get("inline_keyboard", [])
+        return [(b["text"], b.get("callback_data", "")) for row in rows for b in row]
+
+    def as_dict(self, bot: JSON) -> JSON:
+        data: JSON = {"message_id": self.message_id, "from": bot, "date": self.date, "chat": {"id": self.chat_id}}
+        data["chat"]["type"] = "private" if self.chat_id > 0 else "supergroup"
+        if self.text is not None:
+            data["text"] = self.text
+        if self.photo is not None:
+            data["photo"] = [{"file_id": f"photo-{self.message_id}", "file_unique_id": "u", "width": 1, "height": 1}]
+        if self.caption:
+            data["caption"] = self.caption
+        if self.reply_markup:
+            data["reply_markup"] = self.reply_markup
+        return data
+
+
+@dataclass
+class _Failure:
+    method: str
+    status: int
+    description: str
+    retry_after: int | None
+    chat_id: int | None
+    times: int | None  # None: until cleared
+
+
+class FakeTelegram:
+    def __init__(self, token: str = "123456:TEST-fake-token_abcdefghijklmnop", username: str = "FeedbackTestBot"):
+        self.token = token
+        self.bot: JSON = {
+            "id": 777000111,
+            "is_bot": True,
+            "first_name": "Feedback",
+            "username": username,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+        self.long_poll_cap = 1.0  # seconds a getUpdates may hang here, whatever timeout it asks for
+        self.calls: list[tuple[str, JSON]] = []
+        self.commands: dict[tuple[str, str], list[JSON]] = {}  # (scope key, language) -> commands
+        self.webhook: JSON = {"url": ""}
+        self.allowed_updates: list[str] | None = None
+        self._updates: list[JSON] = []
+        self._update_ids = itertools.count(5000)
+        self._message_ids: dict[int, Iterator[int]] = {}
+        self._messages: dict[tuple[int, int], BotMessage] = {}
+        self._user_messages: set[tuple[int, int]] = set()
+        self._known_chats: set[int] = set()  # users who opened the bot; groups it is in
+        self._forbidden: dict[int, str] = {}
+        self._failures: list[_Failure] = []
+        self._callbacks: dict[str, bool] = {}  # id -> answered
+        self._callback_ids = itertools.count(1)
+        self._changed = asyncio.Condition()
+        self._poll_generation = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # ------------------------------------------------------------------ server
+    async def start(self) -> FakeTelegram:
+        app = web.Application()
+        app.router.add_route("*", "/bot{token}/{method}", self._dispatch)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        return self
+
+    async def close(self) -> None:
+        async with self._changed:  # release getUpdates calls still waiting
+            self._poll_generation += 1
+            self._changed.notify_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeTelegram:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    async def _dispatch(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+        method = request.match_info["method"].lower()
+        handler = getattr(self, f"_m_{method}", None)
+        if handler is None:
+            return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
+        params = await self._params(request)
+        self.calls.append((method, params))
+        try:
+            self._maybe_fail(method, params)
+            result = await handler(params)
+        except BotApiError as exc:
+            return web.json_response(exc.payload(), status=exc.status)
+        finally:
+            self._notify()  # wakes `until` and `wait_confirmed`
+        return web.json_response({"ok": True, "result": result})
+
+    @staticmethod
+    async def _params(request: web.Request) -> JSON:
+        params: JSON = {k: json.loads(v) if k in _OBJECT_PARAMS else v for k, v in request.query.items()}
+        if request.content_type == "application/json":
+            params.update(await request.json())
+            return params
+        if request.can_read_body:
+            form = await request.post()
+            for key, value in form.items():
+                if isinstance(value, web.FileField):
+                    params[key] = value.file.read()
+                elif key in _OBJECT_PARAMS:
+                    params[key] = json.loads(value)
+                else:
+                    params[key] = value
+        return params
+
+    def _maybe_fail(self, method: str, params: JSON) -> None:
+        chat_id = _int(params.get("chat_id"))
+        for failure in self._failures:
+            if failure.method != method or (failure.chat_id is not None and failure.chat_id != chat_id):
+                continue
+            if failure.times is not None:
+                failure.times -= 1
+                if failure.times <= 0:
+                    self._failures.remove(failure)
+            raise BotApiError(failure.status, failure.description, failure.retry_after)
+
+    # ------------------------------------------------------------------ test controls: failures
+    def fail(
+        self,
+        method: str,
+        status: int,
+        description: str,
+        *,
+        retry_after: int | None = None,
+        chat_id: int | None = None,
+        times: int | None = 1,
+    ) -> None:
+        self._failures.append(_Failure(method.lower(), status, description, retry_after, chat_id, times))
+
+    def flood(self, method: str = "sendMessage", retry_after: int = 1, times: int = 1) -> None:
+        """The next `times` calls get 429 Too Many Requests with parameters.retry_after."""
+        self.fail(method, 429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after, times=times)
+
+    def forbid(self, chat_id: int, description: str = "Forbidden: bot was blocked by the user") -> None:
+        """Every send to `chat_id` gets 403 with `description` until `allow(chat_id)`."""
+        self._forbidden[chat_id] = description
+
+    def allow(self, chat_id: int) -> None:
+        self._forbidden.pop(chat_id, None)
+
+    # ------------------------------------------------------------------ test controls: users
+    def user(self, user_id: int, first_name: str, last_name: str | None = None, **kw: Any) -> FakeUser:
+        return FakeUser(user_id, first_name, last_name, **kw)
+
+    def add_group(self, chat_id: int) -> None:
+        self._known_chats.add(chat_id)
+
+    def _next_message_id(self, chat_id: int) -> int:
+        return next(self._message_ids.setdefault(chat_id, itertools.count(1)))
+
+    def _push(self, kind: str, payload: JSON) -> int:
+        update_id = next(self._update_ids)
+        self._updates.append({"update_id": update_id, kind: payload})
+        self._notify()
+        return update_id
+
+    def _notify(self) -> None:
+        async def notify() -> None:
+            async with self._changed:
+                self._changed.notify_all()
+
+        with contextlib.suppress(RuntimeError):
+            task = asyncio.get_running_loop().create_task(notify())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def push_update(self, kind: str, payload: JSON) -> int:
+        """Queue any update as is (malformed ones included); returns its update_id."""
+        return self._push(kind, payload)
+
+    def redeliver(self, update: JSON) -> None:
+        """Hand out an already confirmed update again, as Telegram does when a confirmation got lost."""
+        self._updates = sorted([*self._updates, update], key=lambda u: int(u["update_id"]))
+        self._notify()
+
+    def send_text(self, user: FakeUser, text: str, *, group: int | None = None, reply_to: int | None = None) -> int:
+        """The user writes `text` (in their private chat, or in `group`); returns the message id."""
+        chat: JSON = user.chat if group is None else {"id": group, "type": "supergroup", "title": "Team"}
+        chat_id: int = chat["id"]
+        if group is None:
+            self._known_chats.add(user.id)
+        message_id = self._next_message_id(chat_id)
+        self._user_messages.add((chat_id, message_id))
+        msg: JSON = {"message_id": message_id, "from": user.as_dict(), "chat": chat, "date": int(time.time())}
+        msg["text"] = text
+        if text.startswith("/"):
+            msg["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        if reply_to is not None and (chat_id, reply_to) in self._messages:
+            msg["reply_to_message"] = self._messages[(chat_id, reply_to)].as_dict(self.bot)
+        self._push("message", msg)
+        return message_id
+
+    def edit_text(self, user: FakeUser, message_id: int, text: str) -> None:
+        assert (user.id, message_id) in self._user_messages, "users can only edit their own messages"
+        msg = {"message_id": message_id, "from": user.as_dict(), "chat": user.chat, "text": text}
+        msg |= {"date": int(time.time()) - 5, "edit_date": int(time.time())}
+        self._push("edited_message", msg)
+
+    def send_sticker(self, user: FakeUser) -> int:
+        self._known_chats.add(user.id)
+        message_id = self._next_message_id(user.id)
+        sticker = {"file_id": "s1", "file_unique_id": "s1u", "type": "regular", "width": 512, "height": 512}
+        sticker |= {"is_animated": False, "is_video": False}
+        msg = {"message_id": message_id, "from": user.as_dict(), "chat": user.chat, "date": int(time.time())}
+        self._push("message", msg | {"sticker": sticker})
+        return message_id
+
+    def press(self, user: FakeUser, message: BotMessage, data: str) -> str:
+        """The user taps the button with `data` under `message` (it must still be shown)."""
+        current = self._messages[(message.chat_id, message.message_id)]
+        assert data in [d for _, d in current.buttons], f"no button {data!r} on message {message.message_id}"
+        query_id = f"cq{next(self._callback_ids)}"
+        self._callbacks[query_id] = False
+        query = {"id": query_id, "from": user.as_dict(), "chat_instance": "ci-1", "data": data}
+        self._push("callback_query", query | {"message": current.as_dict(self.bot)})
+        return query_id
+
+    def _member_update(self, user: FakeUser, old: str, new: str) -> None:
+        bot_member: JSON = {"user": self.bot, "status": old}
+        new_member: JSON = {"user": self.bot, "status": new}
+        for member in (bot_member, new_member):
+            if member["status"] == "kicked":
+                member["until_date"] = 0
+        change = {"chat": user.chat, "from": user.as_dict(), "date": int(time.time())}
+        self._push("my_chat_member", change | {"old_chat_member": bot_member, "new_chat_member": new_member})
+
+    def block(self, user: FakeUser) -> None:
+        self._forbidden[user.id] = "Forbidden: bot was blocked by the user"
+        self._member_update(user, "member", "kicked")
+
+    def unblock(self, user: FakeUser) -> None:
+        self._forbidden.pop(user.id, None)
+        self._member_update(user, "kicked", "member")
+
+    # ------------------------------------------------------------------ test controls: observing
+    def messages(self, chat_id: int) -> list[BotMessage]:
+        return [m for (c, _), m in sorted(self._messages.items()) if c == chat_id]
+
+    def texts(self, chat_id: int) -> list[str]:
+        return [m.shown for m in self.messages(chat_id)]
+
+    def last(self, chat_id: int) -> BotMessage:
+        messages = self.messages(chat_id)
+        assert messages, f"the bot sent nothing to {chat_id}"
+        return messages[-1]
+
+    def calls_to(self, method: str) -> list[JSON]:
+        return [params for name, params in self.calls if name == method.lower()]
+
+    def unanswered_callbacks(self) -> list[str]:
+        return [query_id for query_id, answered in self._callbacks.items() if not answered]
+
+    @property
+    def pending_updates(self) -> list[JSON]:
+        return list(self._updates)
+
+    async def until(self, predicate: Callable[[], object], within: float = 5.0) -> None:
+        """Wait until `predicate()` holds; it is checked again after every request the bot makes."""
+        async with asyncio.timeout(within), self._changed:
+            await self._changed.wait_for(predicate)
+
+    async def wait_confirmed(self, within: float = 5.0) -> None:
+        """Until every update handed to users so far was confirmed by a later getUpdates offset."""
+        await self.until(lambda: not self._updates, within)
+
+    async def deliver_webhook(self, url: str, secret: str | None = None) -> list[int]:
+        """POST pending updates to `url` like Telegram does; 2xx answers confirm them. Returns statuses."""
+        token = self.webhook.get("secret_token") if secret is None else secret
+        headers = {"X-Telegram-Bot-Api-Secret-Token": token} if token else {}
+        statuses = []
+        async with aiohttp.ClientSession() as session:
+            for update in list(self._updates):
+                async with session.post(url, json=update, headers=headers) as response:
+                    statuses.append(response.status)
+                    if 200 <= response.status < 300:
+                        self._updates.remove(update)
+        return statuses
+
+    # ------------------------------------------------------------------ validation helpers
+    def _chat(self, params: JSON) -> int:
+        if "chat_id" not in params or params["chat_id"] in ("", None):
+            raise BotApiError(400, "Bad Request: chat_id is empty")
+        chat_id = _int(params["chat_id"])
+        if chat_id is None:
+            raise BotApiError(400, "Bad Request: chat not found")
+        if chat_id in self._forbidden:
+            raise BotApiError(403, self._forbidden[chat_id])
+        if chat_id not in self._known_chats:
+            if chat_id > 0:
+                raise BotApiError(403, "Forbidden: bot can't initiate conversation with a user")
+            raise BotApiError(400, "Bad Request: chat not found")
+        return chat_id
+
+    @staticmethod
+    def _markup(params: JSON) -> JSON | None:
+        markup = params.get("reply_markup")
+        if markup is None:
+            return None
+        for row in markup.get("inline_keyboard", []):
+            for button in row:
+                if not button.get("text"):
+                    raise BotApiError(400, "Bad Request: BUTTON_TEXT_INVALID")
+                data = button.get("callback_data")
+                if data is not None and not 1 <= len(data.encode()) <= 64:
+                    raise BotApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+        return dict(markup)
+
+    def _reply_to(self, chat_id: int, params: JSON) -> int | None:
+        reply = params.get("reply_parameters")
+        if not reply:
+            return None
+        message_id = int(reply["message_id"])
+        known = (chat_id, message_id) in self._messages or (chat_id, message_id) in self._user_messages
+        if not known and not reply.get("allow_sending_without_reply"):
+            raise BotApiError(400, "Bad Request: message to be replied not found")
+        return message_id
+
+    @staticmethod
+    def _parse_mode(params: JSON) -> str | None:
+        mode = params.get("parse_mode")
+        if mode not in (None, "HTML", "Markdown", "MarkdownV2"):
+            raise BotApiError(400, f"Bad Request: unsupported parse_mode {mode}")
+        return mode
+
+    def _stored(self, params: JSON) -> BotMessage:
+        chat_id = self._chat(params)
+        message = self._messages.get((chat_id, int(params.get("message_id", 0))))
+        if message is None:
+            raise BotApiError(400, "Bad Request: message to edit not found")
+        return message
+
+    def _store(self, message: BotMessage) -> JSON:
+        self._messages[(message.chat_id, message.message_id)] = message
+        return message.as_dict(self.bot)
+
+    # ------------------------------------------------------------------ Bot API methods
+    async def _m_getme(self, params: JSON) -> JSON:
+        return self.bot
+
+    async def _m_getupdates(self, params: JSON) -> list[JSON]:
+        if self.webhook.get("url"):
+            raise BotApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete "
+                "the webhook first",
+            )
+        offset = int(params.get("offset", 0))
+        if offset > 0:
+            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+            self._notify()
+        if "allowed_updates" in params:
+            self.allowed_updates = list(params["allowed_updates"]) or None
+        limit = int(params.get("limit", 100))
+        timeout = min(float(params.get("timeout", 0)), self.long_poll_cap)
+        self._poll_generation += 1
+        generation = self._poll_generation
+        self._notify()  # an older getUpdates still waiting is cut off with 409, as Telegram does
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout), self._changed:
+                await self._changed.wait_for(lambda: bool(self._visible(offset)) or generation != self._poll_generation)
+        if generation != self._poll_generation:
+            raise BotApiError(
+                409, "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
+            )
+        return self._visible(offset)[:limit]
+
+    def _visible(self, offset: int) -> list[JSON]:
+        allowed = self.allowed_updates
+        kinds = allowed if allowed else ["message", "edited_message", "callback_query", "my_chat_member"]
+        return [u for u in self._updates if u["update_id"] >= offset and any(k in u for k in kinds)]
+
+    async def _m_sendmessage(self, params: JSON) -> JSON:
+        chat_id = self._chat(params)
+        text = str(params.get("text", ""))
+        if not text.strip():
+            raise BotApiError(400, "Bad Request: message text is empty")
+        if utf16_len(text) > 4096:
+            raise BotApiError(400, "Bad Request: message is too long")
+        markup, mode = self._markup(params), self._parse_mode(params)
+        message = BotMessage(chat_id, self._next_message_id(chat_id), "sendMessage", text=text, reply_markup=markup)
+        message.reply_to, message.parse_mode = self._reply_to(chat_id, params), mode
+        return self._store(message)
+
+    async def _m_sendphoto(self, params: JSON) -> JSON:
+        chat_id = self._chat(params)
+        photo = params.get("photo")
+        if not isinstance(photo, bytes) or not photo:
+            raise BotApiError(400, "Bad Request: there is no photo in the request")
+        caption = params.get("caption")
+        if caption is not None and utf16_len(str(caption)) > 1024:
+            raise BotApiError(400, "Bad Request: message caption is too long")
+        markup, mode = self._markup(params), self._parse_mode(params)
+        message = BotMessage(chat_id, self._next_message_id(chat_id), "sendPhoto", caption=caption, photo=photo)
+        message.reply_markup, message.parse_mode = markup, mode
+        message.reply_to = self._reply_to(chat_id, params)
+        return self._store(message)
+
+    async def _m_editmessagetext(self, params: JSON) -> JSON:
+        message = self._stored(params)
+        text = str(params.get("text", ""))
+        if not text.strip():
+            raise BotApiError(400, "Bad Request: message text is empty")
+        if utf16_len(text) > 4096:
+            raise BotApiError(400, "Bad Request: MESSAGE_TOO_LONG")
+        markup = self._markup(params)
+        if message.text == text and message.reply_markup == markup:
+            raise BotApiError(400, NOT_MODIFIED)
+        message.text, message.reply_markup = text, markup
+        return message.as_dict(self.bot)
+
+    async def _m_editmessagereplymarkup(self, params: JSON) -> JSON:
+        message = self._stored(params)
+        markup = self._markup(params)
+        if message.reply_markup == markup:
+            raise BotApiError(400, NOT_MODIFIED)
+        message.reply_markup = markup
+        return message.as_dict(self.bot)
+
+    async def _m_answercallbackquery(self, params: JSON) -> bool:
+        query_id = str(params.get("callback_query_id", ""))
+        if self._callbacks.get(query_id, True):
+            raise BotApiError(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
+        if len(str(params.get("text", ""))) > 200:
+            raise BotApiError(400, "Bad Request: MESSAGE_TOO_LONG")
+        self._callbacks[query_id] = True
+        return True
+
+    @staticmethod
+    def _scope_key(scope: JSON | None) -> str:
+        scope = scope or {"type": "default"}
+        if scope["type"] in ("chat", "chat_administrators", "chat_member"):
+            return f"{scope['type']}:{scope['chat_id']}" + (f":{scope['user_id']}" if "user_id" in scope else "")
+        return str(scope["type"])
+
+    def _check_scope(self, scope: JSON | None) -> str:
+        if scope and "chat_id" in scope and _int(scope["chat_id"]) not in self._known_chats:
+            raise BotApiError(400, "Bad Request: chat not found")
+        return self._scope_key(scope)
+
+    async def _m_setmycommands(self, params: JSON) -> bool:
+        commands = params.get("commands")
+        if not isinstance(commands, list) or len(commands) > 100:
+            raise BotApiError(400, "Bad Request: commands must be a list of at most 100 commands")
+        for command in commands:
+            if not _COMMAND_NAME.match(str(command.get("command", ""))):
+                raise BotApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+            if not 1 <= len(str(command.get("description", ""))) <= 256:
+                raise BotApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+        key = self._check_scope(params.get("scope"))
+        self.commands[(key, str(params.get("language_code", "")))] = commands
+        return True
+
+    async def _m_deletemycommands(self, params: JSON) -> bool:
+        key = self._check_scope(params.get("scope"))
+        self.commands.pop((key, str(params.get("language_code", ""))), None)
+        return True
+
+    async def _m_getmycommands(self, params: JSON) -> list[JSON]:
+        key = self._check_scope(params.get("scope"))
+        return self.commands.get((key, str(params.get("language_code", ""))), [])
+
+    async def _m_setwebhook(self, params: JSON) -> bool:
+        url = str(params.get("url", ""))
+        if url and not url.startswith("https://"):
+            raise BotApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+        secret = params.get("secret_token")
+        if secret is not None and not _SECRET.match(str(secret)):
+            raise BotApiError(400, "Bad Request: secret token contains unallowed characters")
+        self.webhook = {"url": url, "secret_token": secret}
+        if "allowed_updates" in params:
+            self.allowed_updates = list(params["allowed_updates"]) or None
+        self._poll_generation += 1  # a pending getUpdates is cut off
+        self._notify()
+        return True
+
+    async def _m_deletewebhook(self, params: JSON) -> bool:
+        self.webhook = {"url": ""}
+        if str(params.get("drop_pending_updates", "")).lower() == "true":
+            self._updates.clear()
+        return True
+
+    async def _m_getwebhookinfo(self, params: JSON) -> JSON:
+        return {
+            "url": self.webhook.get("url", ""),
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._updates),
+        }
+
+
+def _int(value: object) -> int | None:
+    try:
+        return int(str(value))
+    except ValueError:
+        return None

@@ -1,0 +1,88 @@
+"""The fake Bot API server refuses what Telegram refuses, so passing tests mean something."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken
+
+from tests.adapters.fake_telegram import FakeTelegram, FakeUser
+
+ALICE = FakeUser(4242, "Alice")
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as server:
+        yield server
+
+
+@pytest.fixture
+async def bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
+    async with Bot(fake.token, base_url=fake.base_url) as client:
+        yield client
+
+
+async def test_token_and_method_are_checked(fake: FakeTelegram) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{fake.base_url}{fake.token}/sendCarrierPigeon") as response:
+            assert (response.status, await response.json()) == (
+                404,
+                {"ok": False, "error_code": 404, "description": "Not Found"},
+            )
+    with pytest.raises(InvalidToken):
+        async with Bot("1:wrong", base_url=fake.base_url):
+            pass
+
+
+async def test_message_limits(fake: FakeTelegram, bot: Bot) -> None:
+    with pytest.raises(Forbidden, match="can't initiate conversation"):
+        await bot.send_message(ALICE.id, "hello")
+    fake.send_text(ALICE, "/start")
+    with pytest.raises(BadRequest, match="too long"):
+        await bot.send_message(ALICE.id, "x" * 4097)
+    with pytest.raises(BadRequest, match="too long"):
+        await bot.send_message(ALICE.id, "😀" * 2049)  # 4,098 UTF-16 units
+    with pytest.raises(BadRequest, match="empty"):
+        await bot.send_message(ALICE.id, "  ")
+    too_long_data = InlineKeyboardMarkup([[InlineKeyboardButton("1", callback_data="x" * 65)]])
+    with pytest.raises(BadRequest, match="Button_data_invalid"):
+        await bot.send_message(ALICE.id, "rate", reply_markup=too_long_data)
+    with pytest.raises(BadRequest, match="caption is too long"):
+        await bot.send_photo(ALICE.id, b"png", caption="c" * 1025)
+    with pytest.raises(BadRequest, match="Chat not found"):
+        await bot.send_message(-100999, "digest")
+    sent = await bot.send_message(ALICE.id, "x" * 4096)
+    assert fake.last(ALICE.id).text == sent.text
+
+
+async def test_callback_queries_are_answered_once(fake: FakeTelegram, bot: Bot) -> None:
+    fake.send_text(ALICE, "/start")
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("5", callback_data="rate:1:5")]])
+    await bot.send_message(ALICE.id, "rate", reply_markup=keyboard)
+    query_id = fake.press(ALICE, fake.last(ALICE.id), "rate:1:5")
+    assert fake.unanswered_callbacks() == [query_id]
+    await bot.answer_callback_query(query_id)
+    with pytest.raises(BadRequest, match="(?i)query is too old"):
+        await bot.answer_callback_query(query_id)
+    assert fake.unanswered_callbacks() == []
+
+
+async def test_get_updates_offsets_and_webhook_conflict(fake: FakeTelegram, bot: Bot) -> None:
+    first = fake.send_text(ALICE, "one")
+    fake.send_text(ALICE, "two")
+    updates = await bot.get_updates(timeout=0)
+    assert [u.message.text for u in updates if u.message] == ["one", "two"]
+    assert len(await bot.get_updates(timeout=0)) == 2  # nothing confirmed yet
+    assert [u.message.message_id for u in await bot.get_updates(offset=updates[0].update_id + 1) if u.message] == [
+        first + 1
+    ]
+    assert len(fake.pending_updates) == 1
+    await bot.set_webhook("https://example.test/hook", secret_token="abc")
+    with pytest.raises(Conflict, match="webhook is active"):
+        await bot.get_updates(timeout=0)
+    with pytest.raises(BadRequest, match="(?i)https url"):
+        await bot.set_webhook("http://example.test/hook")

@@ -1,0 +1,150 @@
+"""Webhook mode: the secret header is checked, and 200 goes back only once the update is committed."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from adapters.telegram import SECRET_HEADER
+from bot.errors import ConfigError
+from bot.types import Inbound
+from storage.repository import Repository
+from tests.adapters.fake_telegram import FakeTelegram, FakeUser
+from tests.adapters.telegram_harness import (
+    FakeTime,
+    TelegramWorld,
+    make_adapter,
+    open_world,
+    running_world,
+    telegram_settings,
+)
+
+ALICE = FakeUser(4242, "Alice")
+SECRET = "s3cret-Value_1"
+PUBLIC_URL = "https://bot.example.test/telegram/hook"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+async def fake_telegram() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def hooked(fake_telegram: FakeTelegram, sqlite_repo: Repository) -> AsyncIterator[TelegramWorld]:
+    port = free_port()
+    settings = telegram_settings(fake_telegram, mode="webhook", webhook_url=PUBLIC_URL, port=port)
+    environ = {"TELEGRAM_WEBHOOK_SECRET": SECRET}
+    async with running_world(fake_telegram, sqlite_repo, settings, environ=environ) as world:
+        yield world
+
+
+def local_url(world: TelegramWorld) -> str:
+    assert world.settings.telegram is not None
+    return f"http://127.0.0.1:{world.settings.telegram.port}/telegram/hook"
+
+
+async def test_set_webhook_with_the_secret_at_start(hooked: TelegramWorld) -> None:
+    assert hooked.fake.webhook["url"] == PUBLIC_URL
+    assert hooked.fake.webhook["secret_token"] == SECRET
+    assert hooked.fake.calls_to("getUpdates") == []
+
+
+async def test_requests_without_the_right_secret_are_rejected(hooked: TelegramWorld) -> None:
+    fake = hooked.fake
+    fake.send_text(ALICE, "/start")
+    update = fake.pending_updates[0]
+    async with aiohttp.ClientSession() as session:
+        async with session.post(local_url(hooked), json=update) as response:
+            assert response.status == 401
+        async with session.post(local_url(hooked), json=update, headers={SECRET_HEADER: "guess"}) as response:
+            assert response.status == 403
+    assert await hooked.repo.find_customer("telegram", str(ALICE.id)) is None
+    assert fake.messages(ALICE.id) == []
+
+    assert await fake.deliver_webhook(local_url(hooked)) == [200]
+    assert await hooked.repo.find_customer("telegram", str(ALICE.id)) is not None  # committed before the 200
+    assert "You're subscribed" in fake.last(ALICE.id).shown
+    assert fake.pending_updates == []
+
+
+async def test_an_update_posted_twice_is_stored_once(hooked: TelegramWorld) -> None:
+    """Our 200 got lost on the way: Telegram posts the same update again."""
+    fake = hooked.fake
+    fake.send_text(ALICE, "/start")
+    assert await fake.deliver_webhook(local_url(hooked)) == [200]
+    await hooked.engine.start_run("visit", triggered_by="test")
+    await hooked.worker.drain()
+    fake.send_text(ALICE, "Great coffee")
+    update = fake.pending_updates[0]
+    assert await fake.deliver_webhook(local_url(hooked)) == [200]
+    sent = len(fake.messages(ALICE.id))
+    fake.redeliver(update)
+    assert await fake.deliver_webhook(local_url(hooked)) == [200]
+    customer = await hooked.repo.find_customer("telegram", str(ALICE.id))
+    assert customer is not None and customer.id is not None
+    answers = (await hooked.repo.customer_data(customer.id))["answers"]
+    assert [a["answer"] for a in answers] == ["Great coffee"]
+    assert len(fake.messages(ALICE.id)) == sent
+
+
+async def test_failed_update_answers_500_so_telegram_retries(
+    fake_telegram: FakeTelegram, sqlite_repo: Repository
+) -> None:
+    settings = telegram_settings(fake_telegram, mode="webhook", webhook_url=PUBLIC_URL, port=free_port())
+    world = await open_world(fake_telegram, sqlite_repo, settings, webhook_secret=SECRET)
+    await world.adapter.stop()
+    calls = 0
+
+    async def flaky(inbound: Inbound) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ConnectionError("database connection lost")
+        await world.engine.on_message(inbound)
+
+    await world.restart(flaky)
+    try:
+        fake_telegram.send_text(ALICE, "/start")
+        assert await fake_telegram.deliver_webhook(local_url(world)) == [500]
+        assert len(fake_telegram.pending_updates) == 1
+        assert await fake_telegram.deliver_webhook(local_url(world)) == [200]
+        assert await world.repo.find_customer("telegram", str(ALICE.id)) is not None
+    finally:
+        await world.adapter.stop()
+
+
+async def test_switching_back_to_polling_deletes_the_webhook(
+    fake_telegram: FakeTelegram, sqlite_repo: Repository
+) -> None:
+    settings = telegram_settings(fake_telegram, mode="webhook", webhook_url=PUBLIC_URL, port=free_port())
+    async with running_world(fake_telegram, sqlite_repo, settings, webhook_secret=SECRET):
+        pass
+    assert fake_telegram.webhook["url"] == PUBLIC_URL  # stopping keeps it: Telegram queues updates meanwhile
+    async with running_world(fake_telegram, sqlite_repo) as world:
+        assert fake_telegram.webhook["url"] == ""
+        await world.say(ALICE, "/start")
+        assert "You're subscribed" in fake_telegram.last(ALICE.id).shown
+
+
+async def test_webhook_mode_needs_a_secret(fake_telegram: FakeTelegram) -> None:
+    settings = telegram_settings(fake_telegram, mode="webhook", webhook_url=PUBLIC_URL)
+    adapter = make_adapter(fake_telegram, settings, FakeTime(), environ={})
+
+    async def nothing(inbound: Inbound) -> None: ...
+
+    with pytest.raises(ConfigError, match="TELEGRAM_WEBHOOK_SECRET is not set"):
+        await adapter.start(nothing)
+    bad = make_adapter(fake_telegram, settings, FakeTime(), webhook_secret="has spaces")
+    with pytest.raises(ConfigError, match="1-256 characters"):
+        await bad.start(nothing)
+    assert fake_telegram.calls == []  # refused before talking to Telegram
