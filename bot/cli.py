@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from bot.config import Settings, load_settings
-from bot.errors import ConfigError
+from bot.errors import ConfigError, FeedbotError
 
 EXIT_CONFIG = 2
 
@@ -184,6 +184,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"feedbot: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except FeedbotError as exc:  # e.g. a platform unreachable at start: the supervisor restarts us
+        print(f"feedbot: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 0
     except OSError as exc:
