@@ -13,16 +13,14 @@ Intervals are UTC and half-open: ``start <= run.created_at < end``.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import col
-from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.db import SessionScope
 from storage.models import Answer, Delivery, PollRun
 
 FIVE_POINT = 5
@@ -82,17 +80,8 @@ class Quote:
     answered_at: datetime
 
 
-class Reports:
+class Reports(SessionScope):
     """Reporting queries. Like the repository, the only code here that opens sessions."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-        self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
-
-    @asynccontextmanager
-    async def _tx(self) -> AsyncIterator[AsyncSession]:
-        async with self._sessions() as session, session.begin():
-            yield session
 
     async def period_metrics(self, start: datetime, end: datetime, poll_id: str | None = None) -> PeriodMetrics:
         """Asked, delivered, answers, ratings and NPS counts in one transaction (one snapshot)."""

@@ -7,16 +7,15 @@ update, a restarted worker or a second process changes nothing twice.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, exists, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.db import SessionScope
 from storage.models import Answer, Customer, CustomerTag, Delivery, DigestPost, InboundSeen, PollRun, UTCDateTime
 
 SENDING_LEASE = timedelta(minutes=5)
@@ -77,16 +76,7 @@ def _clean(text: str) -> str:
     return text.replace("\x00", "")
 
 
-class Repository:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-        self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
-
-    @asynccontextmanager
-    async def _tx(self) -> AsyncIterator[AsyncSession]:
-        async with self._sessions() as session, session.begin():
-            yield session
-
+class Repository(SessionScope):
     # ------------------------------------------------------------------ inbound de-duplication
     async def was_handled(self, platform: str, chat_id: str, message_id: str, kind: str) -> bool:
         async with self._tx() as s:
