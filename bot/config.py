@@ -10,14 +10,14 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from datetime import time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
-from bot.cron import cron_trigger
+from bot.cron import WallClockCronTrigger
 from bot.errors import ConfigError
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -53,9 +53,11 @@ def validate_cron(expr: str, timezone: str = "UTC") -> str:
     if len(expr.split()) != 5:
         raise ValueError(f"invalid cron expression {expr!r}: expected 5 fields (minute hour day month weekday)")
     try:
-        cron_trigger(expr, ZoneInfo(timezone))
+        trigger = WallClockCronTrigger(expr, ZoneInfo(timezone))
     except ValueError as exc:
         raise ValueError(f"invalid cron expression {expr!r}: {exc}") from exc
+    if trigger.next_after(datetime.now(UTC)) is None:
+        raise ValueError(f"cron expression {expr!r} never fires")
     return expr
 
 

@@ -8,7 +8,7 @@ All logic takes `now`, so tests drive it with a fake clock.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,7 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config import PollSettings, Settings
-from bot.cron import cron_trigger
+from bot.cron import WallClockCronTrigger
 from bot.engine import Engine
 
 log = logging.getLogger("feedbot.schedule")
@@ -24,28 +24,16 @@ log = logging.getLogger("feedbot.schedule")
 LOOKBACK = timedelta(days=8)  # how far back a restart looks for missed runs to report
 
 
-def fire_times(cron: str, tz: ZoneInfo, start: datetime, end: datetime) -> Iterator[datetime]:
-    """Fire times of a 5-field cron in `tz` within [start, end], as aware UTC datetimes.
+def fire_times(cron: str, tz: ZoneInfo, start: datetime, end: datetime) -> list[datetime]:
+    """Fire times of a 5-field cron in `tz` within [start, end], ascending, as aware UTC datetimes.
 
-    Wall-clock semantics come from APScheduler's CronTrigger: a 09:00 poll stays at 09:00 local
-    across daylight-saving changes.
+    A 09:00 poll stays at 09:00 local across daylight-saving changes (see bot.cron).
     """
-    trigger = cron_trigger(cron, tz)
-    previous: datetime | None = None
-    cursor = start - timedelta(microseconds=1)
-    while True:
-        nxt = trigger.get_next_fire_time(previous, cursor)
-        if nxt is None or nxt > end:
-            return
-        if nxt >= start:
-            yield nxt.astimezone(ZoneInfo("UTC"))
-        previous = nxt
-        cursor = nxt + timedelta(microseconds=1)
+    return WallClockCronTrigger(cron, tz).fire_times(start, end)
 
 
 def next_fire_time(cron: str, tz: ZoneInfo, after: datetime) -> datetime | None:
-    trigger = cron_trigger(cron, tz)
-    return trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
+    return WallClockCronTrigger(cron, tz).next_after(after)
 
 
 class PollScheduler:
@@ -78,7 +66,7 @@ class PollScheduler:
         for poll in self.scheduled_polls():
             assert poll.schedule is not None
             tz = self.settings.poll_timezone(poll)
-            due = list(fire_times(poll.schedule, tz, now - self.grace, now))
+            due = fire_times(poll.schedule, tz, now - self.grace, now)
             if not due:
                 continue
             for skipped in due[:-1]:
@@ -125,12 +113,12 @@ class PollScheduler:
         )
         for poll in self.scheduled_polls():
             assert poll.schedule is not None
-            trigger = cron_trigger(poll.schedule, self.settings.poll_timezone(poll))
+            trigger = WallClockCronTrigger(poll.schedule, self.settings.poll_timezone(poll))
             scheduler.add_job(self._safe_tick, trigger, id=f"poll:{poll.id}")
         scheduler.add_job(self._safe_tick, IntervalTrigger(minutes=1, timezone=tz), id="tick")
         if self.settings.digest.schedule and self.on_digest is not None:
             digest_tz = ZoneInfo(self.settings.digest.timezone or self.settings.engine.timezone)
-            trigger = cron_trigger(self.settings.digest.schedule, digest_tz)
+            trigger = WallClockCronTrigger(self.settings.digest.schedule, digest_tz)
             scheduler.add_job(self._safe_digest, trigger, id="digest")
         scheduler.start()
         self._apscheduler = scheduler

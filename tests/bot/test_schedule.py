@@ -154,3 +154,55 @@ async def test_apscheduler_jobs_use_the_poll_time_zone(sqlite_repo: Repository) 
         assert aps.get_job("tick") is not None
     finally:
         scheduler.stop()
+
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def test_time_in_the_repeated_autumn_hour_fires_once() -> None:
+    times = fire_times("30 2 * * *", BERLIN, utc(2026, 10, 24), utc(2026, 10, 27))
+    assert [t.astimezone(BERLIN).isoformat() for t in times] == [
+        "2026-10-24T02:30:00+02:00",
+        "2026-10-25T02:30:00+02:00",  # once, in its first occurrence
+        "2026-10-26T02:30:00+01:00",
+    ]
+
+
+def test_time_in_the_skipped_spring_hour_fires_when_the_clock_jumps() -> None:
+    times = fire_times("30 2 * * *", BERLIN, utc(2026, 3, 28), utc(2026, 3, 31))
+    assert [t.astimezone(BERLIN).isoformat() for t in times] == [
+        "2026-03-28T02:30:00+01:00",
+        "2026-03-29T03:30:00+02:00",
+        "2026-03-30T02:30:00+02:00",
+    ]
+
+
+def test_trigger_always_moves_forward_across_the_autumn_change() -> None:
+    """APScheduler's own CronTrigger goes backwards here; ours must not (its misfire loop would spin)."""
+    from bot.cron import WallClockCronTrigger
+
+    trigger = WallClockCronTrigger("*/20 * * * *", BERLIN)
+    current = utc(2026, 10, 24, 23, 30)
+    seen = []
+    for _ in range(12):
+        nxt = trigger.get_next_fire_time(current, current)
+        assert nxt is not None and nxt > current
+        seen.append(nxt)
+        current = nxt
+    assert len(set(seen)) == 12
+
+
+async def test_hourly_poll_restarted_on_the_autumn_night_creates_each_run_once(sqlite_repo: Repository) -> None:
+    settings = make_settings(
+        polls=[{"id": "hourly", "question": "Q?", "schedule": "0 * * * *", "timezone": "Europe/Berlin"}]
+    )
+    chat = await Chat.open(sqlite_repo, settings, FakeClock(utc(2026, 10, 24, 22, 0)))
+    scheduler = PollScheduler(chat.engine, settings)
+    created: list[int] = []
+    while chat.clock.now() < utc(2026, 10, 25, 4, 0):
+        created += await scheduler.tick()
+        chat.clock.advance(minutes=15)
+    runs = [await sqlite_repo.get_run(run_id) for run_id in created]
+    local = [r.scheduled_for.astimezone(BERLIN).strftime("%H:%M%z") for r in runs if r and r.scheduled_for]
+    # 02:00 happens twice that night; the poll runs at the first one only.
+    assert local == ["00:00+0200", "01:00+0200", "02:00+0200", "03:00+0100", "04:00+0100"]
