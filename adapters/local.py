@@ -47,10 +47,14 @@ class LocalAdapter:
         self.blocked: dict[str, str] = {}  # chat id -> reason a send fails permanently
         self.failing: dict[str, str] = {}  # chat id -> reason a send fails for now
         self.send_hook: Callable[[Outbound], None] | None = None
+        self.unreachable_starts = 0  # how many start() calls fail as if the platform were down
         self.started = False
 
     # ------------------------------------------------------------------ adapter protocol
     async def start(self, on_message: OnMessage) -> None:
+        if self.unreachable_starts > 0:
+            self.unreachable_starts -= 1
+            raise DeliveryError("local: platform unreachable", permanent=False)
         self._on_message = on_message
         self.started = True
 

@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.delivery import DeliveryWorker
 from bot.digest import PERIODS, Digest, build_digest, goals_status_text
 from bot.engine import Engine
+from bot.errors import DeliveryError
 from bot.schedule import PollScheduler
 from bot.staff import StaffCommands
 from bot.types import ChatRef, Image, Outbound
@@ -28,6 +29,8 @@ from storage.repository import Repository
 log = logging.getLogger("feedbot.app")
 
 PRUNE_EVERY = timedelta(hours=6)
+START_ATTEMPTS = 5
+START_BACKOFF = 2.0  # seconds, doubled after each failed start
 
 
 def build_adapters(settings: Settings, environ: Mapping[str, str] | None = None) -> list[Adapter]:
@@ -114,7 +117,7 @@ class Runtime:
             await upgrade(self.db)
             await self.engine.resume_fan_out()
             for adapter in self.adapters:
-                await adapter.start(self.engine.on_message)
+                await self._start_adapter(adapter)
                 started.append(adapter)
                 log.info("adapter started platform=%s", adapter.platform)
             await self.scheduler.report_missed()
@@ -138,6 +141,21 @@ class Runtime:
                 except Exception:
                     log.exception("adapter %s failed to stop cleanly", adapter.platform)
             await self.db.dispose()
+
+    async def _start_adapter(self, adapter: Adapter) -> None:
+        """Start one adapter; a platform that is unreachable for now is tried again with back-off."""
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                await adapter.start(self.engine.on_message)
+                return
+            except DeliveryError as exc:
+                if exc.permanent or attempt == START_ATTEMPTS:
+                    raise
+                delay = START_BACKOFF * 2 ** (attempt - 1)
+                log.warning(
+                    "adapter %s could not start (%s); retry %d in %.0fs", adapter.platform, exc.reason, attempt, delay
+                )
+                await asyncio.sleep(delay)
 
     async def _prune_forever(self) -> None:
         while True:

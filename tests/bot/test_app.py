@@ -6,6 +6,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from adapters.local import LocalAdapter, LocalUser
 from bot.app import Runtime, digest_chats
 from bot.types import ChatRef
@@ -96,3 +98,36 @@ async def test_manager_digest_command_returns_text_and_chart(tmp_path: Path) -> 
     await adapter.say(boss, "/goals")
     assert adapter.last(boss).text.startswith("Goals – this week so far")
     await runtime.db.dispose()
+
+
+async def test_platform_unreachable_at_start_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.app
+
+    monkeypatch.setattr(bot.app, "START_BACKOFF", 0.01)
+    settings = make_settings(storage={"url": f"sqlite+aiosqlite:///{tmp_path}/app.db"})
+    adapter = LocalAdapter()
+    adapter.unreachable_starts = 2
+    runtime = Runtime(settings, [adapter])
+    stop = asyncio.Event()
+    task = asyncio.create_task(runtime.run(stop))
+    for _ in range(500):
+        if adapter.started:
+            break
+        await asyncio.sleep(0.01)
+    assert adapter.started and adapter.unreachable_starts == 0
+    stop.set()
+    await asyncio.wait_for(task, 10)
+
+
+async def test_platform_down_for_good_stops_the_runtime_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.app
+    from bot.errors import DeliveryError
+
+    monkeypatch.setattr(bot.app, "START_BACKOFF", 0.01)
+    settings = make_settings(storage={"url": f"sqlite+aiosqlite:///{tmp_path}/app.db"})
+    adapter = LocalAdapter()
+    adapter.unreachable_starts = 99
+    with pytest.raises(DeliveryError, match="platform unreachable"):
+        await Runtime(settings, [adapter]).run(asyncio.Event())
