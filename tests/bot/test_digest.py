@@ -20,7 +20,7 @@ from bot.digest import (
 )
 from storage.reporting import Reports
 from storage.repository import Repository
-from tests.storage.test_reporting import (
+from tests.reporting_seed import (
     LONG_ANSWER,
     NOW,
     PREVIOUS_WEEK,
