@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError
+
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError, FeedbotError
 
@@ -184,13 +186,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"feedbot: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except DBAPIError as exc:  # the database is unreachable, missing or refuses us
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        print(f"feedbot: database error (storage.url): {reason}", file=sys.stderr)
+        return 1
     except FeedbotError as exc:  # e.g. a platform unreachable at start: the supervisor restarts us
         print(f"feedbot: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0
-    except OSError as exc:
-        print(f"feedbot: {exc}", file=sys.stderr)
+    except OSError as exc:  # a file, or the database server, cannot be reached
+        print(f"feedbot: {exc.strerror or exc} ({exc.filename or 'storage.url'})", file=sys.stderr)
         return 1
 
 

@@ -118,3 +118,16 @@ def test_run_stops_gracefully_on_sigterm(tmp_path: Path) -> None:
     assert proc.returncode == 0, seen + rest
     assert "feedbot stopping" in rest
     assert "Traceback" not in seen + rest
+
+
+def test_unreachable_or_missing_database_is_one_line(tmp_path: Path) -> None:
+    for url in (
+        "postgresql+asyncpg://postgres@127.0.0.1:1/feedbot",  # nothing listens on port 1
+        "postgresql+asyncpg://postgres@127.0.0.1:5432/feedbot_no_such_database",
+        f"sqlite+aiosqlite:///{tmp_path}/missing-dir/x.db",
+    ):
+        result = feedbot("db", "upgrade", "--url", url)
+        assert result.returncode == 1, result.stderr
+        assert "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert "storage.url" in result.stderr
