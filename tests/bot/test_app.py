@@ -29,16 +29,22 @@ def telegram_like_local_adapter() -> LocalAdapter:
     return adapter
 
 
+async def run_until_started(runtime: Runtime, adapter: LocalAdapter, stop: asyncio.Event) -> asyncio.Task[None]:
+    """Run the runtime in a task and return once its adapter is connected (bounded wait)."""
+    task = asyncio.create_task(runtime.run(stop))
+    for _ in range(500):
+        if adapter.started or task.done():
+            break
+        await asyncio.sleep(0.01)
+    return task
+
+
 async def test_runtime_starts_serves_and_stops(tmp_path: Path) -> None:
     settings = make_settings(storage={"url": f"sqlite+aiosqlite:///{tmp_path}/app.db"})
     adapter = LocalAdapter()
     runtime = Runtime(settings, [adapter])
     stop = asyncio.Event()
-    task = asyncio.create_task(runtime.run(stop))
-    for _ in range(500):
-        if adapter.started:
-            break
-        await asyncio.sleep(0.01)
+    task = await run_until_started(runtime, adapter, stop)
     alice = LocalUser("1", "alice")
     await adapter.say(alice, "/start")
     assert "You're subscribed" in adapter.last(alice).text
@@ -109,11 +115,7 @@ async def test_platform_unreachable_at_start_is_retried(tmp_path: Path, monkeypa
     adapter.unreachable_starts = 2
     runtime = Runtime(settings, [adapter])
     stop = asyncio.Event()
-    task = asyncio.create_task(runtime.run(stop))
-    for _ in range(500):
-        if adapter.started:
-            break
-        await asyncio.sleep(0.01)
+    task = await run_until_started(runtime, adapter, stop)
     assert adapter.started and adapter.unreachable_starts == 0
     stop.set()
     await asyncio.wait_for(task, 10)

@@ -1,15 +1,4 @@
-"""Reporting queries against a hand-computed fixture, on SQLite and PostgreSQL alike.
-
-The fixture (time zone Europe/Berlin, UTC+1 in these weeks; weeks run Monday to Monday local):
-
-previous week, Mon 23 Feb - Mon 2 Mar    run "visit" Tue 24 Feb: 10 asked, 10 delivered, 3 answers rated 5, 5, 5
-this week,     Mon 2 Mar  - Mon 9 Mar    run "visit" Tue 3 Mar:  10 asked, 8 delivered (2 failed), 3 answers
-                                          rated 5, 4, 3, plus 5 reminders sent (not counted as delivered)
-next week      (Sun 8 Mar 23:30 UTC = Mon 9 Mar 00:30 Berlin): run "visit": 10 delivered, 1 answer
-
-This week by hand: asked 10, delivered 8, answers 3, rate 3/8 = 37.5 % -> 38 %, average (5+4+3)/3 = 4.0.
-Previous week: rate 3/10 = 30 %, average 5.0.
-"""
+"""Reporting queries against the hand-computed fixture of tests/reporting_seed.py, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
