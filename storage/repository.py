@@ -116,10 +116,6 @@ class Repository(SessionScope):
                 )
             ).scalar_one_or_none()
 
-    async def get_customer(self, customer_id: int) -> Customer | None:
-        async with self._tx() as s:
-            return await s.get(Customer, customer_id)
-
     async def subscribe(
         self,
         *,
@@ -560,13 +556,6 @@ class Repository(SessionScope):
             )
             return [int(r) for r in rows.scalars()]
 
-    async def has_due_deliveries(self, now: datetime) -> bool:
-        async with self._tx() as s:
-            row = await s.exec(
-                select(Delivery.id).where(Delivery.status == "pending", Delivery.next_attempt_at <= now).limit(1)
-            )
-            return row.first() is not None
-
     async def next_delivery_time(self) -> datetime | None:
         async with self._tx() as s:
             value = (
@@ -603,11 +592,6 @@ class Repository(SessionScope):
                 open_run=await self._open_question(s, customer.id),
                 source_answered=answered.first() is not None,
             )
-
-    async def open_question(self, customer_id: int) -> PollRun | None:
-        """The run whose question this customer was last sent and has not answered yet."""
-        async with self._tx() as s:
-            return await self._open_question(s, customer_id)
 
     @staticmethod
     async def _open_question(s: AsyncSession, customer_id: int) -> PollRun | None:
@@ -663,11 +647,6 @@ class Repository(SessionScope):
         except IntegrityError:
             return None
 
-    async def answer_exists(self, source_message_id: str) -> bool:
-        async with self._tx() as s:
-            row = await s.exec(select(Answer.id).where(Answer.source_message_id == source_message_id))
-            return row.first() is not None
-
     async def delivered_unanswered_run(self, customer_id: int, run_id: int) -> PollRun | None:
         """`run_id` if its question was sent to this customer and they have not answered it yet."""
         async with self._tx() as s:
@@ -697,18 +676,6 @@ class Repository(SessionScope):
             )
             return bool(result.rowcount)
 
-    async def awaiting_rating(self, customer_id: int) -> tuple[Answer, PollRun] | None:
-        async with self._tx() as s:
-            row = (
-                await s.exec(
-                    select(Answer, PollRun)
-                    .join(Customer, Customer.awaiting_rating_answer_id == Answer.id)
-                    .join(PollRun, PollRun.id == Answer.run_id)
-                    .where(Customer.id == customer_id)
-                )
-            ).first()
-            return (row[0], row[1]) if row else None
-
     async def rate_answer(self, customer_id: int, run_id: int, rating: int) -> bool:
         """Set the rating on this customer's answer to `run_id`; clears the awaiting state."""
         async with self._tx() as s:
@@ -717,10 +684,6 @@ class Repository(SessionScope):
             )
             await s.exec(update(Customer).where(Customer.id == customer_id).values(awaiting_rating_answer_id=None))
             return bool(result.rowcount)
-
-    async def stop_awaiting_rating(self, customer_id: int) -> None:
-        async with self._tx() as s:
-            await s.exec(update(Customer).where(Customer.id == customer_id).values(awaiting_rating_answer_id=None))
 
     # ------------------------------------------------------------------ scheduled digests
     async def claim_digest_post(
