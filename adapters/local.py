@@ -23,10 +23,6 @@ class LocalUser:
     name: str
     roles: frozenset[str] = frozenset()
 
-    @property
-    def chat(self) -> ChatRef:
-        return ChatRef("local", self.user_id, self.user_id)
-
 
 @dataclass(frozen=True, slots=True)
 class TranscriptLine:

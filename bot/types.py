@@ -27,9 +27,6 @@ class ChatRef:
     chat_id: str
     user_id: str | None = None
 
-    def key(self) -> str:
-        return f"{self.platform}:{self.chat_id}"
-
 
 @dataclass(frozen=True, slots=True)
 class Inbound:
@@ -46,10 +43,6 @@ class Inbound:
     # Platform role names of the sender where the platform has them (Discord roles); used for staff checks.
     sender_roles: frozenset[str] = field(default_factory=frozenset)
     language: str | None = None
-
-    @property
-    def is_command(self) -> bool:
-        return self.kind in (InboundKind.TEXT,) and self.text.lstrip().startswith("/")
 
 
 @dataclass(frozen=True, slots=True)
