@@ -41,6 +41,10 @@ def build_tree(client: discord.Client, handle: SlashHandler, poll_ids: Sequence[
     async def forget(interaction: discord.Interaction) -> None:
         await handle(interaction, "/forget")
 
+    @tree.command(name="privacy", description="What is stored about you and why")
+    async def privacy(interaction: discord.Interaction) -> None:
+        await handle(interaction, "/privacy")
+
     @tree.command(name="help", description="What this bot does")
     async def help_(interaction: discord.Interaction) -> None:
         await handle(interaction, "/help")

@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "stop": "Stop receiving questions",
     "mydata": "See everything stored about you",
     "forget": "Erase everything stored about you",
+    "privacy": "What is stored about you and why",
     "help": "What this bot does",
     "poll": "Ask a poll now: /poll POLL_ID [tag]",
     "polls": "Configured polls and their next times",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@[A-Za-z0-9_]{1,64})?(?:\s+(.*))?$", re.DOTALL)
 TAG = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
-CUSTOMER_COMMANDS = frozenset({"start", "stop", "mydata", "forget", "help"})
+CUSTOMER_COMMANDS = frozenset({"start", "stop", "mydata", "forget", "privacy", "help"})
 STAFF_COMMANDS = frozenset({"poll", "polls", "status"})
 MANAGER_COMMANDS = frozenset({"digest", "goals"})
 

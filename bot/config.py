@@ -126,6 +126,7 @@ class EngineSettings(_Frozen):
     )
     missed_run_grace: Duration = timedelta(hours=1)
     max_attempts: int = Field(default=5, ge=1, le=50)
+    privacy_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
 
 
 class PollSettings(_Frozen):

@@ -366,6 +366,8 @@ class Engine:
             return await self.staff_commands.handle(inbound, command, role)
         if command.name not in CUSTOMER_COMMANDS or command.name == "help":
             return [self._reply(inbound, self._help_for(inbound))]
+        if command.name == "privacy":
+            return [self._reply(inbound, texts.privacy(self.settings.engine.privacy_url))]
         if not inbound.is_private:
             what = {"start": "subscribe", "stop": "unsubscribe", "mydata": "see your data", "forget": "erase your data"}
             return [self._reply(inbound, texts.GROUP_HINT.format(what=what[command.name]))]

@@ -11,6 +11,7 @@ HELP = (
     "/stop – stop receiving questions\n"
     "/mydata – see everything stored about you\n"
     "/forget – erase everything stored about you\n"
+    "/privacy – what is stored and why\n"
     "/help – this message"
 )
 
@@ -54,6 +55,19 @@ RATING_ALREADY = "Your rating was already saved – thank you."
 GROUP_HINT = "Please message me privately to {what}."
 NOT_ALLOWED = "Sorry, that command is for {role} only."
 ERROR = "Sorry, something went wrong on our side. Please try again in a moment."
+
+
+def privacy(url: str | None) -> str:
+    policy = f"\nThe full privacy policy: {url}" if url else ""
+    return (
+        "What is stored about you: your chat id and user id on this platform, your display name and "
+        "language, the start code you subscribed with, which questions were sent to you, and your "
+        "answers and ratings.\n"
+        "Why: so the team running this bot can learn what customers liked and whether it meets its "
+        "goals. Only people who subscribed are asked.\n"
+        "How long: until you send /forget, which erases all of it at once. /stop ends the questions, "
+        "/mydata shows everything stored, as JSON." + policy
+    )
 
 
 def question(text: str, rating: bool) -> str:

@@ -413,7 +413,7 @@ async def test_group_chatter_is_ignored(tg: TelegramWorld) -> None:
 async def test_command_menus_are_registered_per_scope(tg: TelegramWorld) -> None:
     commands = tg.fake.commands
     names = {key: [c["command"] for c in value] for key, value in commands.items()}
-    assert names[("default", "")] == ["start", "stop", "mydata", "forget", "help"]
+    assert names[("default", "")] == ["start", "stop", "mydata", "forget", "privacy", "help"]
     assert names[("all_group_chats", "")] == ["help"]
     # Staff and the manager never wrote to the bot yet: Telegram says "chat not found"...
     assert ("chat:900", "") not in names

@@ -237,3 +237,16 @@ async def test_question_closed_before_sending_is_skipped(chat: Chat) -> None:
     await chat.worker.drain()
     counts = await chat.repo.run_counts(started.run_id)
     assert (counts.sent, counts.failed) == (0, 1)
+
+
+async def test_privacy_explains_what_is_stored_and_links_the_policy(sqlite_repo: Repository) -> None:
+    settings = make_settings(engine={"privacy_url": "https://example.com/privacy"})
+    chat = await Chat.open(sqlite_repo, settings)
+    wes = chat.user("wes")
+    await chat.say(wes, "/privacy")
+    reply = chat.last_text(wes)
+    assert "your answers and ratings" in reply and "/forget" in reply
+    assert reply.endswith("The full privacy policy: https://example.com/privacy")
+    assert await sqlite_repo.find_customer("local", wes.user_id) is None  # asking stores nothing
+    await chat.adapter.say_in_group(wes, "-1", "/privacy")
+    assert chat.adapter.outbox[-1].chat.chat_id == "-1" and "/forget" in chat.adapter.outbox[-1].text
