@@ -197,18 +197,21 @@ class Digest:
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        unit = self.period.kind
-        return tuple(
-            f"⚠️ WARNING: goal {g.label} missed two {unit}s in a row "
-            f"({format_value(g.metric, g.previous)} the {unit} before, {format_value(g.metric, g.actual)} now; "
-            f"target {format_target(g.metric, g.target)})"
-            for g in self.goals
-            if g.missed_twice
-        )
+        return _missed_twice_lines(self.goals, self.period.kind)
 
     @property
     def text(self) -> str:
         return "\n".join(_digest_lines(self))
+
+
+def _missed_twice_lines(goals: Sequence[GoalResult], unit: str) -> tuple[str, ...]:
+    return tuple(
+        f"⚠️ WARNING: goal {g.label} missed two {unit}s in a row "
+        f"({format_value(g.metric, g.previous)} the {unit} before, {format_value(g.metric, g.actual)} now; "
+        f"target {format_target(g.metric, g.target)})"
+        for g in goals
+        if g.missed_twice
+    )
 
 
 def _digest_lines(d: Digest) -> list[str]:
@@ -343,4 +346,9 @@ async def goals_status_text(reports: Reports, settings: Settings, now: datetime)
     kind = current.kind
     since = _short_date(current.first_day, year=False)
     heading = f"Goals – this {kind} so far (since {since} 00:00, {current.tz.key}):"
-    return "\n".join([heading, *(goal_line(r, f"vs same point last {kind}") for r in results)])
+    # The digest's warning, for the last two complete periods, belongs at the top here too.
+    last = last_complete_period(kind, now, current.tz)
+    before = previous_period(last)
+    complete = await _evaluate_goals(reports, settings.goals, (last.start, last.end), (before.start, before.end), None)
+    lines = [*_missed_twice_lines(complete, kind), heading]
+    return "\n".join(lines + [goal_line(r, f"vs same point last {kind}") for r in results])

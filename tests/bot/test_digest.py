@@ -221,6 +221,15 @@ async def test_goals_status_compares_the_period_so_far_with_the_same_stretch_bef
     assert early[1] == "➖ response_rate: n/a (target 33%) – no data yet"
 
 
+async def test_goals_status_repeats_the_missed_twice_warning_at_the_top(repo: Repository) -> None:
+    await seed_weeks(repo)
+    digest = await build_digest(Reports(repo.engine), settings(), "week", NOW)
+    lines = (await goals_status_text(Reports(repo.engine), settings(), NOW)).splitlines()
+    assert lines[0] == digest.warnings[0]
+    assert lines[0].startswith("⚠️ WARNING: goal answers missed two weeks in a row")
+    assert lines[1].startswith("Goals – this week so far")
+
+
 async def test_goals_status_without_goals(sqlite_repo: Repository) -> None:
     text = await goals_status_text(Reports(sqlite_repo.engine), settings(goals=[]), NOW)
     assert text == "No goals are configured ([[goals]] in the config file)."
