@@ -211,6 +211,8 @@ async def test_goals_status_compares_the_period_so_far_with_the_same_stretch_bef
     wednesday = datetime(2026, 3, 4, 11, 0, tzinfo=UTC)  # this week's run was Tuesday; last week's Tuesday too
     text = await goals_status_text(Reports(repo.engine), settings(), wednesday)
     assert text.splitlines() == [
+        # The last complete week (3 answers) and the one before it (none) both missed the answers goal.
+        "⚠️ WARNING: goal answers missed two weeks in a row (0 the week before, 3 now; target 5)",
         "Goals – this week so far (since Mon 2 Mar 00:00, Europe/Berlin):",
         "✅ response_rate: 38% (target 33%) ▲ +8 vs same point last week",
         "❌ average_rating: 4.0 (target 4.2) ▼ -1.0 vs same point last week",
@@ -218,7 +220,7 @@ async def test_goals_status_compares_the_period_so_far_with_the_same_stretch_bef
     ]
     monday = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # nothing yet this week, last week's run came on Tuesday
     early = (await goals_status_text(Reports(repo.engine), settings(), monday)).splitlines()
-    assert early[1] == "➖ response_rate: n/a (target 33%) – no data yet"
+    assert early[2] == "➖ response_rate: n/a (target 33%) – no data yet"
 
 
 async def test_goals_status_repeats_the_missed_twice_warning_at_the_top(repo: Repository) -> None:
