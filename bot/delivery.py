@@ -123,15 +123,14 @@ class DeliveryWorker:
         finally:
             self._slots.release()
 
-    def _outbound(self, due: DueDelivery) -> Outbound:
-        poll = self.settings.poll(due.poll_id)
-        rating = poll.rating if poll else False
-        scale = poll.scale if poll else 5
+    @staticmethod
+    def _outbound(due: DueDelivery) -> Outbound:
+        # The run's own snapshot of question, rating and scale: a later config change does not alter it.
         text = texts.reminder(due.question) if due.reminder else due.question
         return Outbound(
             chat=ChatRef(due.platform, due.chat_id, due.user_id),
             text=text,
-            question=QuestionRef(run_id=due.run_id, rating=rating, scale=scale),
+            question=QuestionRef(run_id=due.run_id, rating=due.rating, scale=due.scale),
         )
 
     def _quiet_until(self, due: DueDelivery, now: datetime) -> datetime | None:

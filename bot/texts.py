@@ -30,7 +30,6 @@ def welcome(name: str, rating: bool) -> str:
     )
 
 
-WELCOME_BACK_TAG = "(Noted: {tag}.)"
 BAD_TAG = "That start code isn't valid, so I subscribed you without it."
 STOPPED = (
     "Done – you won't get any more questions. Send /start to subscribe again.\n"
@@ -68,10 +67,6 @@ def privacy(url: str | None) -> str:
         "How long: until you send /forget, which erases all of it at once. /stop ends the questions, "
         "/mydata shows everything stored, as JSON." + policy
     )
-
-
-def question(text: str, rating: bool) -> str:
-    return f"{text}\n\n(Reply with a message in your own words.)" if rating or text else text
 
 
 def reminder(text: str) -> str:

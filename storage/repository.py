@@ -44,6 +44,8 @@ class DueDelivery:
     user_id: str
     question: str
     poll_id: str
+    rating: bool = True
+    scale: int = 5
     reminder: bool = False
 
 
@@ -459,6 +461,8 @@ class Repository(SessionScope):
                     user_id=customer.platform_user_id,
                     question=run.question,
                     poll_id=run.poll_id,
+                    rating=run.rating,
+                    scale=run.scale,
                     reminder=delivery.kind == "reminder",
                 )
                 for delivery, customer, run in candidates
