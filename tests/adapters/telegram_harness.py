@@ -15,12 +15,27 @@ from bot.config import Settings
 from bot.delivery import DeliveryWorker
 from bot.engine import Engine
 from bot.staff import StaffCommands
+from bot.types import Inbound
 from storage.repository import Repository
 from tests.adapters.fake_telegram import BotMessage, FakeTelegram, FakeUser
 from tests.support import FakeClock, make_settings
 
 STAFF_ID, MANAGER_ID, TEAM_GROUP = 900, 901, -1001234
 CHART = b"\x89PNG\r\n\x1a\n-fake-chart-"
+
+
+class FailsFirstCommit:
+    """An on_message that fails on its first call (the database went away), then hands on to the engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.seen: list[str] = []  # message ids, one per call
+
+    async def __call__(self, inbound: Inbound) -> None:
+        self.seen.append(inbound.message_id)
+        if len(self.seen) == 1:
+            raise ConnectionError("database connection lost")
+        await self.engine.on_message(inbound)
 
 
 class FakeTime:

@@ -21,6 +21,7 @@ from tests.adapters.telegram_harness import (
     MANAGER_ID,
     STAFF_ID,
     TEAM_GROUP,
+    FailsFirstCommit,
     TelegramWorld,
     open_world,
     running_world,
@@ -258,18 +259,11 @@ async def test_update_not_committed_is_redelivered_and_stored_once(tg: TelegramW
     await tg.say(ALICE, "/start")
     await ask(tg)
     await tg.adapter.stop()
-    attempts: list[str] = []
-
-    async def flaky(inbound: Inbound) -> None:
-        attempts.append(inbound.message_id)
-        if len(attempts) == 1:
-            raise ConnectionError("database connection lost")
-        await tg.engine.on_message(inbound)
-
+    flaky = FailsFirstCommit(tg.engine)
     await tg.restart(flaky)
     message_id = tg.fake.send_text(ALICE, "Loved it")
     await tg.fake.wait_confirmed()
-    assert attempts == [str(message_id), str(message_id)]
+    assert flaky.seen == [str(message_id), str(message_id)]
     assert [a["answer"] for a in await answers_of(tg, ALICE)] == ["Loved it"]
 
 
@@ -327,18 +321,10 @@ async def test_callback_is_answered_even_when_handling_fails(tg: TelegramWorld) 
     await tg.say(ALICE, "Nice")
     rating_request = tg.fake.last(ALICE.id)
     await tg.adapter.stop()
-    attempts = 0
-
-    async def flaky(inbound: Inbound) -> None:
-        nonlocal attempts
-        attempts += 1
-        if attempts == 1:
-            raise ConnectionError("database connection lost")
-        await tg.engine.on_message(inbound)
-
+    flaky = FailsFirstCommit(tg.engine)
     await tg.restart(flaky)
     await tg.press(ALICE, rating_request, rating_choice(run_id, 4))
-    assert attempts == 2
+    assert len(flaky.seen) == 2
     assert tg.fake.unanswered_callbacks() == []
     assert len(tg.fake.calls_to("answerCallbackQuery")) == 2  # the second one is refused by Telegram, harmlessly
     assert tg.fake.messages(ALICE.id)[-2].reply_markup is None

@@ -14,6 +14,7 @@ from bot.types import Inbound
 from storage.repository import Repository
 from tests.adapters.fake_telegram import FakeTelegram, FakeUser
 from tests.adapters.telegram_harness import (
+    FailsFirstCommit,
     FakeTime,
     TelegramWorld,
     make_adapter,
@@ -103,16 +104,7 @@ async def test_failed_update_answers_500_so_telegram_retries(
     settings = telegram_settings(fake_telegram, mode="webhook", webhook_url=PUBLIC_URL, port=free_port())
     world = await open_world(fake_telegram, sqlite_repo, settings, webhook_secret=SECRET)
     await world.adapter.stop()
-    calls = 0
-
-    async def flaky(inbound: Inbound) -> None:
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            raise ConnectionError("database connection lost")
-        await world.engine.on_message(inbound)
-
-    await world.restart(flaky)
+    await world.restart(FailsFirstCommit(world.engine))
     try:
         fake_telegram.send_text(ALICE, "/start")
         assert await fake_telegram.deliver_webhook(local_url(world)) == [500]
