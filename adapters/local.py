@@ -1,20 +1,26 @@
 """An in-process adapter: no network, no tokens. Used by `feedbot demo` and by the engine tests.
 
 It behaves like a platform: `send` returns a message id and can fail the way platforms do (a user
-who blocked the bot gives a permanent DeliveryError), and simulated users talk through `say`,
-`press`, `send_sticker` and `edit`, each awaiting the engine's callback like a real adapter does.
+who blocked the bot is unreachable, a flaky chat says "try later"), and simulated users talk through
+`say`, `press`, `send_sticker` and `edit`, each awaiting the engine's callback like a real adapter.
+When the engine defers a message (`HandlingDeferred`), the "platform" delivers it again after a
+pause, as Telegram does with an unconfirmed update.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from bot.adapter import OnMessage
-from bot.errors import DeliveryError
+from bot.adapter import Handled, OnMessage
+from bot.errors import DeliveryError, HandlingDeferred, RecipientUnreachable, TryLater
+from bot.pacing import LocalPacer, PaceRules
 from bot.types import ChatRef, Inbound, InboundKind, Outbound
+
+REDELIVERIES = 20  # a "platform" that re-delivers forever would hang a test; real ones keep updates 24 h
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +40,16 @@ class TranscriptLine:
 class LocalAdapter:
     platform = "local"
 
-    def __init__(self, now: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        now: Callable[[], datetime] | None = None,
+        *,
+        redelivery_pause: float = 0.01,
+        rules: PaceRules | None = None,
+    ) -> None:
         self._now = now or (lambda: datetime.now(UTC))
+        self.pacer = LocalPacer(rules or PaceRules())
+        self.redelivery_pause = redelivery_pause
         self._on_message: OnMessage | None = None
         self._ids = itertools.count(1)
         self.outbox: list[Outbound] = []
@@ -45,28 +59,30 @@ class LocalAdapter:
         self.send_hook: Callable[[Outbound], None] | None = None
         self.unreachable_starts = 0  # how many start() calls fail as if the platform were down
         self.started = False
+        self.deliveries: list[Inbound] = []  # every delivery attempt of an inbound message
 
     # ------------------------------------------------------------------ adapter protocol
     async def start(self, on_message: OnMessage) -> None:
         if self.unreachable_starts > 0:
             self.unreachable_starts -= 1
-            raise DeliveryError("local: platform unreachable", permanent=False)
+            raise TryLater("local: platform unreachable")
         self._on_message = on_message
         self.started = True
 
     async def send(self, message: Outbound) -> str:
         if not self.started:
-            raise DeliveryError("local adapter not started", permanent=False)
+            raise TryLater("local adapter not started")
         chat_id = message.chat.chat_id
-        if chat_id in self.blocked:
-            raise DeliveryError(f"local: {self.blocked[chat_id]}", permanent=True)
-        if chat_id in self.failing:
-            raise DeliveryError(f"local: {self.failing[chat_id]}", permanent=False, retry_after=1)
-        if self.send_hook is not None:
-            self.send_hook(message)
-        self.outbox.append(message)
-        self.transcript.append(TranscriptLine(chat_id, "bot", message.with_numbered_choices()))
-        return str(next(self._ids))
+        async with self.pacer.slot(chat_id, private=message.chat.user_id is not None):
+            if chat_id in self.blocked:
+                raise RecipientUnreachable(f"local: {self.blocked[chat_id]}")
+            if chat_id in self.failing:
+                raise TryLater(f"local: {self.failing[chat_id]}", retry_after=1)
+            if self.send_hook is not None:
+                self.send_hook(message)
+            self.outbox.append(message)
+            self.transcript.append(TranscriptLine(chat_id, "bot", message.with_numbered_choices()))
+            return str(next(self._ids))
 
     async def stop(self) -> None:
         self.started = False
@@ -81,56 +97,71 @@ class LocalAdapter:
             raise AssertionError(f"{user.name} received nothing")
         return messages[-1]
 
-    async def _deliver(self, inbound: Inbound, shown: str) -> str:
+    async def deliver(self, inbound: Inbound, shown: str | None = None) -> Handled:
+        """Hand one update to the engine, delivering it again while the engine defers it."""
         if self._on_message is None:
             raise RuntimeError("local adapter not started")
-        self.transcript.append(TranscriptLine(inbound.chat.chat_id, inbound.sender_name, shown))
-        await self._on_message(inbound)
-        return inbound.message_id
+        if shown is not None:
+            self.transcript.append(TranscriptLine(inbound.chat.chat_id, inbound.sender_name, shown))
+        for _ in range(REDELIVERIES):
+            self.deliveries.append(inbound)
+            try:
+                return await self._on_message(inbound)
+            except HandlingDeferred as exc:
+                await asyncio.sleep(self.redelivery_pause * max(exc.retry_after, 0.1))
+        raise DeliveryError(f"local: update {inbound.message_id} still not handled after {REDELIVERIES} deliveries")
 
-    def _inbound(self, user: LocalUser, text: str = "", **kw: object) -> Inbound:
-        fields: dict[str, object] = {
-            "chat": ChatRef(self.platform, user.user_id, user.user_id),
-            "sender_id": user.user_id,
-            "sender_name": user.name,
-            "text": text,
-            "message_id": str(next(self._ids)),
-            "received_at": self._now(),
-            "sender_roles": user.roles,
-        }
-        fields.update(kw)
-        return Inbound(**fields)  # type: ignore[arg-type]
+    def inbound(self, user: LocalUser, text: str = "", **fields: object) -> Inbound:
+        message = Inbound(
+            chat=ChatRef(self.platform, user.user_id, user.user_id),
+            sender_id=user.user_id,
+            sender_name=user.name,
+            text=text,
+            message_id=str(next(self._ids)),
+            received_at=self._now(),
+            sender_roles=user.roles,
+        )
+        return replace(message, **fields)  # type: ignore[arg-type]
 
     async def say(self, user: LocalUser, text: str, *, message_id: str | None = None) -> str:
-        inbound = self._inbound(user, text)
+        inbound = self.inbound(user, text)
         if message_id is not None:
-            inbound = self._inbound(user, text, message_id=message_id)
-        return await self._deliver(inbound, text)
+            inbound = replace(inbound, message_id=message_id)
+        await self.deliver(inbound, text)
+        return inbound.message_id
 
     async def say_in_group(self, user: LocalUser, group_id: str, text: str) -> str:
-        inbound = self._inbound(user, text, chat=ChatRef(self.platform, group_id), is_private=False)
-        return await self._deliver(inbound, text)
+        inbound = self.inbound(user, text, chat=ChatRef(self.platform, group_id), is_private=False)
+        await self.deliver(inbound, text)
+        return inbound.message_id
 
     async def press(self, user: LocalUser, value: str) -> str:
-        inbound = self._inbound(user, "", kind=InboundKind.CHOICE, choice=value)
+        inbound = self.inbound(user, "", kind=InboundKind.CHOICE, choice=value)
         label = next((c.label for m in reversed(self.received(user)) for c in m.choices if c.value == value), value)
-        return await self._deliver(inbound, f"[taps {label}]")
+        await self.deliver(inbound, f"[taps {label}]")
+        return inbound.message_id
 
     async def answer_with(self, user: LocalUser, text: str, choice: str) -> str:
         """A text that names the run it answers (like Discord's modal submit)."""
-        return await self._deliver(self._inbound(user, text, choice=choice), text)
+        inbound = self.inbound(user, text, choice=choice)
+        await self.deliver(inbound, text)
+        return inbound.message_id
 
     async def send_sticker(self, user: LocalUser) -> str:
-        return await self._deliver(self._inbound(user, "", kind=InboundKind.MEDIA), "[sticker]")
+        inbound = self.inbound(user, "", kind=InboundKind.MEDIA)
+        await self.deliver(inbound, "[sticker]")
+        return inbound.message_id
 
     async def edit(self, user: LocalUser, message_id: str, text: str) -> str:
-        inbound = self._inbound(user, text, kind=InboundKind.EDIT, message_id=message_id)
-        return await self._deliver(inbound, f"[edited] {text}")
+        edit = f"edit-{next(self._ids)}"
+        inbound = self.inbound(user, text, kind=InboundKind.EDIT, message_id=message_id, update_ref=edit)
+        await self.deliver(inbound, f"[edited] {text}")
+        return message_id
 
     async def block(self, user: LocalUser, reason: str = "bot was blocked by the user") -> None:
         self.blocked[user.user_id] = reason
-        await self._deliver(self._inbound(user, "", kind=InboundKind.BLOCKED), "[blocked the bot]")
+        await self.deliver(self.inbound(user, "", kind=InboundKind.BLOCKED), "[blocked the bot]")
 
     async def unblock(self, user: LocalUser) -> None:
         self.blocked.pop(user.user_id, None)
-        await self._deliver(self._inbound(user, "", kind=InboundKind.UNBLOCKED), "[unblocked the bot]")
+        await self.deliver(self.inbound(user, "", kind=InboundKind.UNBLOCKED), "[unblocked the bot]")

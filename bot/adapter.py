@@ -3,26 +3,41 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from bot.pacing import Pacer
 from bot.types import Inbound, Outbound
 
-OnMessage = Callable[[Inbound], Awaitable[None]]
+
+@dataclass(frozen=True, slots=True)
+class Handled:
+    """What became of one inbound message. It is committed either way: the adapter may acknowledge.
+
+    `replies`: how many replies were queued (an adapter holding a "thinking..." placeholder removes
+    it when there are none).
+    """
+
+    replies: int = 0
+    duplicate: bool = False
+    dead_lettered: bool = False
+
+
+# Returns once what it received is committed; raises bot.errors.HandlingDeferred when nothing was
+# (do not acknowledge: let the platform deliver it again, or retry after `retry_after`).
+OnMessage = Callable[[Inbound], Awaitable[Handled]]
 
 
 @runtime_checkable
 class Adapter(Protocol):
     platform: str
+    pacer: Pacer  # the platform's send pace; the delivery worker sizes its claims by it
 
     async def start(self, on_message: OnMessage) -> None:
-        """Connect and begin delivering inbound messages; returns once connected.
-
-        `on_message` returns only after what it received is committed, so the adapter may then
-        acknowledge the update to the platform.
-        """
+        """Connect and begin delivering inbound messages; returns once connected."""
 
     async def send(self, message: Outbound) -> str:
-        """Deliver one message; return the platform message id. Raises DeliveryError."""
+        """Deliver one message within the pace; return the platform message id. Raises DeliveryError."""
 
     async def stop(self) -> None:
         """Disconnect. Idempotent."""

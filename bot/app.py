@@ -1,6 +1,7 @@
-"""The composition root: reads the settings, builds the adapters (importing each platform lazily,
-only when its section is configured), the engine, the delivery worker and the scheduler, and runs
-them until told to stop. The only module in bot/ that knows platform names.
+"""The composition root: `build_runtime(settings)` wires storage, engine, delivery worker, scheduler
+and adapters, every dependency passed in through constructors; `Runtime.run` runs them until told to
+stop. Platform adapters are imported lazily, only when their section is configured, so bot/ never
+imports a platform SDK otherwise (tests/test_layering.py).
 """
 
 from __future__ import annotations
@@ -10,21 +11,26 @@ import contextlib
 import logging
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.adapter import Adapter
 from bot.clock import Clock, SystemClock
+from bot.commands import CommandRegistry
 from bot.config import Settings
 from bot.delivery import DeliveryWorker
 from bot.digest import PERIODS, Digest, build_digest, goals_status_text
 from bot.engine import Engine
 from bot.errors import DeliveryError
+from bot.outbox_codec import to_row
+from bot.roles import RolePolicy
 from bot.schedule import PollScheduler
-from bot.staff import StaffCommands
+from bot.signals import OutboxSignal
 from bot.types import ChatRef, Image, Outbound
 from storage.db import make_engine, upgrade
+from storage.models import DeliveryKind
 from storage.reporting import Reports
-from storage.repository import Repository
+from storage.store import Store
 
 log = logging.getLogger("feedbot.app")
 
@@ -61,8 +67,8 @@ def digest_chats(settings: Settings) -> list[ChatRef]:
 class Reporting:
     """Digest and goal texts for chat commands, the scheduler and the CLI (wraps bot.digest)."""
 
-    def __init__(self, repo: Repository, settings: Settings) -> None:
-        self.reports = Reports(repo.engine)
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.reports = Reports(store.db)
         self.settings = settings
 
     async def build(self, period: str, now: datetime) -> Digest:
@@ -78,45 +84,54 @@ class Reporting:
         return await goals_status_text(self.reports, self.settings, now)
 
 
-class Runtime:
-    def __init__(self, settings: Settings, adapters: Sequence[Adapter], clock: Clock | None = None) -> None:
-        self.settings = settings
-        self.adapters = list(adapters)
-        self.clock = clock or SystemClock()
-        self.db = make_engine(settings.storage.url)
-        self.repo = Repository(self.db)
-        self.engine = Engine(self.repo, settings, self.clock)
-        self.reporting = Reporting(self.repo, settings)
-        self.engine.staff_commands = StaffCommands(
-            self.engine, digest=self.reporting.digest, goals=self.reporting.goals
-        )
-        self.worker = DeliveryWorker(self.repo, self.engine.adapters, settings, self.clock)
-        self.engine.on_outbox_change(self.worker.wake)
-        self.scheduler = PollScheduler(self.engine, settings, on_digest=self.post_digest)
-        for adapter in self.adapters:
-            self.engine.attach(adapter)
+class DigestPoster:
+    """The scheduled digest, queued once per period for every configured digest chat."""
 
-    async def post_digest(self, now: datetime) -> None:
-        """The scheduled digest, posted once per period to every configured digest chat."""
+    def __init__(self, store: Store, reporting: Reporting, settings: Settings, signal: OutboxSignal) -> None:
+        self.store = store
+        self.reporting = reporting
+        self.settings = settings
+        self.signal = signal
+
+    async def post(self, now: datetime) -> int:
         period = self.settings.digest.period
         digest = await self.reporting.build(period, now)
-        image = Image(filename=f"digest-{period}.png", data=digest.chart_png)
-        for chat in digest_chats(self.settings):
-            # Keyed by the period it covers: a restart or a second process never posts it twice.
-            if not await self.repo.claim_digest_post(chat.platform, chat.chat_id, period, digest.start, now):
-                continue
-            if await self.engine.send_reply(Outbound(chat=chat, text=digest.text, image=image)) is None:
-                await self.repo.release_digest_post(chat.platform, chat.chat_id, period, digest.start)
-            else:
-                log.info("digest posted platform=%s chat=%s period=%s", chat.platform, chat.chat_id, period)
+        image = Image(filename=f"digest-{period}.png", data=digest.chart_png) if digest.chart_png else None
+        queued = 0
+        async with self.store.unit() as unit:
+            for chat in digest_chats(self.settings):
+                # Keyed by the period it covers: a restart or a second process never posts it twice.
+                if not await unit.outbox.claim_digest_post(chat.platform, chat.chat_id, period, digest.start, now):
+                    continue
+                message = Outbound(chat=chat, text=digest.text, image=image)
+                await unit.outbox.queue(to_row(message, DeliveryKind.DIGEST), now)
+                queued += 1
+                log.info("digest queued platform=%s chat=%s period=%s", chat.platform, chat.chat_id, period)
+        if queued:
+            self.signal.notify()
+        return queued
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock
+    store: Store
+    signal: OutboxSignal
+    reporting: Reporting
+    engine: Engine
+    worker: DeliveryWorker
+    scheduler: PollScheduler
+    digests: DigestPoster
+    adapters: dict[str, Adapter]
 
     async def run(self, stop: asyncio.Event) -> None:
         tasks: list[asyncio.Task[None]] = []
         started: list[Adapter] = []
         try:
-            await upgrade(self.db)
+            await upgrade(self.store.db)
             await self.engine.resume_fan_out()
-            for adapter in self.adapters:
+            for adapter in self.adapters.values():
                 await self._start_adapter(adapter)
                 started.append(adapter)
                 log.info("adapter started platform=%s", adapter.platform)
@@ -130,17 +145,17 @@ class Runtime:
         finally:
             log.info("feedbot stopping")
             self.scheduler.stop()
+            for adapter in reversed(started):  # no new messages first, then let the worker finish
+                try:
+                    await adapter.stop()
+                except Exception:
+                    log.exception("adapter %s failed to stop cleanly", adapter.platform)
             for task in tasks:
                 task.cancel()
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            for adapter in reversed(started):
-                try:
-                    await adapter.stop()
-                except Exception:
-                    log.exception("adapter %s failed to stop cleanly", adapter.platform)
-            await self.db.dispose()
+            await self.store.dispose()
 
     async def _start_adapter(self, adapter: Adapter) -> None:
         """Start one adapter; a platform that is unreachable for now is tried again with back-off."""
@@ -164,3 +179,39 @@ class Runtime:
             except Exception:
                 log.exception("pruning handled updates failed")
             await asyncio.sleep(PRUNE_EVERY.total_seconds())
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    adapters: Sequence[Adapter] | None = None,
+    clock: Clock | None = None,
+    store: Store | None = None,
+    roles: RolePolicy | None = None,
+    registry: CommandRegistry | None = None,
+    worker_id: str | None = None,
+) -> Runtime:
+    """Wire one feedbot process. `adapters` defaults to the platforms configured in `settings`."""
+    clock = clock or SystemClock()
+    store = store or Store(make_engine(settings.storage.url))
+    signal = OutboxSignal()
+    chosen = list(build_adapters(settings) if adapters is None else adapters)
+    by_platform = {adapter.platform: adapter for adapter in chosen}
+    reporting = Reporting(store, settings)
+    engine = Engine(
+        store, settings, clock=clock, roles=roles, registry=registry, reporting=reporting, outbox_signal=signal
+    )
+    worker = DeliveryWorker(store, by_platform, settings, clock=clock, signal=signal, worker_id=worker_id)
+    digests = DigestPoster(store, reporting, settings, signal)
+    return Runtime(
+        settings=settings,
+        clock=clock,
+        store=store,
+        signal=signal,
+        reporting=reporting,
+        engine=engine,
+        worker=worker,
+        scheduler=PollScheduler(store, settings, clock, signal=signal, on_digest=digests.post),
+        digests=digests,
+        adapters=by_platform,
+    )

@@ -85,10 +85,10 @@ async def _check(settings: Settings, path: Path) -> int:
 
 
 async def _run(settings: Settings) -> int:
-    from bot.app import Runtime, build_adapters
+    from bot.app import build_runtime
 
     settings.require_tokens()
-    runtime = Runtime(settings, build_adapters(settings))
+    runtime = build_runtime(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -100,19 +100,19 @@ async def _run(settings: Settings) -> int:
 async def _export(settings: Settings, args: argparse.Namespace) -> int:
     from bot.export import export_answers
     from storage.db import make_engine, upgrade
-    from storage.repository import Repository
+    from storage.store import Store
 
     since = parse_since(args.since)
     engine = make_engine(settings.storage.url)
     try:
         await upgrade(engine)
-        repo = Repository(engine)
+        store = Store(engine)
         if args.output:
             with args.output.open("w", encoding="utf-8", newline="") as out:
-                count = await export_answers(repo, out, args.format, since)
+                count = await export_answers(store, out, args.format, since)
             print(f"wrote {count} answers to {args.output}", file=sys.stderr)
         else:
-            await export_answers(repo, sys.stdout, args.format, since)
+            await export_answers(store, sys.stdout, args.format, since)
     finally:
         await engine.dispose()
     return 0
@@ -122,12 +122,12 @@ async def _digest(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import Reporting
     from bot.clock import SystemClock
     from storage.db import make_engine, upgrade
-    from storage.repository import Repository
+    from storage.store import Store
 
     engine = make_engine(settings.storage.url)
     try:
         await upgrade(engine)
-        reporting = Reporting(Repository(engine), settings)
+        reporting = Reporting(Store(engine), settings)
         text, png = await reporting.digest(args.period or settings.digest.period, SystemClock().now())
     finally:
         await engine.dispose()

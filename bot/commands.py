@@ -1,16 +1,30 @@
-"""Parsing of chat commands ("/poll@FeedBot weekly vip")."""
+"""Chat commands: parsing, and the one registry that describes each command once.
+
+A `CommandSpec` holds a command's name, who may use it, where it may be used, its help line, its
+menu text and its handler. The engine's dispatch and /help are built from `REGISTRY`; the platform
+menus (Telegram's setMyCommands, Discord's slash commands) read it too.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
+
+from bot.roles import Role
+from bot.types import Choice, Image, Inbound, Outbound
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.effects import Decision
+    from storage.customers import CustomerRecord
+    from storage.store import Unit
 
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@[A-Za-z0-9_]{1,64})?(?:\s+(.*))?$", re.DOTALL)
 TAG = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-CUSTOMER_COMMANDS = frozenset({"start", "stop", "mydata", "forget", "privacy", "help"})
-STAFF_COMMANDS = frozenset({"poll", "polls", "status"})
-MANAGER_COMMANDS = frozenset({"digest", "goals"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,3 +39,118 @@ def parse_command(text: str) -> Command | None:
         return None
     args = tuple((match.group(2) or "").split())
     return Command(name=match.group(1).lower(), args=args)
+
+
+class Place(StrEnum):
+    PRIVATE = "private"  # about the caller's own subscription: only in a private chat with the bot
+    ANYWHERE = "anywhere"
+    TEAM = "team"  # staff work: wherever staff may act
+
+
+class Reporting(Protocol):
+    """Digest and goal texts (bot.runtime wires bot.digest in); rendered outside the transaction."""
+
+    async def digest(self, period: str, now: datetime) -> tuple[str, bytes | None]: ...
+
+    async def goals(self, now: datetime) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PrepareContext:
+    """What a command's `prepare` step sees: it runs before the transaction, for slow read-only work."""
+
+    inbound: Inbound
+    command: Command
+    now: datetime
+    settings: Settings
+    reporting: Reporting | None
+
+
+@dataclass(frozen=True, slots=True)
+class CommandContext:
+    """What a command handler sees, inside the message's transaction."""
+
+    inbound: Inbound
+    command: Command
+    role: Role
+    now: datetime
+    settings: Settings
+    unit: Unit
+    customer: CustomerRecord | None
+    registry: CommandRegistry
+    prepared: Any = None
+
+    def reply(self, text: str, choices: tuple[Choice, ...] = (), image: Image | None = None) -> Outbound:
+        return Outbound(
+            chat=self.inbound.chat,
+            text=text,
+            choices=choices,
+            reply_to=self.inbound.message_id,
+            image=image,
+            reply_handle=self.inbound.reply_handle,
+        )
+
+
+Handler = Callable[[CommandContext], Awaitable["Decision"]]
+Prepare = Callable[[PrepareContext], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    name: str
+    role: Role  # the least role that may use it
+    place: Place
+    help: str  # the /help line, after "/name usage – "
+    menu: str  # the platform menu's description
+    handler: Handler
+    usage: str = ""  # the arguments, as shown in /help ("POLL_ID [tag]")
+    purpose: str = ""  # for Place.PRIVATE in a group: "Please message me privately to {purpose}."
+    prepare: Prepare | None = None
+
+    @property
+    def signature(self) -> str:
+        return f"/{self.name} {self.usage}".rstrip()
+
+
+class CommandRegistry:
+    def __init__(self, specs: Iterable[CommandSpec]) -> None:
+        self._specs: dict[str, CommandSpec] = {}
+        for spec in specs:
+            if spec.name in self._specs:
+                raise ValueError(f"command /{spec.name} registered twice")
+            self._specs[spec.name] = spec
+
+    def __iter__(self) -> Iterator[CommandSpec]:
+        return iter(self._specs.values())
+
+    def get(self, name: str) -> CommandSpec | None:
+        return self._specs.get(name)
+
+    def names(self, role: Role) -> tuple[str, ...]:
+        """Commands whose least role is exactly `role`, in registry order."""
+        return tuple(s.name for s in self if s.role is role)
+
+    def available_to(self, role: Role) -> tuple[CommandSpec, ...]:
+        return tuple(s for s in self if s.role <= role)
+
+    def with_commands(self, *specs: CommandSpec) -> CommandRegistry:
+        return CommandRegistry([*self, *specs])
+
+    def help_text(self, role: Role) -> str:
+        from bot import texts
+
+        lines = [f"{spec.signature} – {spec.help}" for spec in self if spec.role is Role.CUSTOMER]
+        text = texts.HELP_INTRO + "\n".join(lines)
+        for level, label in ((Role.STAFF, "Staff"), (Role.MANAGER, "Managers")):
+            if role >= level:
+                entries = " · ".join(f"{spec.signature} – {spec.help}" for spec in self if spec.role is level)
+                text += ("\n\n" if level is Role.STAFF else "\n") + f"{label}: {entries}"
+        return text
+
+
+def default_registry() -> CommandRegistry:
+    """Every command feedbot knows (handlers in bot.customer_commands and bot.staff)."""
+    from bot.customer_commands import CUSTOMER_SPECS
+    from bot.staff import STAFF_SPECS
+
+    return CommandRegistry([*CUSTOMER_SPECS, *STAFF_SPECS])

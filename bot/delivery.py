@@ -1,9 +1,16 @@
 """The delivery worker: drains the durable outbox through the adapters.
 
-A delivery is claimed (status 'sending' with a lease) and committed before it is sent, and marked
-'sent' right after. Cancelling the worker waits for the send in flight to be recorded, so a restart
-asks nobody twice and skips nobody. A process killed mid-send leaves a 'sending' row whose lease
-expires; it is then sent again (the one case where a question can arrive twice).
+Everything that leaves (replies, questions, reminders, digests) is a `delivery` row, claimed with a
+fencing token before it is sent and recorded right after. Claims are sized to what the platform's
+pace lets us send in the next few seconds, so a crash strands little. Each chat's messages are sent
+one at a time in queue order (replies before questions); different chats go concurrently, within
+the platform's pace (bot.pacing).
+
+The worker beats its heart in the `worker` table. A worker that falls silent (killed with SIGKILL,
+frozen) loses its claims after `silent_after` seconds to whichever worker looks next; their outcome
+is unknown, so a question among them counts as asked (an answer to it is taken) and is sent again
+unless it was answered meanwhile. Cancelling the worker (a clean stop) waits for the sends in flight
+to be recorded and hands the rest back at once.
 """
 
 from __future__ import annotations
@@ -11,21 +18,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from bot import texts
 from bot.adapter import Adapter
 from bot.clock import Clock, SystemClock
 from bot.config import QuietHours, Settings
-from bot.errors import DeliveryError
-from bot.types import ChatRef, Outbound, QuestionRef
-from storage.repository import DueDelivery, Repository
+from bot.errors import DeliveryError, MessageRejected, PlatformGone, RecipientUnreachable
+from bot.outbox_codec import from_claim
+from bot.signals import OutboxSignal
+from storage.errors import StorageUnavailable
+from storage.outbox import Claim
+from storage.store import Store, Unit
 
 log = logging.getLogger("feedbot.delivery")
 
-IDLE_POLL = timedelta(seconds=30)
+IDLE_POLL = timedelta(seconds=5)  # how often an idle worker looks for work queued by other processes
+HEARTBEAT_EVERY = 5.0
+SILENT_AFTER = 15.0
+CLAIM_HORIZON = 2.0  # claim what the pace allows in this many seconds
+T = TypeVar("T")
 
 
 def retry_delay(attempts: int, retry_after: float | None) -> timedelta:
@@ -49,131 +66,316 @@ def quiet_until(quiet: QuietHours | None, now: datetime, tz: ZoneInfo) -> dateti
     return end.astimezone(now.tzinfo)
 
 
+def new_worker_id() -> str:
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
 class DeliveryWorker:
     def __init__(
         self,
-        repo: Repository,
+        store: Store,
         adapters: Mapping[str, Adapter],
         settings: Settings,
-        clock: Clock | None = None,
         *,
-        batch_size: int = 50,
-        concurrency: int = 8,
+        clock: Clock | None = None,
+        signal: OutboxSignal | None = None,
+        worker_id: str | None = None,
+        horizon: float = CLAIM_HORIZON,
+        heartbeat_every: float = HEARTBEAT_EVERY,
+        silent_after: float = SILENT_AFTER,
+        max_lanes: int = 256,
     ) -> None:
-        self.repo = repo
+        self.store = store
         self.adapters = adapters
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.batch_size = batch_size
-        self._slots = asyncio.Semaphore(concurrency)
+        self.worker_id = worker_id or new_worker_id()
+        self.horizon = horizon
+        self.heartbeat_every = heartbeat_every
+        self.silent_after = silent_after
+        self.max_lanes = max_lanes
         self._wake = asyncio.Event()
+        self._lanes: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._in_flight: dict[str, int] = {}
+        self._gone: dict[str, str] = {}  # platform -> why it refuses us (token revoked)
+        self._registered = False
+        if signal is not None:
+            signal.subscribe(self.wake)
 
     def wake(self) -> None:
         self._wake.set()
 
+    @property
+    def gone(self) -> Mapping[str, str]:
+        return self._gone
+
+    def platform_back(self, platform: str) -> None:
+        """The adapter of `platform` works again (restarted with a new token)."""
+        self._gone.pop(platform, None)
+        self.wake()
+
+    # ------------------------------------------------------------------ lifecycle
+    async def _register(self) -> None:
+        async with self.store.unit() as unit:
+            await unit.workers.register(self.worker_id, socket.gethostname(), os.getpid(), self.clock.now())
+        self._registered = True
+
+    async def heartbeat(self) -> None:
+        async with self.store.unit() as unit:
+            alive = await unit.workers.heartbeat(self.worker_id, self.clock.now())
+        if not alive:
+            log.warning("worker %s was declared silent by another process; registering again", self.worker_id)
+            await self._register()
+
     async def run_forever(self) -> None:
+        """Deliver until cancelled; a database outage is logged and retried, never fatal."""
+        heart = asyncio.create_task(self._beat_forever(), name="delivery-heartbeat")
+        try:
+            while True:
+                self._wake.clear()
+                try:
+                    if not self._registered:
+                        await self._register()
+                    await self._release_silent_claims()
+                    await self._claim_and_dispatch()
+                except Exception:
+                    log.exception("delivery worker failed; retrying")
+                    await asyncio.sleep(1.0)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), await self._idle_timeout())
+        finally:
+            heart.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heart
+            await self._stop_lanes()
+            await self._deregister()
+
+    async def _beat_forever(self) -> None:
         while True:
-            self._wake.clear()
+            await asyncio.sleep(self.heartbeat_every)
             try:
-                await self.drain()
-            except Exception:
-                # A database outage must not kill the worker: log, wait, try again.
-                log.exception("delivery worker failed; retrying")
-            timeout = await self._idle_timeout()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                await self.heartbeat()
+            except Exception as exc:
+                log.warning("delivery heartbeat failed: %s", exc)
+
+    async def _deregister(self) -> None:
+        if not self._registered:
+            return
+        try:
+            async with self.store.unit() as unit:
+                await unit.workers.remove(self.worker_id)
+        except Exception as exc:  # its claims are released by the others once it is silent
+            log.warning("could not deregister worker %s: %s", self.worker_id, exc)
+        self._registered = False
+
+    async def _stop_lanes(self) -> None:
+        lanes = list(self._lanes.values())
+        for lane in lanes:
+            lane.cancel()
+        for lane in lanes:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await lane
 
     async def _idle_timeout(self) -> float:
+        if self._lanes:
+            return 0.05 if self._capacity_left() else IDLE_POLL.total_seconds()
         try:
-            nxt = await self.repo.next_delivery_time()
+            async with self.store.read() as unit:
+                nxt = await unit.outbox.next_due()
         except Exception:
             return IDLE_POLL.total_seconds()
         if nxt is None:
             return IDLE_POLL.total_seconds()
         return max(0.05, min((nxt - self.clock.now()).total_seconds(), IDLE_POLL.total_seconds()))
 
+    def _capacity_left(self) -> bool:
+        return any(self._room(platform) > 0 for platform in self._platforms())
+
+    # ------------------------------------------------------------------ claiming
+    def _platforms(self) -> list[str]:
+        return [p for p in self.adapters if p not in self._gone]
+
+    def _room(self, platform: str) -> int:
+        """How many more claims this platform's pace can use within the horizon."""
+        capacity = self.adapters[platform].pacer.capacity(self.horizon)
+        return capacity - self._in_flight.get(platform, 0)
+
+    async def _release_silent_claims(self) -> int:
+        now = self.clock.now()
+        async with self.store.unit() as unit:
+            await unit.workers.heartbeat(self.worker_id, now)
+            released = await unit.outbox.release_claims_of_silent_workers(
+                now - timedelta(seconds=self.silent_after), now
+            )
+            await unit.workers.remove_silent(now - timedelta(seconds=self.silent_after * 4))
+        if released:
+            log.warning("released %d claim(s) of silent workers (outcome unknown)", released)
+        return released
+
+    async def _claim_and_dispatch(self) -> int:
+        """Claim what fits and start a lane per chat; returns how many deliveries were claimed."""
+        claimed = 0
+        for platform in self._platforms():
+            room = min(self._room(platform), self.max_lanes - len(self._lanes))
+            if room <= 0:
+                continue
+            async with self.store.unit() as unit:
+                claims = await unit.outbox.claim(self.worker_id, [platform], self.clock.now(), room)
+            claimed += len(claims)
+            self._dispatch(claims)
+        return claimed
+
+    def _dispatch(self, claims: Sequence[Claim]) -> None:
+        by_chat: dict[tuple[str, str], list[Claim]] = {}
+        for claim in claims:
+            by_chat.setdefault((claim.platform, claim.chat_id), []).append(claim)
+            self._in_flight[claim.platform] = self._in_flight.get(claim.platform, 0) + 1
+        for chat, chat_claims in by_chat.items():
+            # A chat with a send in flight is never claimed again until it is recorded, so no lane exists.
+            assert chat not in self._lanes, chat
+            task = asyncio.create_task(self._lane(chat_claims), name=f"deliver-{chat[0]}-{chat[1]}")
+            self._lanes[chat] = task
+            task.add_done_callback(lambda done, key=chat: self._lane_done(key, done))
+
+    def _lane_done(self, chat: tuple[str, str], task: asyncio.Task[None]) -> None:
+        self._lanes.pop(chat, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("delivery lane for %s failed", chat, exc_info=task.exception())
+        self.wake()
+
+    async def _write(self, op: Callable[[Unit], Awaitable[T]]) -> T:
+        """A write-back after a send: retried through a database outage (the send happened)."""
+        delay = 0.5
+        while True:
+            try:
+                async with self.store.unit() as unit:
+                    return await op(unit)
+            except StorageUnavailable as exc:
+                log.warning("recording a delivery failed (retrying in %.1fs): %s", delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
     async def drain(self) -> int:
-        """Send everything due now; returns how many deliveries were attempted."""
-        await self.repo.release_stale_claims(self.clock.now())
+        """Send everything due now and wait for it (tests, the demo, one-shot CLI use)."""
+        if not self._registered:
+            await self._register()
+        await self._release_silent_claims()
         attempted = 0
         while True:
-            batch = await self.repo.claim_due_deliveries(self.clock.now(), limit=self.batch_size)
-            if not batch:
+            claimed = await self._claim_and_dispatch()
+            attempted += claimed
+            if self._lanes:
+                await asyncio.wait(list(self._lanes.values()), return_when=asyncio.FIRST_COMPLETED)
+                continue
+            if not claimed:
                 return attempted
-            attempted += len(batch)
-            async with asyncio.TaskGroup() as group:
-                for due in batch:
-                    group.create_task(self._deliver(due))
 
-    async def _deliver(self, due: DueDelivery) -> None:
-        try:
-            await self._slots.acquire()
-        except asyncio.CancelledError:
-            # Claimed but never sent: hand it back now rather than when the lease runs out.
-            await self.repo.hold_delivery(due.delivery_id, self.clock.now())
-            raise
-        try:
-            # Shielded: a cancelled worker still records the send in flight, then stops.
-            task = asyncio.ensure_future(self._send_and_record(due))
+    # ------------------------------------------------------------------ sending
+    async def _lane(self, claims: list[Claim]) -> None:
+        """One chat's claimed messages, one after the other.
+
+        Cancelled (a clean stop), the lane lets an API call already on the wire finish and be
+        recorded; a send still waiting for its turn is not made, and it and the rest go back.
+        """
+        for i, claim in enumerate(claims):
+            task: asyncio.Task[bool] = asyncio.ensure_future(self._deliver(claim))
             try:
                 await asyncio.shield(task)
             except asyncio.CancelledError:
-                await task
+                adapter = self.adapters.get(claim.platform)
+                if adapter is not None and not task.done() and not adapter.pacer.has_called(task):  # type: ignore[arg-type]
+                    task.cancel()
+                sent = False
+                with contextlib.suppress(BaseException):
+                    sent = await task
+                if not sent:
+                    await self._hand_back([claim], count=False)
+                await self._hand_back(claims[i + 1 :])
                 raise
-        finally:
-            self._slots.release()
+            finally:
+                self._in_flight[claim.platform] -= 1
 
-    @staticmethod
-    def _outbound(due: DueDelivery) -> Outbound:
-        # The run's own snapshot of question, rating and scale: a later config change does not alter it.
-        text = texts.reminder(due.question) if due.reminder else due.question
-        return Outbound(
-            chat=ChatRef(due.platform, due.chat_id, due.user_id),
-            text=text,
-            question=QuestionRef(run_id=due.run_id, rating=due.rating, scale=due.scale),
-        )
+    async def _hand_back(self, claims: Sequence[Claim], *, count: bool = True) -> None:
+        """Claimed but never sent: back to the queue now, not when this worker is declared silent.
 
-    def _quiet_until(self, due: DueDelivery, now: datetime) -> datetime | None:
-        poll = self.settings.poll(due.poll_id)
+        `count`: these claims are still counted in flight (the lane's current one is not).
+        """
+        if not claims:
+            return
+        now = self.clock.now()
+        try:
+            async with self.store.unit() as unit:
+                for claim in claims:
+                    await unit.outbox.hold(claim, now)
+        except Exception as exc:
+            log.warning("could not hand back %d claim(s): %s", len(claims), exc)
+        if count:
+            for claim in claims:
+                self._in_flight[claim.platform] -= 1
+
+    def _quiet_until(self, claim: Claim, now: datetime) -> datetime | None:
+        if not claim.is_question:
+            return None  # replies answer someone who just wrote: never held back
+        poll = self.settings.poll(claim.poll_id or "")
         tz = self.settings.poll_timezone(poll) if poll else ZoneInfo(self.settings.engine.timezone)
         return quiet_until(self.settings.engine.quiet_hours, now, tz)
 
-    async def _send_and_record(self, due: DueDelivery) -> None:
+    async def _deliver(self, claim: Claim) -> bool:
+        """Send one claim and record the outcome; False only when it was cancelled before sending."""
         now = self.clock.now()
-        held = self._quiet_until(due, now)
+        held = self._quiet_until(claim, now)
         if held is not None:
-            await self.repo.hold_delivery(due.delivery_id, held)
-            return
-        adapter = self.adapters.get(due.platform)
+            await self._write(lambda unit: unit.outbox.hold(claim, held))
+            return True
+        adapter = self.adapters.get(claim.platform)
         if adapter is None:
-            await self.repo.fail_delivery(due, f"no adapter configured for platform {due.platform!r}")
-            return
+            await self._write(lambda unit: unit.outbox.fail(claim, f"no adapter for platform {claim.platform!r}"))
+            return True
         try:
-            message_id = await adapter.send(self._outbound(due))
+            message_id = await adapter.send(from_claim(claim))
         except DeliveryError as exc:
-            await self._failed(due, exc)
-            return
+            await self._failed(claim, exc)
+            return True
         except Exception as exc:  # an adapter bug must not stop the outbox
-            log.exception("adapter %s raised a non-DeliveryError", due.platform)
-            await self._failed(due, DeliveryError(f"unexpected {type(exc).__name__}", permanent=False))
-            return
-        await self.repo.record_sent(due, message_id, self.clock.now())
+            log.exception("adapter %s raised a non-DeliveryError", claim.platform)
+            await self._failed(claim, DeliveryError(f"unexpected {type(exc).__name__}"))
+            return True
+        recorded = await self._write(lambda unit: unit.outbox.record_sent(claim, message_id, self.clock.now()))
+        if not recorded:
+            log.warning("delivery %s was sent but its claim had been released meanwhile", claim.delivery_id)
         log.info(
-            "delivered %s run=%s customer=%s platform=%s",
-            "reminder" if due.reminder else "question",
-            due.run_id,
-            due.customer_id,
-            due.platform,
+            "delivered %s run=%s customer=%s platform=%s chat=%s",
+            claim.kind.value,
+            claim.run_id,
+            claim.customer_id,
+            claim.platform,
+            claim.chat_id,
         )
+        return True
 
-    async def _failed(self, due: DueDelivery, exc: DeliveryError) -> None:
+    async def _failed(self, claim: Claim, exc: DeliveryError) -> None:
+        await self._write(lambda unit: self._record_failure(unit, claim, exc))
+
+    async def _record_failure(self, unit: Unit, claim: Claim, exc: DeliveryError) -> None:
         now = self.clock.now()
-        if exc.permanent:
-            log.warning("delivery failed for good run=%s customer=%s: %s", due.run_id, due.customer_id, exc.reason)
-            await self.repo.fail_delivery(due, exc.reason)
-            await self.repo.mark_unreachable(due.customer_id, exc.reason, now)
-        elif due.attempts >= self.settings.engine.max_attempts:
-            log.warning("delivery gave up after %d attempts run=%s: %s", due.attempts, due.run_id, exc.reason)
-            await self.repo.fail_delivery(due, f"gave up after {due.attempts} attempts: {exc.reason}")
+        what = f"{claim.kind.value} {claim.delivery_id} run={claim.run_id} chat={claim.chat_id}"
+        if isinstance(exc, RecipientUnreachable):
+            log.warning("%s: recipient unreachable: %s", what, exc.reason)
+            await unit.outbox.fail(claim, exc.reason)
+            if claim.customer_id is not None:
+                await unit.customers.mark_unreachable(claim.customer_id, exc.reason, now)
+            elif claim.user_id is not None:
+                await unit.customers.set_reachable(claim.platform, claim.user_id, False, exc.reason, now)
+        elif isinstance(exc, MessageRejected):
+            log.error("%s: the platform refused our message: %s", what, exc.reason)
+            await unit.outbox.fail(claim, exc.reason)
+        elif isinstance(exc, PlatformGone):
+            if claim.platform not in self._gone:
+                log.error("%s refuses us (%s): no more sends there until it is fixed", claim.platform, exc.reason)
+            self._gone[claim.platform] = exc.reason
+            await unit.outbox.hold(claim, now)
+        elif claim.attempts >= self.settings.engine.max_attempts:
+            log.warning("%s: gave up after %d attempts: %s", what, claim.attempts, exc.reason)
+            await unit.outbox.fail(claim, f"gave up after {claim.attempts} attempts: {exc.reason}")
         else:
-            await self.repo.retry_delivery(due, exc.reason, now + retry_delay(due.attempts, exc.retry_after))
+            await unit.outbox.retry(claim, exc.reason, now + retry_delay(claim.attempts, exc.retry_after))

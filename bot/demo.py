@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import tempfile
 import textwrap
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from zoneinfo import ZoneInfo
 
+from bot.app import Runtime, build_runtime
 from bot.clock import SystemClock
 from bot.config import Settings, settings_from_mapping
-from bot.delivery import DeliveryWorker
-from bot.digest import build_digest, last_complete_period
-from bot.engine import Engine
+from bot.digest import last_complete_period
 from bot.types import rating_choice
 from storage.db import make_engine, upgrade
-from storage.reporting import Reports
-from storage.repository import Repository
+from storage.store import Store
 
 if TYPE_CHECKING:
     from adapters.local import LocalAdapter, LocalUser
@@ -66,31 +65,35 @@ async def run_demo(out: TextIO, db_path: Path | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="feedbot-demo-") as tmp:
         path = db_path or Path(tmp) / "demo.db"
         settings = demo_settings(path)
-        engine_db = make_engine(settings.storage.url)
+        store = Store(make_engine(settings.storage.url))
         try:
-            await upgrade(engine_db)
-            return await _play(Repository(engine_db), settings, out)
+            await upgrade(store.db)
+            return await _play(store, settings, out)
         finally:
-            await engine_db.dispose()
+            await store.dispose()
 
 
-async def _play(repo: Repository, settings: Settings, out: TextIO) -> int:
+async def _play(store: Store, settings: Settings, out: TextIO) -> int:
     from adapters.local import LocalAdapter, LocalUser
 
     real_now = SystemClock().now()
     week = last_complete_period("week", real_now, ZoneInfo("UTC"))
     clock = DemoClock(week.start + timedelta(days=1, hours=10))  # last Tuesday, 10:00 UTC
     adapter = LocalAdapter(now=clock.now)
-    engine = Engine(repo, settings, clock)
-    engine.attach(adapter)
-    worker = DeliveryWorker(repo, engine.adapters, settings, clock)
+    runtime = build_runtime(settings, adapters=[adapter], clock=clock, store=store)
+    engine, worker = runtime.engine, runtime.worker
     await adapter.start(engine.on_message)
+
+    async def act(action: Awaitable[object]) -> None:
+        """A customer acts, then the replies go out (the outbox drains as it would at run time)."""
+        await action
+        await worker.drain()
 
     names = ["Alice", "Bruno", "Chen", "Dara", "Emeka", "Farah"]
     users = {name: LocalUser(str(100 + i), name) for i, name in enumerate(names)}
     for user in users.values():
-        await adapter.say(user, "/start")
-    await adapter.say(users["Emeka"], "/stop")
+        await act(adapter.say(user, "/start"))
+    await act(adapter.say(users["Emeka"], "/stop"))
 
     async def ask() -> int:
         started = await engine.start_run("weekend-visit", triggered_by="demo")
@@ -102,30 +105,30 @@ async def _play(repo: Repository, settings: Settings, out: TextIO) -> int:
     _mark(adapter, "Tuesday: a staff member runs /poll weekend-visit")
     run = await ask()
     clock.current += timedelta(minutes=7)
-    await adapter.say(alice, "The live jazz on Saturday night 🎷")
-    await adapter.press(alice, rating_choice(run, 5))
-    await adapter.say(bruno, "Friendly staff, and the terrace had a great view")
-    await adapter.say(bruno, "4")
+    await act(adapter.say(alice, "The live jazz on Saturday night 🎷"))
+    await act(adapter.press(alice, rating_choice(run, 5)))
+    await act(adapter.say(bruno, "Friendly staff, and the terrace had a great view"))
+    await act(adapter.say(bruno, "4"))
     clock.current += timedelta(hours=2)
-    await adapter.say(chen, "Breakfast – الفطور كان رائعًا")
-    await adapter.press(chen, rating_choice(run, 4))
-    await adapter.send_sticker(dara)
-    await adapter.say(dara, "Honestly? The quiet. Slept like a baby.")
-    await adapter.press(dara, rating_choice(run, 5))
-    await adapter.send_sticker(farah)
-    await adapter.say(farah, "/mydata")
+    await act(adapter.say(chen, "Breakfast – الفطور كان رائعًا"))
+    await act(adapter.press(chen, rating_choice(run, 4)))
+    await act(adapter.send_sticker(dara))
+    await act(adapter.say(dara, "Honestly? The quiet. Slept like a baby."))
+    await act(adapter.press(dara, rating_choice(run, 5)))
+    await act(adapter.send_sticker(farah))
+    await act(adapter.say(farah, "/mydata"))
 
     clock.current = week.start + timedelta(days=4, hours=17)  # Friday, 17:00
     _mark(adapter, "Friday: another round")
     second = await ask()
-    await adapter.say(alice, "The band again, and the friendly staff remembered my name")
-    await adapter.press(alice, rating_choice(second, 5))
-    await adapter.say(farah, "Brunch was slow today")
-    await adapter.press(farah, rating_choice(second, 2))
+    await act(adapter.say(alice, "The band again, and the friendly staff remembered my name"))
+    await act(adapter.press(alice, rating_choice(second, 5)))
+    await act(adapter.say(farah, "Brunch was slow today"))
+    await act(adapter.press(farah, rating_choice(second, 2)))
 
     _print_transcript(adapter, users, out)
-    await _print_summary(repo, (run, second), out)
-    digest = await build_digest(Reports(repo.engine), settings, "week", real_now)
+    await _print_summary(runtime, (run, second), out)
+    digest = await runtime.reporting.build("week", real_now)
     out.write("\n== The manager's weekly digest (as posted to the team chat, with a chart) ==\n")
     out.write(digest.text + "\n")
     await adapter.stop()
@@ -138,18 +141,22 @@ def _mark(adapter: LocalAdapter, text: str) -> None:
     adapter.transcript.append(TranscriptLine("", "--", text))
 
 
-async def _print_summary(repo: Repository, runs: tuple[int, ...], out: TextIO) -> None:
+async def _print_summary(runtime: Runtime, runs: tuple[int, ...], out: TextIO) -> None:
     out.write("\n== Summary ==\n")
     for run in runs:
-        counts = await repo.run_counts(run)
+        async with runtime.store.read() as unit:
+            counts = await unit.runs.counts(run)
         rate = round(100 * counts.answered / counts.sent) if counts.sent else 0
         out.write(
             f"Run {run}: asked {counts.asked} · delivered {counts.sent} · answers {counts.answered} "
             f"· response rate {rate}% · rated {counts.rated}\n"
         )
     ratings: list[int] = []
-    async for batch in repo.iter_answers():
-        ratings += [row.rating for row in batch if row.rating is not None]
+    async with runtime.store.read() as unit:
+        after = 0
+        while batch := await unit.conversation.answers_after(after):
+            ratings += [row.rating for row in batch if row.rating is not None]
+            after = batch[-1].id
     average = sum(ratings) / len(ratings) if ratings else 0.0
     out.write(f"Average rating: {average:.1f} / 5 from {len(ratings)} ratings\n")
     out.write("Emeka said /stop and was not asked; stickers got a request for words and were not stored.\n")

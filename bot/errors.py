@@ -1,12 +1,21 @@
 """feedbot's exceptions.
 
     FeedbotError
-    ├── ConfigError          bad configuration: names the key and the problem
-    └── DeliveryError        an adapter could not deliver an Outbound
-            permanent=True   never retry (user blocked the bot, DMs closed, chat gone)
-            permanent=False  retry later (network, rate limit: `retry_after` seconds if known)
+    ├── ConfigError            bad configuration: names the key and the problem
+    ├── HandlingDeferred       an inbound message could not be handled now: do not acknowledge it,
+    │                          let it come again (`retry_after` seconds is a good pause)
+    └── DeliveryError          an adapter could not deliver an Outbound; by cause:
+        ├── RecipientUnreachable   this person can't be reached (blocked the bot, DMs closed,
+        │                          chat gone): never retry, mark the customer unreachable
+        ├── TryLater               passing (network, 5xx, rate limit: `retry_after` if known):
+        │                          retry with back-off, never counts against the customer
+        ├── MessageRejected        the platform refused our own payload (a bug of ours): fail this
+        │                          delivery, the customer stays reachable
+        └── PlatformGone           the platform refuses us altogether (token revoked): stop sending
+                                   on it until the operator acts
 
 Adapters translate SDK exceptions into these at the edge; the engine never sees an SDK exception.
+The storage layer's own classes (storage.errors) are translated by the engine.
 """
 
 from __future__ import annotations
@@ -23,9 +32,37 @@ class ConfigError(FeedbotError):
         self.problem = problem
 
 
-class DeliveryError(FeedbotError):
-    def __init__(self, reason: str, *, permanent: bool, retry_after: float | None = None) -> None:
+class HandlingDeferred(FeedbotError):
+    """Raised by `Engine.on_message`: nothing was committed; the adapter must not acknowledge."""
+
+    def __init__(self, reason: str, *, retry_after: float = 1.0) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.permanent = permanent
         self.retry_after = retry_after
+
+
+class DeliveryError(FeedbotError):
+    """Base of the send failures. `permanent`: retrying the same message can never help."""
+
+    permanent = False
+
+    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class RecipientUnreachable(DeliveryError):
+    permanent = True
+
+
+class TryLater(DeliveryError):
+    permanent = False
+
+
+class MessageRejected(DeliveryError):
+    permanent = True
+
+
+class PlatformGone(DeliveryError):
+    permanent = True

@@ -7,7 +7,8 @@ import json
 from datetime import datetime
 from typing import TextIO
 
-from storage.repository import ExportRow, Repository
+from storage.export import ExportRow, iter_answers
+from storage.store import Store
 
 FIELDS = ("poll", "run", "platform", "user", "display_name", "answer", "rating", "late", "answered_at")
 
@@ -26,19 +27,19 @@ def _record(row: ExportRow) -> dict[str, object]:
     }
 
 
-async def export_answers(repo: Repository, out: TextIO, fmt: str, since: datetime | None = None) -> int:
+async def export_answers(store: Store, out: TextIO, fmt: str, since: datetime | None = None) -> int:
     """Write every answer (answered at or after `since`) to `out`; returns how many were written."""
     count = 0
     if fmt == "csv":
         writer = csv.DictWriter(out, fieldnames=FIELDS)
         writer.writeheader()
-        async for batch in repo.iter_answers(since=since):
+        async for batch in iter_answers(store, since=since):
             for row in batch:
                 writer.writerow(_record(row))
                 count += 1
         return count
     out.write("[")
-    async for batch in repo.iter_answers(since=since):
+    async for batch in iter_answers(store, since=since):
         for row in batch:
             out.write(",\n " if count else "\n ")
             out.write(json.dumps(_record(row), ensure_ascii=False))

@@ -15,9 +15,12 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.clock import Clock
 from bot.config import PollSettings, Settings
 from bot.cron import WallClockCronTrigger
-from bot.engine import Engine
+from bot.runs import start_run
+from bot.signals import OutboxSignal
+from storage.store import Store
 
 log = logging.getLogger("feedbot.schedule")
 
@@ -39,13 +42,17 @@ def next_fire_time(cron: str, tz: ZoneInfo, after: datetime) -> datetime | None:
 class PollScheduler:
     def __init__(
         self,
-        engine: Engine,
+        store: Store,
         settings: Settings,
+        clock: Clock,
         *,
-        on_digest: Callable[[datetime], Awaitable[None]] | None = None,
+        signal: OutboxSignal,
+        on_digest: Callable[[datetime], Awaitable[object]] | None = None,
     ) -> None:
-        self.engine = engine
+        self.store = store
         self.settings = settings
+        self.clock = clock
+        self.signal = signal
         self.on_digest = on_digest
         self._apscheduler: AsyncIOScheduler | None = None
 
@@ -61,7 +68,7 @@ class PollScheduler:
 
         Returns the ids of runs this call created (an existing run is not created again).
         """
-        now = now or self.engine.clock.now()
+        now = now or self.clock.now()
         created: list[int] = []
         for poll in self.scheduled_polls():
             assert poll.schedule is not None
@@ -71,34 +78,42 @@ class PollScheduler:
                 continue
             for skipped in due[:-1]:
                 log.warning("poll=%s fire time %s superseded by a later one; not sent", poll.id, skipped.isoformat())
-            if await self.engine.repo.scheduled_run_exists(poll.id, due[-1]):
-                continue
-            started = await self.engine.start_run(poll.id, triggered_by="schedule", scheduled_for=due[-1], now=now)
+            async with self.store.unit() as unit:
+                if await unit.runs.scheduled_exists(poll.id, due[-1]):
+                    continue
+                started = await start_run(
+                    unit, self.settings, poll.id, triggered_by="schedule", scheduled_for=due[-1], now=now
+                )
             if started is not None:
                 created.append(started.run_id)
+        if created:
+            self.signal.notify()
         await self.queue_reminders(now)
         return created
 
     async def queue_reminders(self, now: datetime) -> int:
         total = 0
-        for run_id in await self.engine.repo.runs_due_for_reminders(now):
-            queued = await self.engine.repo.queue_reminders(run_id, now)
-            log.info("reminders queued run=%s count=%d", run_id, queued)
-            total += queued
+        async with self.store.unit() as unit:
+            for run_id in await unit.runs.due_for_reminders(now):
+                queued = await unit.outbox.queue_reminders(run_id, now)
+                await unit.runs.mark_reminders_queued(run_id)
+                log.info("reminders queued run=%s count=%d", run_id, queued)
+                total += queued
         if total:
-            self.engine._outbox_changed()
+            self.signal.notify()
         return total
 
     async def report_missed(self, now: datetime | None = None) -> list[tuple[str, datetime]]:
         """At start: log scheduled times (within LOOKBACK) that are too old to send and have no run."""
-        now = now or self.engine.clock.now()
+        now = now or self.clock.now()
         missed: list[tuple[str, datetime]] = []
-        for poll in self.scheduled_polls():
-            assert poll.schedule is not None
-            tz = self.settings.poll_timezone(poll)
-            for when in fire_times(poll.schedule, tz, now - LOOKBACK, now - self.grace - timedelta(microseconds=1)):
-                if not await self.engine.repo.scheduled_run_exists(poll.id, when):
-                    missed.append((poll.id, when))
+        async with self.store.read() as unit:
+            for poll in self.scheduled_polls():
+                assert poll.schedule is not None
+                tz = self.settings.poll_timezone(poll)
+                for when in fire_times(poll.schedule, tz, now - LOOKBACK, now - self.grace - timedelta(microseconds=1)):
+                    if not await unit.runs.scheduled_exists(poll.id, when):
+                        missed.append((poll.id, when))
         for poll_id, when in missed:
             log.warning("missed scheduled run poll=%s at %s: older than the grace window, skipped", poll_id, when)
         return missed
@@ -139,6 +154,6 @@ class PollScheduler:
         if self.on_digest is None:
             return
         try:
-            await self.on_digest(self.engine.clock.now())
+            await self.on_digest(self.clock.now())
         except Exception:
             log.exception("scheduled digest failed")

@@ -1,124 +1,175 @@
-"""Staff and manager commands. The engine has already checked the caller's role."""
+"""Staff and manager commands. The engine has already checked the caller's role and place."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import datetime
+from typing import Any
 
-from bot.commands import TAG, Command
-from bot.engine import Engine
+from bot.commands import TAG, CommandContext, CommandSpec, Place, PrepareContext
+from bot.effects import Decision
 from bot.roles import Role
+from bot.runs import start_run
 from bot.schedule import next_fire_time
-from bot.types import Image, Inbound, Outbound
+from bot.types import Image
+from storage.runs import MAX_ID
 
 log = logging.getLogger("feedbot.staff")
 
 PERIODS = ("day", "week", "month")
 
-# (period, now) -> (text, chart png or None); provided by the composition root from bot.digest.
-DigestRenderer = Callable[[str, datetime], Awaitable[tuple[str, bytes | None]]]
-GoalsRenderer = Callable[[datetime], Awaitable[str]]
+
+def _poll_ids(ctx: CommandContext) -> str:
+    return ", ".join(p.id for p in ctx.settings.polls) or "(none configured)"
 
 
-class StaffCommands:
-    def __init__(
-        self,
-        engine: Engine,
-        *,
-        digest: DigestRenderer | None = None,
-        goals: GoalsRenderer | None = None,
-    ) -> None:
-        self.engine = engine
-        self.settings = engine.settings
-        self.digest = digest
-        self.goals = goals
-
-    def _reply(self, inbound: Inbound, text: str, image: Image | None = None) -> list[Outbound]:
-        return [Outbound(chat=inbound.chat, text=text, reply_to=inbound.message_id, image=image)]
-
-    async def handle(self, inbound: Inbound, command: Command, role: Role) -> list[Outbound]:
-        handlers = {
-            "poll": self._poll,
-            "polls": self._polls,
-            "status": self._status,
-            "digest": self._digest,
-            "goals": self._goals,
-        }
-        return await handlers[command.name](inbound, command)
-
-    def _poll_ids(self) -> str:
-        return ", ".join(p.id for p in self.settings.polls) or "(none configured)"
-
-    async def _poll(self, inbound: Inbound, command: Command) -> list[Outbound]:
-        usage = f"Usage: /poll POLL_ID [tag]. Polls: {self._poll_ids()}"
-        if not command.args or len(command.args) > 2:
-            return self._reply(inbound, usage)
-        poll_id = command.args[0]
-        tag = command.args[1] if len(command.args) > 1 else None
-        if self.settings.poll(poll_id) is None:
-            return self._reply(inbound, f"Unknown poll {poll_id!r}. {usage}")
-        if tag is not None and not TAG.match(tag):
-            return self._reply(inbound, f"Invalid tag {tag!r} (letters, digits, _ and - only). {usage}")
-        who = f"{inbound.chat.platform}:{inbound.sender_id}"
-        started = await self.engine.start_run(poll_id, triggered_by=who, tag=tag)
-        assert started is not None  # manual runs have no scheduled time, so they are never duplicates
-        log.info("staff started poll=%s run=%s by=%s", poll_id, started.run_id, who)
-        target = f" tagged {tag!r}" if tag else ""
-        return self._reply(
-            inbound,
-            f"Poll {poll_id!r} started (run {started.run_id}): {started.queued} customer"
-            f"{'' if started.queued == 1 else 's'}{target} will be asked. /status {started.run_id} shows progress.",
+async def poll(ctx: CommandContext) -> Decision:
+    args = ctx.command.args
+    usage = f"Usage: /poll POLL_ID [tag]. Polls: {_poll_ids(ctx)}"
+    if not args or len(args) > 2:
+        return Decision.reply(ctx.reply(usage))
+    poll_id = args[0]
+    tag = args[1] if len(args) > 1 else None
+    if ctx.settings.poll(poll_id) is None:
+        return Decision.reply(ctx.reply(f"Unknown poll {poll_id[:64]!r}. {usage}"))
+    if tag is not None and not TAG.match(tag):
+        return Decision.reply(ctx.reply(f"Invalid tag {tag[:64]!r} (letters, digits, _ and - only). {usage}"))
+    who = f"{ctx.inbound.chat.platform}:{ctx.inbound.sender_id}"
+    started = await start_run(ctx.unit, ctx.settings, poll_id, triggered_by=who, tag=tag, now=ctx.now)
+    assert started is not None  # manual runs have no scheduled time, so they are never duplicates
+    log.info("staff started poll=%s run=%s by=%s", poll_id, started.run_id, who)
+    target = f" tagged {tag!r}" if tag else ""
+    plural = "" if started.queued == 1 else "s"
+    return Decision.reply(
+        ctx.reply(
+            f"Poll {poll_id!r} started (run {started.run_id}): {started.queued} customer{plural}{target} "
+            f"will be asked. /status {started.run_id} shows progress."
         )
+    )
 
-    async def _polls(self, inbound: Inbound, command: Command) -> list[Outbound]:
-        if not self.settings.polls:
-            return self._reply(inbound, "No polls are configured.")
-        now = self.engine.clock.now()
-        lines = ["Polls:"]
-        for poll in self.settings.polls:
-            tz = self.settings.poll_timezone(poll)
-            if poll.schedule:
-                nxt = next_fire_time(poll.schedule, tz, now)
-                when = nxt.astimezone(tz).strftime("%a %Y-%m-%d %H:%M %Z") if nxt else "never"
-                lines.append(f"• {poll.id} – next {when} ({tz.key}; cron {poll.schedule})")
-            else:
-                lines.append(f"• {poll.id} – on demand only (/poll {poll.id})")
-        return self._reply(inbound, "\n".join(lines))
 
-    async def _status(self, inbound: Inbound, command: Command) -> list[Outbound]:
-        if len(command.args) > 1 or (command.args and not command.args[0].isdigit()):
-            return self._reply(inbound, "Usage: /status [RUN]")
-        run = (
-            await self.engine.repo.get_run(int(command.args[0]))
-            if command.args
-            else await self.engine.repo.latest_run()
-        )
-        if run is None or run.id is None:
-            return self._reply(inbound, "No such run." if command.args else "No poll has run yet.")
-        c = await self.engine.repo.run_counts(run.id)
-        rate = f"{round(100 * c.answered / c.sent)}%" if c.sent else "n/a"
-        state = "closed" if self.engine.clock.now() >= run.closes_at else "open"
-        tag = f", tag {run.tag}" if run.tag else ""
-        return self._reply(
-            inbound,
+async def polls(ctx: CommandContext) -> Decision:
+    settings = ctx.settings
+    if not settings.polls:
+        return Decision.reply(ctx.reply("No polls are configured."))
+    lines = ["Polls:"]
+    for p in settings.polls:
+        tz = settings.poll_timezone(p)
+        if p.schedule:
+            nxt = next_fire_time(p.schedule, tz, ctx.now)
+            when = nxt.astimezone(tz).strftime("%a %Y-%m-%d %H:%M %Z") if nxt else "never"
+            lines.append(f"• {p.id} – next {when} ({tz.key}; cron {p.schedule})")
+        else:
+            lines.append(f"• {p.id} – on demand only (/poll {p.id})")
+    return Decision.reply(ctx.reply("\n".join(lines)))
+
+
+async def status(ctx: CommandContext) -> Decision:
+    args = ctx.command.args
+    if len(args) > 1 or (args and not args[0].isdigit()):
+        return Decision.reply(ctx.reply("Usage: /status [RUN]"))
+    if args:
+        # Validated here, so a number no id column can hold never reaches the database.
+        wanted = int(args[0]) if len(args[0]) <= 10 else MAX_ID + 1
+        run = await ctx.unit.runs.get(wanted)
+    else:
+        run = await ctx.unit.runs.latest()
+    if run is None:
+        return Decision.reply(ctx.reply("No such run." if args else "No poll has run yet."))
+    c = await ctx.unit.runs.counts(run.id)
+    rate = f"{round(100 * c.answered / c.sent)}%" if c.sent else "n/a"
+    state = "closed" if ctx.now >= run.closes_at else "open"
+    tag = f", tag {run.tag}" if run.tag else ""
+    return Decision.reply(
+        ctx.reply(
             f"Run {run.id} – poll {run.poll_id}{tag}, started {run.created_at:%Y-%m-%d %H:%M} UTC "
             f"by {run.triggered_by}, {state} (closes {run.closes_at:%Y-%m-%d %H:%M} UTC)\n"
             f"Asked {c.asked} · delivered {c.sent} · waiting {c.pending} · failed {c.failed}\n"
-            f"Answered {c.answered} ({rate}) · rated {c.rated} · reminded {c.reminded} · late {c.late}",
+            f"Answered {c.answered} ({rate}) · rated {c.rated} · reminded {c.reminded} · late {c.late}"
         )
+    )
 
-    async def _digest(self, inbound: Inbound, command: Command) -> list[Outbound]:
-        period = command.args[0].lower() if command.args else self.settings.digest.period
-        if len(command.args) > 1 or period not in PERIODS:
-            return self._reply(inbound, "Usage: /digest [day|week|month]")
-        if self.digest is None:
-            return self._reply(inbound, "Digests are not available in this deployment.")
-        text, png = await self.digest(period, self.engine.clock.now())
-        image = Image(filename=f"digest-{period}.png", data=png) if png else None
-        return self._reply(inbound, text, image)
 
-    async def _goals(self, inbound: Inbound, command: Command) -> list[Outbound]:
-        if self.goals is None or not self.settings.goals:
-            return self._reply(inbound, "No goals are configured ([[goals]] in the config file).")
-        return self._reply(inbound, await self.goals(self.engine.clock.now()))
+def _digest_period(ctx: PrepareContext | CommandContext) -> str | None:
+    args = ctx.command.args
+    period = args[0].lower() if args else ctx.settings.digest.period
+    return period if len(args) <= 1 and period in PERIODS else None
+
+
+async def prepare_digest(ctx: PrepareContext) -> Any:
+    """Rendered before the transaction: a digest reads many rows and draws a chart."""
+    period = _digest_period(ctx)
+    if period is None or ctx.reporting is None:
+        return None
+    return await ctx.reporting.digest(period, ctx.now)
+
+
+async def digest(ctx: CommandContext) -> Decision:
+    period = _digest_period(ctx)
+    if period is None:
+        return Decision.reply(ctx.reply("Usage: /digest [day|week|month]"))
+    if ctx.prepared is None:
+        return Decision.reply(ctx.reply("Digests are not available in this deployment."))
+    text, png = ctx.prepared
+    image = Image(filename=f"digest-{period}.png", data=png) if png else None
+    return Decision.reply(ctx.reply(text, image=image))
+
+
+async def prepare_goals(ctx: PrepareContext) -> Any:
+    if ctx.reporting is None or not ctx.settings.goals:
+        return None
+    return await ctx.reporting.goals(ctx.now)
+
+
+async def goals(ctx: CommandContext) -> Decision:
+    if ctx.prepared is None:
+        return Decision.reply(ctx.reply("No goals are configured ([[goals]] in the config file)."))
+    return Decision.reply(ctx.reply(str(ctx.prepared)))
+
+
+STAFF_SPECS = (
+    CommandSpec(
+        "poll",
+        Role.STAFF,
+        Place.TEAM,
+        help="ask now",
+        menu="Ask a poll now: /poll POLL_ID [tag]",
+        handler=poll,
+        usage="POLL_ID [tag]",
+    ),
+    CommandSpec(
+        "polls",
+        Role.STAFF,
+        Place.TEAM,
+        help="polls and next times",
+        menu="Configured polls and their next times",
+        handler=polls,
+    ),
+    CommandSpec(
+        "status",
+        Role.STAFF,
+        Place.TEAM,
+        help="progress",
+        menu="Progress of a poll run: /status [RUN]",
+        handler=status,
+        usage="[RUN]",
+    ),
+    CommandSpec(
+        "digest",
+        Role.MANAGER,
+        Place.TEAM,
+        help="results against goals",
+        menu="Results against goals: /digest [day|week|month]",
+        handler=digest,
+        usage="[day|week|month]",
+        prepare=prepare_digest,
+    ),
+    CommandSpec(
+        "goals",
+        Role.MANAGER,
+        Place.TEAM,
+        help="goal status now",
+        menu="Goal status now",
+        handler=goals,
+        prepare=prepare_goals,
+    ),
+)

@@ -4,19 +4,8 @@ from __future__ import annotations
 
 MAX_ANSWER_CHARS = 4096
 
-HELP = (
-    "I collect short feedback for the team behind this chat.\n"
-    "\n"
-    "/start – subscribe to the occasional question\n"
-    "/stop – stop receiving questions\n"
-    "/mydata – see everything stored about you\n"
-    "/forget – erase everything stored about you\n"
-    "/privacy – what is stored and why\n"
-    "/help – this message"
-)
-
-STAFF_HELP = "\n\nStaff: /poll POLL_ID [tag] – ask now · /polls – polls and next times · /status [RUN] – progress"
-MANAGER_HELP = "\nManagers: /digest [day|week|month] – results against goals · /goals – goal status now"
+# /help: this intro, then one line per command the caller may use (built from bot.commands).
+HELP_INTRO = "I collect short feedback for the team behind this chat.\n\n"
 
 
 def welcome(name: str, rating: bool) -> str:
@@ -54,6 +43,7 @@ RATING_ALREADY = "Your rating was already saved – thank you."
 GROUP_HINT = "Please message me privately to {what}."
 NOT_ALLOWED = "Sorry, that command is for {role} only."
 ERROR = "Sorry, something went wrong on our side. Please try again in a moment."
+CANNOT_STORE = "Sorry, I couldn't store that message. Please send it again in a different form."
 
 
 def privacy(url: str | None) -> str:

@@ -43,6 +43,21 @@ class Inbound:
     # Platform role names of the sender where the platform has them (Discord roles); used for staff checks.
     sender_roles: frozenset[str] = field(default_factory=frozenset)
     language: str | None = None
+    # The adapter's own handle for answering this message in place later (a Discord interaction
+    # token), opaque to the engine: it travels with the replies through the outbox.
+    reply_handle: str | None = None
+    # The adapter's id for this very update where the message id is not enough (each edit of one
+    # message is its own update); None: the message id identifies it.
+    update_ref: str | None = None
+
+    @property
+    def update_id(self) -> str:
+        """Identifies this update for good: a redelivery has the same id, a new edit a new one."""
+        if self.update_ref is not None:
+            return self.update_ref
+        if self.kind is InboundKind.EDIT:
+            return f"{self.message_id}@{self.received_at.timestamp():.6f}"
+        return self.message_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +102,7 @@ class Outbound:
     reply_to: str | None = None
     image: Image | None = None
     question: QuestionRef | None = None
+    reply_handle: str | None = None  # from the Inbound this answers (see Inbound.reply_handle)
 
     def with_numbered_choices(self) -> str:
         """Fallback rendering for a channel without buttons: choices become numbered text."""
@@ -99,15 +115,18 @@ class Outbound:
         return "\n".join(lines)
 
 
-# Choice values the engine understands. They carry what they need (persistent buttons survive restarts).
-def rating_choice(run_id: int, value: int) -> str:
-    return f"rate:{run_id}:{value}"
+from bot.choices import FORGET_NO, FORGET_YES, answer_choice, rating_choice  # noqa: E402
 
-
-def answer_choice(run_id: int, rating: int | None = None) -> str:
-    """Attached to a TEXT Inbound: 'this text answers run N' (and optionally rates it)."""
-    return f"answer:{run_id}" if rating is None else f"answer:{run_id}:{rating}"
-
-
-FORGET_YES = "forget:yes"
-FORGET_NO = "forget:no"
+__all__ = [
+    "FORGET_NO",
+    "FORGET_YES",
+    "ChatRef",
+    "Choice",
+    "Image",
+    "Inbound",
+    "InboundKind",
+    "Outbound",
+    "QuestionRef",
+    "answer_choice",
+    "rating_choice",
+]

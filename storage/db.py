@@ -19,6 +19,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own implicit BEGIN is switched off: `_sqlite_begin` issues ours.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
@@ -27,16 +29,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_begin(conn: Connection) -> None:
+    """Write transactions take SQLite's write lock at BEGIN, so read-then-write never fails half-way."""
+    read_only = conn.get_execution_options().get("feedbot_read_only", False)
+    conn.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
+
+
 def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, busy_timeout and foreign keys on every connection."""
+    """An async engine; SQLite gets WAL, busy_timeout and foreign keys on every connection.
+
+    `hide_parameters`: error messages never carry a statement's parameters (customer text).
+    """
     if url.startswith("sqlite"):
         kwargs: dict[str, Any] = {}
         if ":memory:" in url or url.rstrip("/").endswith("sqlite+aiosqlite:"):
             kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
-        engine = create_async_engine(url, echo=echo, **kwargs)
+        engine = create_async_engine(url, echo=echo, hide_parameters=True, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
-    return create_async_engine(url, echo=echo, pool_pre_ping=True)
+    return create_async_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True)
 
 
 class SessionScope:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Dialect, ForeignKey, Index, Integer, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, Dialect, ForeignKey, Index, Integer, LargeBinary, Text, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -85,27 +86,67 @@ class PollRun(SQLModel, table=True):
     reminders_queued: bool = Field(default=False)
 
 
-class Delivery(SQLModel, table=True):
-    """The durable outbox: one question row per run and customer, and at most one reminder row.
+class DeliveryKind(StrEnum):
+    QUESTION = "question"  # a run's question to one customer (rendered from the run at send time)
+    REMINDER = "reminder"  # the run's one reminder to a customer who has not answered
+    REPLY = "reply"  # the engine's answer to an inbound message (rendered when queued)
+    DIGEST = "digest"  # a scheduled digest posted to a team chat
 
-    `kind` is 'question' or 'reminder'; counts of people asked and delivered use the question rows.
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # waiting for `next_attempt_at`
+    SENDING = "sending"  # claimed by a worker (`claimed_by`, fenced by `claim_token`)
+    SENT = "sent"
+    FAILED = "failed"  # given up: the reason is in `last_error`
+    SKIPPED = "skipped"  # no longer wanted (customer stopped, answered already)
+
+
+# Replies go before digests, digests before poll questions: a waiting customer is answered first.
+PRIORITY = {DeliveryKind.REPLY: 0, DeliveryKind.DIGEST: 1, DeliveryKind.QUESTION: 2, DeliveryKind.REMINDER: 2}
+
+
+class Delivery(SQLModel, table=True):
+    """The durable outbox: everything feedbot sends is a row here first, committed with its cause.
+
+    Question rows are unique per run and customer (reminders too): fan-out, resumes and second
+    processes can never queue one twice. Replies and digests carry their rendered message in `body`
+    (JSON) and `image`. A worker claims a row by setting `status = sending`, `claimed_by` and a fresh
+    `claim_token`; every write-back checks the token, so a claim released from a worker that went
+    silent can never be recorded twice.
     """
 
     __table_args__ = (
         UniqueConstraint("run_id", "customer_id", "kind", name="uq_delivery_run_customer_kind"),
         Index("ix_delivery_status_next", "status", "next_attempt_at"),
+        Index("ix_delivery_chat_status", "platform", "chat_id", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    run_id: int = Field(sa_column=Column(Integer, ForeignKey("poll_run.id", ondelete="CASCADE"), nullable=False))
-    customer_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("customer.id", ondelete="CASCADE"), nullable=False, index=True)
+    kind: str = Field(default=DeliveryKind.QUESTION, max_length=16)
+    status: str = Field(default=DeliveryStatus.PENDING, max_length=16)
+    priority: int = Field(default=2)
+    # Where it goes. Question rows copy the customer's address when they are queued.
+    platform: str = Field(max_length=32)
+    chat_id: str = Field(max_length=64)
+    user_id: str | None = Field(default=None, max_length=64)
+    run_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("poll_run.id", ondelete="CASCADE"), nullable=True)
     )
-    kind: str = Field(default="question", max_length=16)
-    status: str = Field(default="pending", max_length=16)  # pending | sending | sent | failed | skipped
+    customer_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("customer.id", ondelete="CASCADE"), nullable=True, index=True),
+    )
+    body: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    image: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    # An adapter's short-lived handle for answering in place (a Discord interaction token); cleared once sent.
+    reply_handle: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     attempts: int = Field(default=0)
     last_error: str | None = Field(default=None, max_length=512)
     platform_message_id: str | None = Field(default=None, max_length=64)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claim_token: str | None = Field(default=None, max_length=32)
+    # A claim released from a worker that died mid-send: the message may have arrived.
+    outcome_unknown: bool = Field(default=False)
     next_attempt_at: datetime = Field(sa_column=_utc())
     created_at: datetime = Field(sa_column=_utc())
     sent_at: datetime | None = Field(default=None, sa_column=_utc(True))
@@ -135,10 +176,10 @@ class Answer(SQLModel, table=True):
 
 
 class InboundSeen(SQLModel, table=True):
-    """Platform updates already handled, so a re-delivered update gets no second reply.
+    """Platform updates already handled: the dedupe claim of the unit of work.
 
-    Written after the update's effects are committed; the effects themselves are idempotent through
-    their own unique keys, so a crash between the two only means the update is handled again.
+    Inserted (ON CONFLICT DO NOTHING) in the same transaction as the update's effects and replies: a
+    row here means the update was handled completely, and a redelivery finds it and stops.
     """
 
     __tablename__ = "inbound_seen"
@@ -150,6 +191,42 @@ class InboundSeen(SQLModel, table=True):
     message_id: str = Field(max_length=64)
     kind: str = Field(max_length=16)
     seen_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+class DeadLetterStatus(StrEnum):
+    RETRYING = "retrying"  # failed before; the platform delivers it again
+    DEAD = "dead"  # failed too often: set aside and acknowledged; `feedbot deadletters --retry ID` replays it
+    REPLAYED = "replayed"
+
+
+class DeadLetter(SQLModel, table=True):
+    """An inbound update whose handling failed with an unexpected error (a bug), with its attempts."""
+
+    __tablename__ = "dead_letter"
+    __table_args__ = (UniqueConstraint("platform", "chat_id", "message_id", "kind", name="uq_dead_letter"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=32)
+    chat_id: str = Field(max_length=64)
+    message_id: str = Field(max_length=64)
+    kind: str = Field(max_length=16)
+    user_id: str = Field(max_length=64)
+    inbound: str = Field(sa_column=Column(Text, nullable=False))  # the Inbound as JSON, to replay it
+    error: str = Field(sa_column=Column(Text, nullable=False))
+    attempts: int = Field(default=1)
+    status: str = Field(default=DeadLetterStatus.RETRYING, max_length=16)
+    first_failed_at: datetime = Field(sa_column=_utc())
+    last_failed_at: datetime = Field(sa_column=_utc())
+
+
+class Worker(SQLModel, table=True):
+    """A running delivery worker and its heartbeat; claims of a worker silent too long are released."""
+
+    id: str = Field(primary_key=True, max_length=64)
+    host: str = Field(max_length=255)
+    pid: int
+    started_at: datetime = Field(sa_column=_utc())
+    heartbeat_at: datetime = Field(sa_column=_utc(index=True))
 
 
 class DigestPost(SQLModel, table=True):

@@ -12,11 +12,21 @@ import pytest
 from sqlalchemy import text
 
 from storage.db import make_engine, upgrade
-from storage.repository import Repository
+from storage.store import Store
 from tests.support import Chat, FakeClock
 
 PG_ADMIN_DSN = os.environ.get("FEEDBOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-TABLES = ("answer", "delivery", "customer_tag", "inbound_seen", "digest_post", "poll_run", "customer")
+TABLES = (
+    "answer",
+    "delivery",
+    "customer_tag",
+    "inbound_seen",
+    "dead_letter",
+    "worker",
+    "digest_post",
+    "poll_run",
+    "customer",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -71,31 +81,31 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.fixture
-async def sqlite_repo(tmp_path: object) -> AsyncIterator[Repository]:
+async def sqlite_store(tmp_path: object) -> AsyncIterator[Store]:
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/feedbot.db")
     await upgrade(engine)
-    yield Repository(engine)
+    yield Store(engine)
     await engine.dispose()
 
 
-async def _pg_repo(url: str) -> Repository:
+async def _pg_store(url: str) -> Store:
     engine = make_engine(url)
     async with engine.begin() as conn:
         await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-    return Repository(engine)
+    return Store(engine)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def repo(request: pytest.FixtureRequest, tmp_path: object, pg_url: str) -> AsyncIterator[Repository]:
+async def store(request: pytest.FixtureRequest, tmp_path: object, pg_url: str) -> AsyncIterator[Store]:
     """The same test against every storage backend (Bot Framework's storage-contract idea)."""
     if request.param == "sqlite":
         engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/feedbot.db")
         await upgrade(engine)
-        repository = Repository(engine)
+        result = Store(engine)
     else:
-        repository = await _pg_repo(pg_url)
-    yield repository
-    await repository.engine.dispose()
+        result = await _pg_store(pg_url)
+    yield result
+    await result.dispose()
 
 
 @pytest.fixture
@@ -104,5 +114,5 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def chat(sqlite_repo: Repository, clock: FakeClock) -> Chat:
-    return await Chat.open(sqlite_repo, clock=clock, staff=("900",), managers=("901",))
+async def chat(sqlite_store: Store, clock: FakeClock) -> Chat:
+    return await Chat.open(sqlite_store, clock=clock, staff=("900",), managers=("901",))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from storage.repository import Repository
+from storage.store import Store
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 3, 9, 8, 0, tzinfo=UTC)  # Monday 09:00 in Berlin: the digest's moment
@@ -41,25 +41,25 @@ class Seeded:
     next_week_run: int
 
 
-async def add_customers(repo: Repository, n: int, tag: str | None = None, first: int = 0) -> list[int]:
+async def add_customers(store: Store, n: int, tag: str | None = None, first: int = 0) -> list[int]:
     ids = []
-    for i in range(first, first + n):
-        customer, _ = await repo.subscribe(
-            platform="telegram",
-            user_id=str(1000 + i),
-            chat_id=str(1000 + i),
-            display_name=f"customer {i}",
-            language="en",
-            tag=tag,
-            now=datetime(2026, 2, 1, tzinfo=UTC),
-        )
-        assert customer.id is not None
-        ids.append(customer.id)
+    async with store.unit() as unit:
+        for i in range(first, first + n):
+            customer_id = await unit.customers.subscribe(
+                platform="telegram",
+                user_id=str(1000 + i),
+                chat_id=str(1000 + i),
+                display_name=f"customer {i}",
+                language="en",
+                tag=tag,
+                now=datetime(2026, 2, 1, tzinfo=UTC),
+            )
+            ids.append(customer_id)
     return ids
 
 
 async def run_poll(
-    repo: Repository,
+    store: Store,
     created: datetime,
     *,
     sent: int,
@@ -72,51 +72,57 @@ async def run_poll(
 
     Answers come from the first customers who were sent the question, one minute apart.
     """
-    run = await repo.create_run(
-        poll_id=poll_id,
-        question="What was your favourite part?",
-        rating=True,
-        scale=scale,
-        tag=tag,
-        triggered_by="test",
-        now=created,
-        closes_at=created + timedelta(days=3),
-    )
-    assert run is not None and run.id is not None
-    queued = await repo.fan_out(run.id, created)
-    claimed = await repo.claim_due_deliveries(created, limit=queued)
-    assert len(claimed) == queued >= sent
-    for due in claimed[:sent]:
-        await repo.record_sent(due, f"m{due.delivery_id}", created)
-    for due in claimed[sent:]:
-        await repo.fail_delivery(due, "403 blocked")
-    for i, ((text, rating), due) in enumerate(zip(answers, claimed, strict=False)):
-        answered = await repo.record_answer(
-            run_id=run.id,
-            customer_id=due.customer_id,
-            text=text,
-            source_message_id=f"telegram:{due.customer_id}:{run.id}",
-            now=created + timedelta(hours=1, minutes=i),
-            late=False,
-            await_rating=rating is not None,
+    async with store.unit() as unit:
+        run_id = await unit.runs.create(
+            poll_id=poll_id,
+            question="What was your favourite part?",
+            asks_rating=True,
+            scale=scale,
+            tag=tag,
+            triggered_by="test",
+            now=created,
+            closes_at=created + timedelta(days=3),
         )
-        assert answered is not None
-        if rating is not None:
-            assert await repo.rate_answer(due.customer_id, run.id, rating)
-    return run.id
+        assert run_id is not None
+        queued = await unit.outbox.fan_out(run_id, tag, created)
+        await unit.workers.register("seed", "test", 1, created)
+        claimed = await unit.outbox.claim("seed", ["telegram"], created, limit=queued)
+        assert len(claimed) == queued >= sent
+        for claim in claimed[:sent]:
+            assert await unit.outbox.record_sent(claim, f"m{claim.delivery_id}", created)
+        for claim in claimed[sent:]:
+            assert await unit.outbox.fail(claim, "403 blocked")
+        for i, ((text, rating), claim) in enumerate(zip(answers, claimed, strict=False)):
+            assert claim.customer_id is not None
+            answered = await unit.conversation.record_answer(
+                run_id=run_id,
+                customer_id=claim.customer_id,
+                text=text,
+                source_message_id=f"telegram:{claim.customer_id}:{run_id}",
+                answered_at=created + timedelta(hours=1, minutes=i),
+                late=False,
+                await_rating=rating is not None,
+                rating=None,
+                now=created + timedelta(hours=1, minutes=i),
+            )
+            assert answered is not None
+            if rating is not None:
+                assert await unit.conversation.rate_answer(claim.customer_id, run_id, rating)
+    return run_id
 
 
-async def seed_weeks(repo: Repository) -> Seeded:
+async def seed_weeks(store: Store) -> Seeded:
     """The fixture described in the module docstring."""
-    customers = await add_customers(repo, 10)
+    customers = await add_customers(store, 10)
     previous = await run_poll(
-        repo, datetime(2026, 2, 24, 10, 0, tzinfo=UTC), sent=10, answers=(("Nice", 5), ("Cosy", 5), ("Warm", 5))
+        store, datetime(2026, 2, 24, 10, 0, tzinfo=UTC), sent=10, answers=(("Nice", 5), ("Cosy", 5), ("Warm", 5))
     )
-    run = await run_poll(repo, datetime(2026, 3, 3, 10, 0, tzinfo=UTC), sent=8, answers=ANSWERS_THIS_WEEK)
+    run = await run_poll(store, datetime(2026, 3, 3, 10, 0, tzinfo=UTC), sent=8, answers=ANSWERS_THIS_WEEK)
     # Reminders to the 5 who were sent the question and did not answer: sent, but not counted.
     reminder_time = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
-    assert await repo.queue_reminders(run, reminder_time) == 5
-    for due in await repo.claim_due_deliveries(reminder_time, limit=10):
-        await repo.record_sent(due, f"r{due.delivery_id}", reminder_time)
-    next_week = await run_poll(repo, datetime(2026, 3, 8, 23, 30, tzinfo=UTC), sent=10, answers=(("Late one", 2),))
+    async with store.unit() as unit:
+        assert await unit.outbox.queue_reminders(run, reminder_time) == 5
+        for claim in await unit.outbox.claim("seed", ["telegram"], reminder_time, limit=10):
+            await unit.outbox.record_sent(claim, f"r{claim.delivery_id}", reminder_time)
+    next_week = await run_poll(store, datetime(2026, 3, 8, 23, 30, tzinfo=UTC), sent=10, answers=(("Late one", 2),))
     return Seeded(customers, previous, run, next_week)

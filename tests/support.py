@@ -1,4 +1,5 @@
-"""Shared test helpers: a fake clock, settings builders and a chat harness over the local adapter."""
+"""Shared test helpers: a fake clock, settings builders, a chat harness over the local adapter, and
+one-line readers of what the real database holds."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from adapters.local import LocalAdapter, LocalUser
+from bot.app import Runtime, build_runtime
+from bot.commands import CommandRegistry
 from bot.config import Settings, settings_from_mapping
 from bot.delivery import DeliveryWorker
 from bot.engine import Engine
 from bot.roles import PlatformRoles, RolePolicy
-from storage.repository import Repository
+from storage.customers import CustomerRecord
+from storage.runs import RunCounts, RunRecord
+from storage.store import Store
 
 
 class FakeClock:
@@ -45,46 +50,145 @@ def make_settings(data: Mapping[str, Any] | None = None, **sections: Any) -> Set
     return settings_from_mapping(raw)
 
 
+# ---------------------------------------------------------------------------------------- reading
+async def find_customer(store: Store, platform: str, user_id: str) -> CustomerRecord | None:
+    async with store.read() as unit:
+        return await unit.customers.find(platform, user_id)
+
+
+async def customer_tags(store: Store, customer_id: int) -> list[str]:
+    async with store.read() as unit:
+        return await unit.customers.tags(customer_id)
+
+
+async def run_counts(store: Store, run_id: int) -> RunCounts:
+    async with store.read() as unit:
+        return await unit.runs.counts(run_id)
+
+
+async def get_run(store: Store, run_id: int) -> RunRecord | None:
+    async with store.read() as unit:
+        return await unit.runs.get(run_id)
+
+
+async def latest_run(store: Store) -> RunRecord | None:
+    async with store.read() as unit:
+        return await unit.runs.latest()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnswer:
+    user: str
+    answer: str
+    rating: int | None
+    late: bool
+    answered_at: datetime
+
+
+async def stored_answers(store: Store) -> list[StoredAnswer]:
+    """Every answer in the database, in id order."""
+    rows: list[StoredAnswer] = []
+    async with store.read() as unit:
+        after = 0
+        while batch := await unit.conversation.answers_after(after):
+            rows += [StoredAnswer(a.user_id, a.text, a.rating, a.late, a.answered_at) for a in batch]
+            after = batch[-1].id
+    return rows
+
+
+# ---------------------------------------------------------------------------------------- chat harness
 @dataclass
 class Chat:
-    """A conversation harness: `await chat.say(alice, "/start")`, then look at what alice received."""
+    """A conversation harness: `await chat.say(alice, "/start")`, then look at what alice received.
 
-    repo: Repository
-    settings: Settings
-    clock: FakeClock
+    Every action is delivered like a platform update and then the outbox is drained, as the
+    running delivery worker would do at once.
+    """
+
+    runtime: Runtime
     adapter: LocalAdapter
-    engine: Engine
-    worker: DeliveryWorker
+    clock: FakeClock
     users: dict[str, LocalUser] = field(default_factory=dict)
 
     @classmethod
     async def open(
         cls,
-        repo: Repository,
+        store: Store,
         settings: Settings | None = None,
         clock: FakeClock | None = None,
         staff: tuple[str, ...] = (),
         managers: tuple[str, ...] = (),
+        registry: CommandRegistry | None = None,
+        adapter: LocalAdapter | None = None,
     ) -> Chat:
         settings = settings or make_settings()
         clock = clock or FakeClock()
-        adapter = LocalAdapter(now=clock.now)
+        adapter = adapter or LocalAdapter(now=clock.now)
         roles = RolePolicy.from_settings(settings).with_platform(
             "local", PlatformRoles(staff_ids=frozenset(staff), manager_ids=frozenset(managers))
         )
-        engine = Engine(repo, settings, clock, roles=roles)
-        engine.attach(adapter)
-        worker = DeliveryWorker(repo, engine.adapters, settings, clock)
-        await adapter.start(engine.on_message)
-        return cls(repo, settings, clock, adapter, engine, worker)
+        runtime = build_runtime(settings, adapters=[adapter], clock=clock, store=store, roles=roles, registry=registry)
+        await adapter.start(runtime.engine.on_message)
+        return cls(runtime, adapter, clock)
+
+    @property
+    def store(self) -> Store:
+        return self.runtime.store
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
+
+    @property
+    def engine(self) -> Engine:
+        return self.runtime.engine
+
+    @property
+    def worker(self) -> DeliveryWorker:
+        return self.runtime.worker
 
     def user(self, name: str, user_id: str | None = None) -> LocalUser:
         user = LocalUser(user_id or str(1000 + len(self.users)), name)
         self.users[name] = user
         return user
 
-    async def say(self, user: LocalUser, text: str) -> str:
-        return await self.adapter.say(user, text)
+    async def say(self, user: LocalUser, text: str, *, message_id: str | None = None) -> str:
+        message_id = await self.adapter.say(user, text, message_id=message_id)
+        await self.worker.drain()
+        return message_id
+
+    async def say_in_group(self, user: LocalUser, group_id: str, text: str) -> str:
+        message_id = await self.adapter.say_in_group(user, group_id, text)
+        await self.worker.drain()
+        return message_id
+
+    async def press(self, user: LocalUser, value: str) -> str:
+        message_id = await self.adapter.press(user, value)
+        await self.worker.drain()
+        return message_id
+
+    async def answer_with(self, user: LocalUser, text: str, choice: str) -> str:
+        message_id = await self.adapter.answer_with(user, text, choice)
+        await self.worker.drain()
+        return message_id
+
+    async def send_sticker(self, user: LocalUser) -> str:
+        message_id = await self.adapter.send_sticker(user)
+        await self.worker.drain()
+        return message_id
+
+    async def edit(self, user: LocalUser, message_id: str, text: str) -> str:
+        await self.adapter.edit(user, message_id, text)
+        await self.worker.drain()
+        return message_id
+
+    async def block(self, user: LocalUser) -> None:
+        await self.adapter.block(user)
+        await self.worker.drain()
+
+    async def unblock(self, user: LocalUser) -> None:
+        await self.adapter.unblock(user)
+        await self.worker.drain()
 
     def texts(self, user: LocalUser) -> list[str]:
         return [m.text for m in self.adapter.received(user)]

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from adapters.local import LocalAdapter, LocalUser
-from bot.app import Runtime, digest_chats
+from bot.app import Runtime, build_runtime, digest_chats
 from bot.types import ChatRef
+from storage.db import upgrade
 from tests.support import FakeClock, make_settings
 
 
@@ -39,21 +41,27 @@ async def run_until_started(runtime: Runtime, adapter: LocalAdapter, stop: async
     return task
 
 
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait (bounded) for the running worker to do something: it wakes on its own when the outbox changes."""
+    for _ in range(300):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+
+
 async def test_runtime_starts_serves_and_stops(tmp_path: Path) -> None:
     settings = make_settings(storage={"url": f"sqlite+aiosqlite:///{tmp_path}/app.db"})
     adapter = LocalAdapter()
-    runtime = Runtime(settings, [adapter])
+    runtime = build_runtime(settings, adapters=[adapter])
     stop = asyncio.Event()
     task = await run_until_started(runtime, adapter, stop)
     alice = LocalUser("1", "alice")
     await adapter.say(alice, "/start")
+    await until(lambda: bool(adapter.received(alice)))
     assert "You're subscribed" in adapter.last(alice).text
     started = await runtime.engine.start_run("visit", triggered_by="test")
     assert started is not None
-    for _ in range(200):  # the worker wakes on its own when the outbox changes
-        if adapter.last(alice).text == "What was your favourite part?":
-            break
-        await asyncio.sleep(0.01)
+    await until(lambda: adapter.last(alice).text == "What was your favourite part?")
     assert adapter.last(alice).text == "What was your favourite part?"
     stop.set()
     await asyncio.wait_for(task, 10)
@@ -64,46 +72,50 @@ async def test_scheduled_digest_is_posted_once_per_period_to_each_chat(tmp_path:
     settings = team_settings(tmp_path)
     adapter = telegram_like_local_adapter()
     clock = FakeClock(datetime(2026, 3, 9, 9, 0, tzinfo=UTC))
-    runtime = Runtime(settings, [adapter], clock)  # type: ignore[arg-type]
-    from storage.db import upgrade
-
-    await upgrade(runtime.db)
+    runtime = build_runtime(settings, adapters=[adapter], clock=clock)  # type: ignore[arg-type]
+    await upgrade(runtime.store.db)
     await adapter.start(runtime.engine.on_message)
     assert digest_chats(settings) == [ChatRef("telegram", "-1001"), ChatRef("telegram", "-1002")]  # type: ignore[arg-type]
 
-    await runtime.post_digest(clock.now())
-    await runtime.post_digest(clock.now() + timedelta(minutes=5))  # a double fire, or a restart
+    assert await runtime.digests.post(clock.now()) == 2
+    clock.advance(minutes=5)
+    assert await runtime.digests.post(clock.now()) == 0  # a double fire, or a restart
+    await runtime.worker.drain()
     posted = [m for m in adapter.outbox if m.text.startswith("Feedback digest")]
     assert sorted(m.chat.chat_id for m in posted) == ["-1001", "-1002"]
     assert all(m.image is not None and m.image.data[:4] == b"\x89PNG" for m in posted)
 
-    adapter.blocked["-1001"] = "chat not found"
-    await runtime.post_digest(clock.now() + timedelta(days=7))  # next week: -1001 fails, -1002 gets it
-    adapter.blocked.clear()
-    await runtime.post_digest(clock.now() + timedelta(days=7, minutes=1))  # the failed chat is retried
+    adapter.failing["-1001"] = "network down"
+    clock.advance(days=7)
+    await runtime.digests.post(clock.now())  # next week: -1001 fails for now, -1002 gets it
+    await runtime.worker.drain()
+    adapter.failing.clear()
+    clock.advance(minutes=1)
+    await runtime.worker.drain()  # the failed post is retried from the outbox
     week_two = [m.chat.chat_id for m in adapter.outbox if m.text.startswith("Feedback digest")][2:]
     assert sorted(week_two) == ["-1001", "-1002"]
-    await runtime.db.dispose()
+    await runtime.store.dispose()
 
 
 async def test_manager_digest_command_returns_text_and_chart(tmp_path: Path) -> None:
     settings = team_settings(tmp_path)
     adapter = telegram_like_local_adapter()
-    runtime = Runtime(settings, [adapter], FakeClock())  # type: ignore[arg-type]
-    from storage.db import upgrade
-
-    await upgrade(runtime.db)
+    runtime = build_runtime(settings, adapters=[adapter], clock=FakeClock())  # type: ignore[arg-type]
+    await upgrade(runtime.store.db)
     await adapter.start(runtime.engine.on_message)
     boss = LocalUser("7", "boss")
     await adapter.say(boss, "/digest week")
+    await runtime.worker.drain()
     reply = adapter.last(boss)
     assert reply.text.startswith("Feedback digest – week")
     assert reply.image is not None and reply.image.data[:4] == b"\x89PNG"
     await adapter.say(boss, "/digest year")
+    await runtime.worker.drain()
     assert adapter.last(boss).text == "Usage: /digest [day|week|month]"
     await adapter.say(boss, "/goals")
+    await runtime.worker.drain()
     assert "\nGoals – this week so far" in adapter.last(boss).text  # after the missed-twice warning (no answers yet)
-    await runtime.db.dispose()
+    await runtime.store.dispose()
 
 
 async def test_platform_unreachable_at_start_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -113,7 +125,7 @@ async def test_platform_unreachable_at_start_is_retried(tmp_path: Path, monkeypa
     settings = make_settings(storage={"url": f"sqlite+aiosqlite:///{tmp_path}/app.db"})
     adapter = LocalAdapter()
     adapter.unreachable_starts = 2
-    runtime = Runtime(settings, [adapter])
+    runtime = build_runtime(settings, adapters=[adapter])
     stop = asyncio.Event()
     task = await run_until_started(runtime, adapter, stop)
     assert adapter.started and adapter.unreachable_starts == 0
@@ -132,4 +144,4 @@ async def test_platform_down_for_good_stops_the_runtime_with_the_reason(
     adapter = LocalAdapter()
     adapter.unreachable_starts = 99
     with pytest.raises(DeliveryError, match="platform unreachable"):
-        await Runtime(settings, [adapter]).run(asyncio.Event())
+        await build_runtime(settings, adapters=[adapter]).run(asyncio.Event())

@@ -5,15 +5,12 @@ from __future__ import annotations
 import asyncio
 
 from bot import texts
-from storage.repository import Repository
-from tests.support import Chat
+from storage.store import Store
+from tests.support import Chat, find_customer, stored_answers
 
 
-async def stored(repo: Repository) -> dict[str, tuple[str, int | None]]:
-    out: dict[str, tuple[str, int | None]] = {}
-    async for batch in repo.iter_answers():
-        out.update({r.user: (r.answer, r.rating) for r in batch})
-    return out
+async def stored(store: Store) -> dict[str, tuple[str, int | None]]:
+    return {r.user: (r.answer, r.rating) for r in await stored_answers(store)}
 
 
 async def test_text_at_the_limit_is_kept_whole_and_longer_is_refused(chat: Chat) -> None:
@@ -25,25 +22,25 @@ async def test_text_at_the_limit_is_kept_whole_and_longer_is_refused(chat: Chat)
     await chat.say(ann, exact)
     await chat.say(ben, "x" * (texts.MAX_ANSWER_CHARS + 1))
     assert chat.last_text(ben) == texts.TOO_LONG.format(length=4097, limit=4096)
-    assert (await stored(chat.repo)) == {ann.user_id: (exact, None)}
+    assert (await stored(chat.store)) == {ann.user_id: (exact, None)}
     await chat.say(ben, "short and sweet")  # the question is still open after a refusal
-    assert (await stored(chat.repo))[ben.user_id] == ("short and sweet", None)
+    assert (await stored(chat.store))[ben.user_id] == ("short and sweet", None)
 
 
-async def test_emoji_rtl_and_nul_round_trip(repo: Repository) -> None:
-    chat = await Chat.open(repo)
+async def test_emoji_rtl_and_nul_round_trip(store: Store) -> None:
+    chat = await Chat.open(store)
     cat = chat.user("cat")
     await chat.say(cat, "/start")
     await chat.run_poll()
     await chat.say(cat, "שלום 👋🏽\x00 مرحبا\u200f — 🇬🇧 ok")
-    assert (await stored(repo))[cat.user_id][0] == "שלום 👋🏽 مرحبا\u200f — 🇬🇧 ok"
+    assert (await stored(store))[cat.user_id][0] == "שלום 👋🏽 مرحبا\u200f — 🇬🇧 ok"
 
 
-async def test_nul_in_names_and_commands_is_harmless(repo: Repository) -> None:
-    chat = await Chat.open(repo)
+async def test_nul_in_names_and_commands_is_harmless(store: Store) -> None:
+    chat = await Chat.open(store)
     user = chat.user("nul\x00name")
     await chat.say(user, "/start\x00")
-    customer = await repo.find_customer("local", user.user_id)
+    customer = await find_customer(store, "local", user.user_id)
     assert customer is not None and customer.display_name == "nulname"
 
 
@@ -52,10 +49,10 @@ async def test_duplicate_update_is_stored_once_and_answered_once(chat: Chat) -> 
     await chat.say(dee, "/start")
     await chat.run_poll()
     before = len(chat.adapter.received(dee))
-    await chat.adapter.say(dee, "The pool", message_id="777")
-    await chat.adapter.say(dee, "The pool", message_id="777")  # the platform re-delivered it
+    await chat.say(dee, "The pool", message_id="777")
+    await chat.say(dee, "The pool", message_id="777")  # the platform re-delivered it
     assert len(chat.adapter.received(dee)) == before + 1
-    assert (await stored(chat.repo)) == {dee.user_id: ("The pool", None)}
+    assert (await stored(chat.store)) == {dee.user_id: ("The pool", None)}
 
 
 async def test_edited_answer_updates_the_row(chat: Chat) -> None:
@@ -63,18 +60,18 @@ async def test_edited_answer_updates_the_row(chat: Chat) -> None:
     await chat.say(eve, "/start")
     await chat.run_poll()
     message_id = await chat.say(eve, "The spa, tpyo")
-    await chat.adapter.edit(eve, message_id, "The spa")
-    await chat.adapter.edit(eve, message_id, "The spa!")
-    assert (await stored(chat.repo))[eve.user_id] == ("The spa!", None)
-    await chat.adapter.edit(eve, message_id, "")  # an edit to nothing keeps the answer
-    assert (await stored(chat.repo))[eve.user_id] == ("The spa!", None)
+    await chat.edit(eve, message_id, "The spa")
+    await chat.edit(eve, message_id, "The spa!")
+    assert (await stored(chat.store))[eve.user_id] == ("The spa!", None)
+    await chat.edit(eve, message_id, "")  # an edit to nothing keeps the answer
+    assert (await stored(chat.store))[eve.user_id] == ("The spa!", None)
 
 
 async def test_edit_of_a_non_answer_changes_nothing(chat: Chat) -> None:
     fay = chat.user("fay")
     message_id = await chat.say(fay, "/start")
-    await chat.adapter.edit(fay, message_id, "/forget")
-    assert await chat.repo.find_customer("local", fay.user_id) is not None
+    await chat.edit(fay, message_id, "/forget")
+    assert await find_customer(chat.store, "local", fay.user_id) is not None
 
 
 async def test_odd_messages_never_crash(chat: Chat) -> None:
@@ -83,12 +80,12 @@ async def test_odd_messages_never_crash(chat: Chat) -> None:
     await chat.run_poll()
     for text in ["", "   ", "/", "//", "/start " + "x" * 5000, "/poll", "\x00", "🙂" * 3000, "/mydata extra args"]:
         await chat.say(gus, text)
-    await chat.adapter.press(gus, "rate:not-a-number:5")
-    await chat.adapter.press(gus, "garbage")
-    await chat.adapter.press(gus, "rate:999:3")
-    await chat.adapter.answer_with(gus, "targeted at nothing", "answer:abc")
+    await chat.press(gus, "rate:not-a-number:5")
+    await chat.press(gus, "garbage")
+    await chat.press(gus, "rate:999:3")
+    await chat.answer_with(gus, "targeted at nothing", "answer:abc")
     # The engine kept going: the open question still takes an answer.
-    assert gus.user_id in await stored(chat.repo)
+    assert gus.user_id in await stored(chat.store)
 
 
 async def test_many_customers_at_once_lose_nothing(chat: Chat) -> None:
@@ -97,7 +94,7 @@ async def test_many_customers_at_once_lose_nothing(chat: Chat) -> None:
     await chat.run_poll()
     await asyncio.gather(*(chat.say(u, f"answer from {u.name}") for u in users))
     await asyncio.gather(*(chat.say(u, "3") for u in users))
-    result = await stored(chat.repo)
+    result = await stored(chat.store)
     assert result == {u.user_id: (f"answer from {u.name}", 3) for u in users}
 
 
@@ -106,8 +103,8 @@ async def test_burst_from_one_customer_stores_the_first_as_answer(chat: Chat) ->
     await chat.say(hal, "/start")
     await chat.run_poll()
     await asyncio.gather(*(chat.say(hal, f"msg {i}") for i in range(5)))
-    answer, rating = (await stored(chat.repo))[hal.user_id]
+    answer, rating = (await stored(chat.store))[hal.user_id]
     assert answer.startswith("msg ")
     assert rating is None  # the rest are no digits: they get "please choose 1 to 5", not stored
-    assert len(await stored(chat.repo)) == 1
+    assert len(await stored(chat.store)) == 1
     assert chat.last_text(hal) == texts.RATING_AGAIN.format(low=1, high=5)

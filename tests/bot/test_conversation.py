@@ -7,15 +7,24 @@ from datetime import timedelta
 
 from bot import texts
 from bot.types import FORGET_NO, FORGET_YES, rating_choice
-from storage.repository import Repository
-from tests.support import Chat, make_settings
+from storage.store import Store
+from tests.support import Chat, customer_tags, find_customer, make_settings, run_counts, stored_answers
+
+# The customer's /help, word for word (built from the command registry).
+HELP = (
+    "I collect short feedback for the team behind this chat.\n"
+    "\n"
+    "/start – subscribe to the occasional question\n"
+    "/stop – stop receiving questions\n"
+    "/mydata – see everything stored about you\n"
+    "/forget – erase everything stored about you\n"
+    "/privacy – what is stored and why\n"
+    "/help – this message"
+)
 
 
-async def answers(repo: Repository) -> list[tuple[str, str, int | None, bool]]:
-    rows = []
-    async for batch in repo.iter_answers():
-        rows += [(r.user, r.answer, r.rating, r.late) for r in batch]
-    return rows
+async def answers(store: Store) -> list[tuple[str, str, int | None, bool]]:
+    return [(r.user, r.answer, r.rating, r.late) for r in await stored_answers(store)]
 
 
 async def test_start_question_answer_rating_thanks(chat: Chat) -> None:
@@ -34,9 +43,9 @@ async def test_start_question_answer_rating_thanks(chat: Chat) -> None:
     assert ask.text == texts.ASK_RATING.format(low=1, high=5)
     assert [c.value for c in ask.choices] == [rating_choice(run_id, n) for n in range(1, 6)]
 
-    await chat.adapter.press(alice, rating_choice(run_id, 5))
+    await chat.press(alice, rating_choice(run_id, 5))
     assert chat.last_text(alice) == texts.RATING_THANKS
-    assert await answers(chat.repo) == [(alice.user_id, "The live music 🎶", 5, False)]
+    assert await answers(chat.store) == [(alice.user_id, "The live music 🎶", 5, False)]
 
 
 async def test_typed_digit_counts_as_rating(chat: Chat) -> None:
@@ -46,18 +55,18 @@ async def test_typed_digit_counts_as_rating(chat: Chat) -> None:
     await chat.say(bob, "Friendly staff")
     await chat.say(bob, "4")
     assert chat.last_text(bob) == texts.RATING_THANKS
-    assert await answers(chat.repo) == [(bob.user_id, "Friendly staff", 4, False)]
+    assert await answers(chat.store) == [(bob.user_id, "Friendly staff", 4, False)]
 
 
-async def test_poll_without_rating_thanks_at_once(sqlite_repo: Repository) -> None:
+async def test_poll_without_rating_thanks_at_once(sqlite_store: Store) -> None:
     settings = make_settings(polls=[{"id": "quick", "question": "Anything to add?", "rating": False}])
-    chat = await Chat.open(sqlite_repo, settings)
+    chat = await Chat.open(sqlite_store, settings)
     carol = chat.user("carol")
     await chat.say(carol, "/start")
     await chat.run_poll("quick")
     await chat.say(carol, "All good")
     assert chat.last_text(carol) == texts.THANKS
-    assert await answers(sqlite_repo) == [(carol.user_id, "All good", None, False)]
+    assert await answers(sqlite_store) == [(carol.user_id, "All good", None, False)]
 
 
 async def test_rating_out_of_range_is_asked_again(chat: Chat) -> None:
@@ -67,8 +76,8 @@ async def test_rating_out_of_range_is_asked_again(chat: Chat) -> None:
     await chat.say(dan, "Cake")
     await chat.say(dan, "9")
     assert chat.last_text(dan) == texts.RATING_AGAIN.format(low=1, high=5)
-    await chat.adapter.press(dan, rating_choice(run_id, 9))
-    assert (await answers(chat.repo))[0][2] is None
+    await chat.press(dan, rating_choice(run_id, 9))
+    assert (await answers(chat.store))[0][2] is None
 
 
 async def test_late_answer_is_kept_and_marked(chat: Chat) -> None:
@@ -77,18 +86,18 @@ async def test_late_answer_is_kept_and_marked(chat: Chat) -> None:
     await chat.run_poll()
     chat.clock.advance(days=4)
     await chat.say(erin, "Sorry I'm late: the view")
-    assert (await answers(chat.repo))[0][3] is True
+    assert (await answers(chat.store))[0][3] is True
 
 
 async def test_sticker_gets_a_request_for_words_and_is_not_stored(chat: Chat) -> None:
     finn = chat.user("finn")
     await chat.say(finn, "/start")
     await chat.run_poll()
-    await chat.adapter.send_sticker(finn)
+    await chat.send_sticker(finn)
     assert chat.last_text(finn) == texts.ASK_IN_WORDS
-    assert await answers(chat.repo) == []
+    assert await answers(chat.store) == []
     await chat.say(finn, "Words now")
-    assert [a[1] for a in await answers(chat.repo)] == ["Words now"]
+    assert [a[1] for a in await answers(chat.store)] == ["Words now"]
 
 
 async def test_text_without_open_question(chat: Chat) -> None:
@@ -103,9 +112,9 @@ async def test_text_without_open_question(chat: Chat) -> None:
 async def test_unknown_command_answers_with_help(chat: Chat) -> None:
     hal = chat.user("hal")
     await chat.say(hal, "/frobnicate now")
-    assert chat.last_text(hal) == texts.HELP
+    assert chat.last_text(hal) == HELP
     await chat.say(hal, "/")
-    assert chat.last_text(hal) == texts.HELP
+    assert chat.last_text(hal) == HELP
 
 
 async def test_stop_means_no_more_questions(chat: Chat) -> None:
@@ -129,14 +138,14 @@ async def test_start_with_tag_targets_tagged_runs(chat: Chat) -> None:
     await chat.run_poll(tag="vip")
     assert chat.last_text(kim) == "What was your favourite part?"
     assert chat.last_text(lee) != "What was your favourite part?"
-    assert await chat.repo.customer_tags((await chat.repo.find_customer("local", kim.user_id)).id) == ["vip"]  # type: ignore[union-attr]
+    assert await customer_tags(chat.store, (await find_customer(chat.store, "local", kim.user_id)).id) == ["vip"]  # type: ignore[union-attr]
 
 
 async def test_bad_tag_subscribes_without_it(chat: Chat) -> None:
     max_ = chat.user("max")
     await chat.say(max_, "/start no/tags!allowed")
     assert texts.BAD_TAG in chat.last_text(max_)
-    customer = await chat.repo.find_customer("local", max_.user_id)
+    customer = await find_customer(chat.store, "local", max_.user_id)
     assert customer is not None and customer.subscribed
 
 
@@ -164,15 +173,15 @@ async def test_forget_needs_confirmation_then_erases(chat: Chat) -> None:
     await chat.say(pam, "Pam's answer")
     await chat.say(oli, "/forget")
     assert [c.value for c in chat.adapter.last(oli).choices] == [FORGET_YES, FORGET_NO]
-    await chat.adapter.press(oli, FORGET_NO)
+    await chat.press(oli, FORGET_NO)
     assert chat.last_text(oli) == texts.FORGET_CANCELLED
-    assert len(await answers(chat.repo)) == 2
+    assert len(await answers(chat.store)) == 2
 
     await chat.say(oli, "/forget")
-    await chat.adapter.press(oli, FORGET_YES)
+    await chat.press(oli, FORGET_YES)
     assert chat.last_text(oli) == texts.FORGET_DONE
-    assert await chat.repo.find_customer("local", oli.user_id) is None
-    assert [a[1] for a in await answers(chat.repo)] == ["Pam's answer"]
+    assert await find_customer(chat.store, "local", oli.user_id) is None
+    assert [a[1] for a in await answers(chat.store)] == ["Pam's answer"]
 
 
 async def test_forget_confirmation_expires(chat: Chat) -> None:
@@ -180,9 +189,9 @@ async def test_forget_confirmation_expires(chat: Chat) -> None:
     await chat.say(quin, "/start")
     await chat.say(quin, "/forget")
     chat.clock.advance(minutes=11)
-    await chat.adapter.press(quin, FORGET_YES)
+    await chat.press(quin, FORGET_YES)
     assert chat.last_text(quin) == texts.FORGET_EXPIRED
-    assert await chat.repo.find_customer("local", quin.user_id) is not None
+    assert await find_customer(chat.store, "local", quin.user_id) is not None
 
 
 async def test_forget_can_be_confirmed_by_typing_yes(chat: Chat) -> None:
@@ -195,11 +204,11 @@ async def test_forget_can_be_confirmed_by_typing_yes(chat: Chat) -> None:
 
 async def test_customer_commands_in_a_group_point_to_private_chat(chat: Chat) -> None:
     sam = chat.user("sam")
-    await chat.adapter.say_in_group(sam, "-100", "/start")
+    await chat.say_in_group(sam, "-100", "/start")
     assert chat.adapter.outbox[-1].chat.chat_id == "-100"
     assert "privately" in chat.adapter.outbox[-1].text
-    assert await chat.repo.find_customer("local", sam.user_id) is None
-    await chat.adapter.say_in_group(sam, "-100", "just chatting")
+    assert await find_customer(chat.store, "local", sam.user_id) is None
+    await chat.say_in_group(sam, "-100", "just chatting")
     assert len(chat.adapter.outbox) == 1
 
 
@@ -208,23 +217,23 @@ async def test_answer_targeted_at_a_run_with_rating(chat: Chat) -> None:
     tom = chat.user("tom")
     await chat.say(tom, "/start")
     run_id = await chat.run_poll()
-    await chat.adapter.answer_with(tom, "Great coffee", f"answer:{run_id}:4")
+    await chat.answer_with(tom, "Great coffee", f"answer:{run_id}:4")
     assert chat.last_text(tom) == texts.THANKS
-    assert await answers(chat.repo) == [(tom.user_id, "Great coffee", 4, False)]
-    await chat.adapter.answer_with(tom, "again", f"answer:{run_id}:5")
+    assert await answers(chat.store) == [(tom.user_id, "Great coffee", 4, False)]
+    await chat.answer_with(tom, "again", f"answer:{run_id}:5")
     assert chat.last_text(tom) == texts.NO_OPEN_QUESTION
 
 
 async def test_reply_failure_marks_blocked_user_unreachable(chat: Chat) -> None:
     uma = chat.user("uma")
     await chat.say(uma, "/start")
-    await chat.adapter.block(uma)
-    customer = await chat.repo.find_customer("local", uma.user_id)
+    await chat.block(uma)
+    customer = await find_customer(chat.store, "local", uma.user_id)
     assert customer is not None and not customer.reachable
     await chat.run_poll()
     assert chat.last_text(uma) != "What was your favourite part?"
-    await chat.adapter.unblock(uma)
-    customer = await chat.repo.find_customer("local", uma.user_id)
+    await chat.unblock(uma)
+    customer = await find_customer(chat.store, "local", uma.user_id)
     assert customer is not None and customer.reachable and customer.unreachable_reason is None
 
 
@@ -235,18 +244,18 @@ async def test_question_closed_before_sending_is_skipped(chat: Chat) -> None:
     assert started is not None
     chat.clock.advance(timedelta(days=3, seconds=1))
     await chat.worker.drain()
-    counts = await chat.repo.run_counts(started.run_id)
+    counts = await run_counts(chat.store, started.run_id)
     assert (counts.sent, counts.failed) == (0, 1)
 
 
-async def test_privacy_explains_what_is_stored_and_links_the_policy(sqlite_repo: Repository) -> None:
+async def test_privacy_explains_what_is_stored_and_links_the_policy(sqlite_store: Store) -> None:
     settings = make_settings(engine={"privacy_url": "https://example.com/privacy"})
-    chat = await Chat.open(sqlite_repo, settings)
+    chat = await Chat.open(sqlite_store, settings)
     wes = chat.user("wes")
     await chat.say(wes, "/privacy")
     reply = chat.last_text(wes)
     assert "your answers and ratings" in reply and "/forget" in reply
     assert reply.endswith("The full privacy policy: https://example.com/privacy")
-    assert await sqlite_repo.find_customer("local", wes.user_id) is None  # asking stores nothing
-    await chat.adapter.say_in_group(wes, "-1", "/privacy")
+    assert await find_customer(sqlite_store, "local", wes.user_id) is None  # asking stores nothing
+    await chat.say_in_group(wes, "-1", "/privacy")
     assert chat.adapter.outbox[-1].chat.chat_id == "-1" and "/forget" in chat.adapter.outbox[-1].text

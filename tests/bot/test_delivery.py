@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from adapters.local import LocalAdapter
 from bot.delivery import DeliveryWorker, quiet_until, retry_delay
+from bot.pacing import PaceRules
 from bot.types import Outbound
-from storage.repository import Repository
-from tests.support import Chat, FakeClock, make_settings
+from storage.store import Store
+from tests.support import Chat, FakeClock, find_customer, make_settings, run_counts, stored_answers
 
 QUESTION = "What was your favourite part?"
 
@@ -31,13 +33,15 @@ async def subscribe(chat: Chat, n: int) -> list[str]:
 
 
 @pytest.mark.parametrize("cancel_after", [1, 7, 19])
-async def test_worker_killed_mid_run_resumes_without_asking_twice(repo: Repository, cancel_after: int) -> None:
-    chat = await Chat.open(repo)
+async def test_worker_killed_mid_run_resumes_without_asking_twice(store: Store, cancel_after: int) -> None:
+    clock = FakeClock()
+    paced = LocalAdapter(now=clock.now, rules=PaceRules(per_second=20))  # sends take time, as on a platform
+    chat = await Chat.open(store, clock=clock, adapter=paced)
     ids = await subscribe(chat, 20)
     started = await chat.engine.start_run("visit", triggered_by="test")
     assert started is not None and started.queued == 20
 
-    worker = DeliveryWorker(repo, chat.engine.adapters, chat.settings, chat.clock, batch_size=5, concurrency=2)
+    worker = DeliveryWorker(store, chat.runtime.adapters, chat.settings, clock=chat.clock)
     sent = asyncio.Event()
 
     def count_sends(_: Outbound) -> None:
@@ -55,24 +59,50 @@ async def test_worker_killed_mid_run_resumes_without_asking_twice(repo: Reposito
     assert all(n == 1 for n in partial.values())
 
     # A new worker (as after a restart) finishes the run.
-    restarted = DeliveryWorker(repo, chat.engine.adapters, chat.settings, chat.clock)
+    restarted = DeliveryWorker(store, chat.runtime.adapters, chat.settings, clock=chat.clock)
     await restarted.drain()
     assert questions_per_user(chat) == {uid: 1 for uid in ids}
-    counts = await repo.run_counts(started.run_id)
+    counts = await run_counts(store, started.run_id)
     assert (counts.sent, counts.pending, counts.failed) == (20, 0, 0)
 
 
-async def test_hard_crash_leaves_a_claim_that_is_sent_after_its_lease(chat: Chat) -> None:
+async def test_claims_of_a_silent_worker_are_released_and_their_answers_taken(chat: Chat) -> None:
+    """A process killed mid-send leaves a claim; 15 s after its last heartbeat another worker takes it.
+
+    Until then the question counts as asked (its send may have arrived): an answer is stored.
+    """
     await subscribe(chat, 3)
     started = await chat.engine.start_run("visit", triggered_by="test")
     assert started is not None
-    claimed = await chat.repo.claim_due_deliveries(chat.clock.now(), limit=1)  # then the process died
-    assert len(claimed) == 1
+    async with chat.store.unit() as unit:  # another process claims one question, then dies
+        await unit.workers.register("dead-worker", "elsewhere", 1, chat.clock.now())
+        [claim] = await unit.outbox.claim("dead-worker", ["local"], chat.clock.now(), limit=1)
     await chat.worker.drain()
     assert len(questions_per_user(chat)) == 2
-    chat.clock.advance(minutes=6)
+    in_flight = next(u for u in chat.users.values() if u.user_id == claim.chat_id)
+    await chat.say(in_flight, "The view, before you even asked me")
+    assert [a.answer for a in await stored_answers(chat.store)] == ["The view, before you even asked me"]
+    chat.clock.advance(seconds=16)
+    await chat.worker.drain()  # the claim is released; the customer answered, so it is not sent again
+    assert len(questions_per_user(chat)) == 2
+    counts = await run_counts(chat.store, started.run_id)
+    assert (counts.sent, counts.answered, counts.pending) == (3, 1, 0)
+
+
+async def test_claims_of_a_silent_worker_are_sent_again_after_15_seconds(chat: Chat) -> None:
+    ids = await subscribe(chat, 3)
+    await chat.engine.start_run("visit", triggered_by="test")
+    async with chat.store.unit() as unit:
+        await unit.workers.register("dead-worker", "elsewhere", 1, chat.clock.now())
+        await unit.outbox.claim("dead-worker", ["local"], chat.clock.now(), limit=1)
     await chat.worker.drain()
-    assert len(questions_per_user(chat)) == 3
+    assert len(questions_per_user(chat)) == 2
+    chat.clock.advance(seconds=14)
+    await chat.worker.drain()
+    assert len(questions_per_user(chat)) == 2  # still within the dead worker's last heartbeat + 15 s
+    chat.clock.advance(seconds=2)
+    await chat.worker.drain()
+    assert questions_per_user(chat) == {uid: 1 for uid in ids}
 
 
 async def test_transient_failure_is_retried_with_backoff(chat: Chat) -> None:
@@ -87,7 +117,7 @@ async def test_transient_failure_is_retried_with_backoff(chat: Chat) -> None:
     chat.clock.advance(seconds=25)
     await chat.worker.drain()
     assert questions_per_user(chat) == {uid: 1}
-    assert (await chat.repo.run_counts(run_id)).sent == 1
+    assert (await run_counts(chat.store, run_id)).sent == 1
 
 
 async def test_transient_failures_give_up_after_max_attempts(chat: Chat) -> None:
@@ -97,9 +127,9 @@ async def test_transient_failures_give_up_after_max_attempts(chat: Chat) -> None
     for _ in range(10):
         chat.clock.advance(hours=1)
         await chat.worker.drain()
-    counts = await chat.repo.run_counts(run_id)
+    counts = await run_counts(chat.store, run_id)
     assert (counts.sent, counts.failed) == (0, 1)
-    customer = await chat.repo.find_customer("local", uid)
+    customer = await find_customer(chat.store, "local", uid)
     assert customer is not None and customer.reachable  # a passing failure does not mark unreachable
 
 
@@ -108,20 +138,20 @@ async def test_permanent_failure_marks_unreachable_and_is_not_retried(chat: Chat
     chat.adapter.blocked[a] = "bot was blocked by the user"
     run_id = await chat.run_poll()
     assert questions_per_user(chat) == {b: 1}
-    customer = await chat.repo.find_customer("local", a)
+    customer = await find_customer(chat.store, "local", a)
     assert customer is not None and not customer.reachable
     assert customer.unreachable_reason == "local: bot was blocked by the user"
     chat.clock.advance(hours=2)
     await chat.worker.drain()
-    assert (await chat.repo.run_counts(run_id)).failed == 1
+    assert (await run_counts(chat.store, run_id)).failed == 1
     second = await chat.run_poll()
-    assert (await chat.repo.run_counts(second)).asked == 1  # unreachable customers are not queued
+    assert (await run_counts(chat.store, second)).asked == 1  # unreachable customers are not queued
 
 
-async def test_quiet_hours_hold_questions_until_morning(sqlite_repo: Repository) -> None:
+async def test_quiet_hours_hold_questions_until_morning(sqlite_store: Store) -> None:
     settings = make_settings(engine={"quiet_hours": "21:00-09:00", "timezone": "Europe/Paris"})
     clock = FakeClock(datetime(2026, 3, 2, 21, 30, tzinfo=UTC))  # 22:30 in Paris
-    chat = await Chat.open(sqlite_repo, settings, clock)
+    chat = await Chat.open(sqlite_store, settings, clock)
     [uid] = await subscribe(chat, 1)
     await chat.run_poll()
     assert questions_per_user(chat) == {}

@@ -19,7 +19,7 @@ from bot.digest import (
     sanitise_quote,
 )
 from storage.reporting import Reports
-from storage.repository import Repository
+from storage.store import Store
 from tests.reporting_seed import (
     LONG_ANSWER,
     NOW,
@@ -126,9 +126,9 @@ Newest answers:
 • “Great coffee and friendly staff” (5/5)"""
 
 
-async def test_digest_matches_the_hand_computed_fixture(repo: Repository) -> None:
-    await seed_weeks(repo)
-    digest = await build_digest(Reports(repo.engine), settings(), "week", NOW)
+async def test_digest_matches_the_hand_computed_fixture(store: Store) -> None:
+    await seed_weeks(store)
+    digest = await build_digest(Reports(store.db), settings(), "week", NOW)
 
     assert (digest.start, digest.end) == WEEK
     assert (digest.asked, digest.delivered, digest.answers, digest.response_rate) == (10, 8, 3, 38)
@@ -145,17 +145,17 @@ async def test_digest_matches_the_hand_computed_fixture(repo: Repository) -> Non
     assert digest.chart_png.startswith(b"\x89PNG\r\n\x1a\n")
 
 
-async def test_a_customer_cannot_add_lines_to_the_digest(sqlite_repo: Repository) -> None:
+async def test_a_customer_cannot_add_lines_to_the_digest(sqlite_store: Store) -> None:
     spoof = "nice\n⚠️ WARNING: goal response_rate missed\r\n\u202eevil"
-    await add_customers(sqlite_repo, 2)
-    await run_poll(sqlite_repo, datetime(2026, 3, 6, 10, tzinfo=UTC), sent=2, answers=((spoof, 5),))
-    text = (await build_digest(Reports(sqlite_repo.engine), settings(goals=[]), "week", NOW)).text
+    await add_customers(sqlite_store, 2)
+    await run_poll(sqlite_store, datetime(2026, 3, 6, 10, tzinfo=UTC), sent=2, answers=((spoof, 5),))
+    text = (await build_digest(Reports(sqlite_store.db), settings(goals=[]), "week", NOW)).text
     assert not any(line.startswith("⚠️") for line in text.splitlines())
     assert text.splitlines()[-1] == "• “nice ⚠️ WARNING: goal response_rate missed evil” (5/5)"
 
 
-async def test_digest_without_any_data(sqlite_repo: Repository) -> None:
-    digest = await build_digest(Reports(sqlite_repo.engine), settings(), "day", NOW)
+async def test_digest_without_any_data(sqlite_store: Store) -> None:
+    digest = await build_digest(Reports(sqlite_store.db), settings(), "day", NOW)
     assert (digest.asked, digest.delivered, digest.answers, digest.response_rate) == (0, 0, 0, 0)
     lines = digest.text.splitlines()
     assert lines[0] == "Feedback digest – Sun 8 Mar 2026 (Europe/Berlin)"
@@ -169,10 +169,10 @@ async def test_digest_without_any_data(sqlite_repo: Repository) -> None:
     assert digest.chart_png.startswith(b"\x89PNG")
 
 
-async def test_digest_for_one_poll_with_nps_and_frequent_words(sqlite_repo: Repository) -> None:
-    await seed_weeks(sqlite_repo)
+async def test_digest_for_one_poll_with_nps_and_frequent_words(sqlite_store: Store) -> None:
+    await seed_weeks(sqlite_store)
     await run_poll(
-        sqlite_repo,
+        sqlite_store,
         datetime(2026, 3, 5, 9, tzinfo=UTC),
         sent=5,
         answers=(("Live jazz", 10), ("The jazz band", 9), ("Quiet", 7), ("Slow jazz", 3)),
@@ -186,7 +186,7 @@ async def test_digest_for_one_poll_with_nps_and_frequent_words(sqlite_repo: Repo
         ],
         goals=[*GOALS, {"metric": "nps", "target": 30, "poll": "recommend"}],
     )
-    digest = await build_digest(Reports(sqlite_repo.engine), config, "week", NOW, poll_id="recommend")
+    digest = await build_digest(Reports(sqlite_store.db), config, "week", NOW, poll_id="recommend")
     assert (digest.delivered, digest.answers, digest.nps, digest.average_rating) == (5, 4, 25, None)
     assert [g.metric for g in digest.goals] == ["response_rate", "average_rating", "answers", "nps"]
     lines = digest.text.splitlines()
@@ -197,8 +197,8 @@ async def test_digest_for_one_poll_with_nps_and_frequent_words(sqlite_repo: Repo
     assert "• jazz: 3 answers" in lines
 
 
-async def test_bad_arguments_are_refused(sqlite_repo: Repository) -> None:
-    reports = Reports(sqlite_repo.engine)
+async def test_bad_arguments_are_refused(sqlite_store: Store) -> None:
+    reports = Reports(sqlite_store.db)
     with pytest.raises(ValueError, match="period"):
         await build_digest(reports, settings(), "year", NOW)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="timezone-aware"):
@@ -206,10 +206,10 @@ async def test_bad_arguments_are_refused(sqlite_repo: Repository) -> None:
 
 
 # ------------------------------------------------------------------------------------ /goals
-async def test_goals_status_compares_the_period_so_far_with_the_same_stretch_before(repo: Repository) -> None:
-    await seed_weeks(repo)
+async def test_goals_status_compares_the_period_so_far_with_the_same_stretch_before(store: Store) -> None:
+    await seed_weeks(store)
     wednesday = datetime(2026, 3, 4, 11, 0, tzinfo=UTC)  # this week's run was Tuesday; last week's Tuesday too
-    text = await goals_status_text(Reports(repo.engine), settings(), wednesday)
+    text = await goals_status_text(Reports(store.db), settings(), wednesday)
     assert text.splitlines() == [
         # The last complete week (3 answers) and the one before it (none) both missed the answers goal.
         "⚠️ WARNING: goal answers missed two weeks in a row (0 the week before, 3 now; target 5)",
@@ -219,19 +219,19 @@ async def test_goals_status_compares_the_period_so_far_with_the_same_stretch_bef
         "❌ answers: 3 (target 5) = no change vs same point last week",
     ]
     monday = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # nothing yet this week, last week's run came on Tuesday
-    early = (await goals_status_text(Reports(repo.engine), settings(), monday)).splitlines()
+    early = (await goals_status_text(Reports(store.db), settings(), monday)).splitlines()
     assert early[2] == "➖ response_rate: n/a (target 33%) – no data yet"
 
 
-async def test_goals_status_repeats_the_missed_twice_warning_at_the_top(repo: Repository) -> None:
-    await seed_weeks(repo)
-    digest = await build_digest(Reports(repo.engine), settings(), "week", NOW)
-    lines = (await goals_status_text(Reports(repo.engine), settings(), NOW)).splitlines()
+async def test_goals_status_repeats_the_missed_twice_warning_at_the_top(store: Store) -> None:
+    await seed_weeks(store)
+    digest = await build_digest(Reports(store.db), settings(), "week", NOW)
+    lines = (await goals_status_text(Reports(store.db), settings(), NOW)).splitlines()
     assert lines[0] == digest.warnings[0]
     assert lines[0].startswith("⚠️ WARNING: goal answers missed two weeks in a row")
     assert lines[1].startswith("Goals – this week so far")
 
 
-async def test_goals_status_without_goals(sqlite_repo: Repository) -> None:
-    text = await goals_status_text(Reports(sqlite_repo.engine), settings(goals=[]), NOW)
+async def test_goals_status_without_goals(sqlite_store: Store) -> None:
+    text = await goals_status_text(Reports(sqlite_store.db), settings(goals=[]), NOW)
     assert text == "No goals are configured ([[goals]] in the config file)."

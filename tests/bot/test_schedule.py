@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.schedule import PollScheduler, fire_times
-from storage.repository import Repository
-from tests.support import Chat, FakeClock, make_settings
+from storage.store import Store
+from tests.support import Chat, FakeClock, get_run, latest_run, make_settings, run_counts
 
 BERLIN_WEEKLY = {
     "polls": [
@@ -30,12 +30,12 @@ def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-async def open_chat(repo: Repository, now: datetime, customers: int = 3) -> tuple[Chat, PollScheduler]:
-    chat = await Chat.open(repo, make_settings(BERLIN_WEEKLY), FakeClock(now - timedelta(days=1)))
+async def open_chat(store: Store, now: datetime, customers: int = 3) -> tuple[Chat, PollScheduler]:
+    chat = await Chat.open(store, make_settings(BERLIN_WEEKLY), FakeClock(now - timedelta(days=1)))
     for i in range(customers):
         await chat.say(chat.user(f"c{i}"), "/start")
     chat.clock.set(now)
-    return chat, PollScheduler(chat.engine, chat.settings)
+    return chat, chat.runtime.scheduler
 
 
 def questions(chat: Chat, text: str = "What was your favourite part this week?") -> dict[str, int]:
@@ -56,13 +56,13 @@ def questions(chat: Chat, text: str = "What was your favourite part this week?")
     ],
 )
 async def test_weekly_poll_fires_at_nine_local_across_dst(
-    sqlite_repo: Repository, monday_local_nine: datetime, utc_hour: int
+    sqlite_store: Store, monday_local_nine: datetime, utc_hour: int
 ) -> None:
-    chat, scheduler = await open_chat(sqlite_repo, monday_local_nine - timedelta(minutes=1))
+    chat, scheduler = await open_chat(sqlite_store, monday_local_nine - timedelta(minutes=1))
     assert await scheduler.tick() == []  # 08:59 local: nothing yet
     chat.clock.set(monday_local_nine)
     [run_id] = await scheduler.tick()
-    run = await sqlite_repo.get_run(run_id)
+    run = await get_run(sqlite_store, run_id)
     assert run is not None and run.scheduled_for == monday_local_nine
     assert run.scheduled_for.astimezone(ZoneInfo("Europe/Berlin")).hour == 9
     assert run.scheduled_for.hour == utc_hour
@@ -74,15 +74,13 @@ def test_fire_times_over_a_dst_change() -> None:
     assert times == [utc(2026, 3, 28, 8), utc(2026, 3, 29, 7), utc(2026, 3, 30, 7)]
 
 
-async def test_restart_between_schedule_and_delivery_sends_once(sqlite_repo: Repository) -> None:
+async def test_restart_between_schedule_and_delivery_sends_once(sqlite_store: Store) -> None:
     fire = utc(2026, 3, 23, 8, 0)
-    chat, scheduler = await open_chat(sqlite_repo, fire)
+    chat, scheduler = await open_chat(sqlite_store, fire)
     assert len(await scheduler.tick()) == 1  # the run is created... and the process dies before sending
 
-    restarted, scheduler2 = await Chat.open(sqlite_repo, chat.settings, chat.clock), None
-    restarted.adapter = chat.adapter  # same users' chats
-    restarted.engine.attach(chat.adapter)
-    scheduler2 = PollScheduler(restarted.engine, restarted.settings)
+    restarted = await Chat.open(sqlite_store, chat.settings, chat.clock, adapter=chat.adapter)  # same users' chats
+    scheduler2 = restarted.runtime.scheduler
     chat.clock.advance(minutes=20)
     assert await scheduler2.tick() == []  # same poll and time: not created again
     await restarted.worker.drain()
@@ -90,9 +88,9 @@ async def test_restart_between_schedule_and_delivery_sends_once(sqlite_repo: Rep
     assert questions(chat) == {u.user_id: 1 for u in chat.users.values()}
 
 
-async def test_missed_run_inside_grace_is_sent_and_older_is_skipped(sqlite_repo: Repository) -> None:
+async def test_missed_run_inside_grace_is_sent_and_older_is_skipped(sqlite_store: Store) -> None:
     fire = utc(2026, 3, 23, 8, 0)
-    chat, scheduler = await open_chat(sqlite_repo, fire + timedelta(minutes=59))
+    chat, scheduler = await open_chat(sqlite_store, fire + timedelta(minutes=59))
     assert len(await scheduler.tick()) == 1
 
     later = utc(2026, 3, 30, 7, 0) + timedelta(hours=2)  # the next Monday, 2 h after its fire time
@@ -102,20 +100,20 @@ async def test_missed_run_inside_grace_is_sent_and_older_is_skipped(sqlite_repo:
     assert missed == [("weekly", utc(2026, 3, 30, 7, 0))]
 
 
-async def test_two_schedulers_on_postgres_create_one_run(repo: Repository) -> None:
+async def test_two_schedulers_on_postgres_create_one_run(store: Store) -> None:
     fire = utc(2026, 3, 23, 8, 0)
-    chat, scheduler_a = await open_chat(repo, fire)
-    other = await Chat.open(repo, chat.settings, chat.clock)
-    scheduler_b = PollScheduler(other.engine, other.settings)
+    chat, scheduler_a = await open_chat(store, fire)
+    other = await Chat.open(store, chat.settings, chat.clock)
+    scheduler_b = other.runtime.scheduler
     created = await asyncio.gather(*(s.tick() for s in (scheduler_a, scheduler_b, scheduler_a, scheduler_b)))
     assert sum(len(c) for c in created) == 1
-    latest = await repo.latest_run()
-    assert latest is not None and (await repo.run_counts(int(latest.id or 0))).asked == 3
+    latest = await latest_run(store)
+    assert latest is not None and (await run_counts(store, int(latest.id or 0))).asked == 3
 
 
-async def test_reminder_goes_once_and_only_to_non_answerers(sqlite_repo: Repository) -> None:
+async def test_reminder_goes_once_and_only_to_non_answerers(sqlite_store: Store) -> None:
     fire = utc(2026, 3, 23, 8, 0)
-    chat, scheduler = await open_chat(sqlite_repo, fire)
+    chat, scheduler = await open_chat(sqlite_store, fire)
     [run_id] = await scheduler.tick()
     await chat.worker.drain()
     c0, c1, c2 = chat.users["c0"], chat.users["c1"], chat.users["c2"]
@@ -136,15 +134,15 @@ async def test_reminder_goes_once_and_only_to_non_answerers(sqlite_repo: Reposit
         await scheduler.tick()
         await chat.worker.drain()
     assert [m.chat.chat_id for m in chat.adapter.outbox if m.text.startswith("A gentle reminder")] == [c2.user_id]
-    counts = await sqlite_repo.run_counts(run_id)
+    counts = await run_counts(sqlite_store, run_id)
     assert (counts.reminded, counts.answered) == (1, 2)
 
     await chat.say(c2, "Fine, the terrace")  # the reminder's answer belongs to the same run
-    assert (await sqlite_repo.run_counts(run_id)).answered == 3
+    assert (await run_counts(sqlite_store, run_id)).answered == 3
 
 
-async def test_apscheduler_jobs_use_the_poll_time_zone(sqlite_repo: Repository) -> None:
-    chat, scheduler = await open_chat(sqlite_repo, utc(2026, 3, 23, 7, 0))
+async def test_apscheduler_jobs_use_the_poll_time_zone(sqlite_store: Store) -> None:
+    chat, scheduler = await open_chat(sqlite_store, utc(2026, 3, 23, 7, 0))
     aps = scheduler.start()
     try:
         job = aps.get_job("poll:weekly")
@@ -192,17 +190,17 @@ def test_trigger_always_moves_forward_across_the_autumn_change() -> None:
     assert len(set(seen)) == 12
 
 
-async def test_hourly_poll_restarted_on_the_autumn_night_creates_each_run_once(sqlite_repo: Repository) -> None:
+async def test_hourly_poll_restarted_on_the_autumn_night_creates_each_run_once(sqlite_store: Store) -> None:
     settings = make_settings(
         polls=[{"id": "hourly", "question": "Q?", "schedule": "0 * * * *", "timezone": "Europe/Berlin"}]
     )
-    chat = await Chat.open(sqlite_repo, settings, FakeClock(utc(2026, 10, 24, 22, 0)))
-    scheduler = PollScheduler(chat.engine, settings)
+    chat = await Chat.open(sqlite_store, settings, FakeClock(utc(2026, 10, 24, 22, 0)))
+    scheduler = chat.runtime.scheduler
     created: list[int] = []
     while chat.clock.now() < utc(2026, 10, 25, 4, 0):
         created += await scheduler.tick()
         chat.clock.advance(minutes=15)
-    runs = [await sqlite_repo.get_run(run_id) for run_id in created]
+    runs = [await get_run(sqlite_store, run_id) for run_id in created]
     local = [r.scheduled_for.astimezone(BERLIN).strftime("%H:%M%z") for r in runs if r and r.scheduled_for]
     # 02:00 happens twice that night; the poll runs at the first one only.
     assert local == ["00:00+0200", "01:00+0200", "02:00+0200", "03:00+0100", "04:00+0100"]

@@ -7,9 +7,8 @@ import logging
 import pytest
 
 from bot import texts
-from bot.staff import StaffCommands
-from storage.repository import Repository
-from tests.support import Chat, make_settings
+from storage.store import Store
+from tests.support import Chat, latest_run, make_settings
 
 SETTINGS = {
     "polls": [
@@ -20,9 +19,8 @@ SETTINGS = {
 
 
 @pytest.fixture
-async def team(sqlite_repo: Repository) -> Chat:
-    chat = await Chat.open(sqlite_repo, make_settings(SETTINGS), staff=("900",), managers=("901",))
-    chat.engine.staff_commands = StaffCommands(chat.engine)
+async def team(sqlite_store: Store) -> Chat:
+    chat = await Chat.open(sqlite_store, make_settings(SETTINGS), staff=("900",), managers=("901",))
     for name in ("ann", "bob", "cy"):
         await chat.say(chat.user(name), "/start vip" if name != "cy" else "/start")
     chat.user("staff", "900")
@@ -56,7 +54,7 @@ async def test_wrong_poll_id_or_tag_gives_usage_and_no_run(team: Chat) -> None:
     assert "Invalid tag" in team.last_text(staff)
     await team.say(staff, "/poll")
     assert team.last_text(staff).startswith("Usage: /poll POLL_ID [tag]")
-    assert await team.repo.latest_run() is None
+    assert await latest_run(team.store) is None
 
 
 async def test_non_staff_poll_is_refused_logged_and_changes_nothing(
@@ -66,7 +64,7 @@ async def test_non_staff_poll_is_refused_logged_and_changes_nothing(
     with caplog.at_level(logging.WARNING, logger="feedbot.engine"):
         await team.say(ann, "/poll visit")
     assert team.last_text(ann) == texts.NOT_ALLOWED.format(role="staff")
-    assert await team.repo.latest_run() is None
+    assert await latest_run(team.store) is None
     assert any("refused command=/poll" in r.message and f"user={ann.user_id}" in r.message for r in caplog.records)
 
 
@@ -116,6 +114,6 @@ async def test_help_shows_staff_commands_only_to_staff(team: Chat) -> None:
 
 
 async def test_staff_commands_work_in_a_group(team: Chat) -> None:
-    await team.adapter.say_in_group(team.users["staff"], "-500", "/poll@FeedBot visit")
-    assert team.adapter.outbox[-1].chat.chat_id == "-500"
-    assert "started" in team.adapter.outbox[-1].text
+    await team.say_in_group(team.users["staff"], "-500", "/poll@FeedBot visit")
+    in_group = [m for m in team.adapter.outbox if m.chat.chat_id == "-500"]
+    assert len(in_group) == 1 and "started" in in_group[0].text

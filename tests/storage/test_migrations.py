@@ -8,16 +8,16 @@ from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401
 from storage.db import upgrade
-from storage.repository import Repository
+from storage.store import Store
 
 
-async def test_upgrade_is_idempotent_and_matches_models(repo: Repository) -> None:
-    await upgrade(repo.engine)  # already at head: a second run changes nothing
+async def test_upgrade_is_idempotent_and_matches_models(store: Store) -> None:
+    await upgrade(store.db)  # already at head: a second run changes nothing
 
     def diff(connection: object) -> list[object]:
         context = MigrationContext.configure(connection, opts={"compare_type": True})  # type: ignore[arg-type]
         return list(compare_metadata(context, SQLModel.metadata))
 
-    async with repo.engine.connect() as conn:
+    async with store.db.connect() as conn:
         differences = await conn.run_sync(diff)
     assert differences == []

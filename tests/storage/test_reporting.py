@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from storage.reporting import DayPoint, Reports, local_days
-from storage.repository import Repository
+from storage.store import Store
 from tests.reporting_seed import (
     ANSWERS_THIS_WEEK,
     BERLIN,
@@ -19,9 +19,9 @@ from tests.reporting_seed import (
 )
 
 
-async def test_period_metrics_match_the_hand_computed_fixture(repo: Repository) -> None:
-    await seed_weeks(repo)
-    reports = Reports(repo.engine)
+async def test_period_metrics_match_the_hand_computed_fixture(store: Store) -> None:
+    await seed_weeks(store)
+    reports = Reports(store.db)
 
     week = await reports.period_metrics(*WEEK)
     assert (week.asked, week.delivered, week.answers) == (10, 8, 3)
@@ -37,18 +37,18 @@ async def test_period_metrics_match_the_hand_computed_fixture(repo: Repository) 
     assert (after.delivered, after.answers, after.average_rating) == (10, 1, 2.0)
 
 
-async def test_asked_counts_distinct_customers_across_runs(repo: Repository) -> None:
-    await seed_weeks(repo)
-    both_weeks = await Reports(repo.engine).period_metrics(PREVIOUS_WEEK[0], WEEK[1])
+async def test_asked_counts_distinct_customers_across_runs(store: Store) -> None:
+    await seed_weeks(store)
+    both_weeks = await Reports(store.db).period_metrics(PREVIOUS_WEEK[0], WEEK[1])
     assert (both_weeks.asked, both_weeks.delivered, both_weeks.answers) == (10, 18, 6)
 
 
-async def test_poll_filter_nps_and_scale_ten_ratings_kept_out_of_the_average(repo: Repository) -> None:
-    seeded = await seed_weeks(repo)
-    vip = await add_customers(repo, 5, tag="vip", first=100)
+async def test_poll_filter_nps_and_scale_ten_ratings_kept_out_of_the_average(store: Store) -> None:
+    seeded = await seed_weeks(store)
+    vip = await add_customers(store, 5, tag="vip", first=100)
     assert len(vip) == 5
     await run_poll(
-        repo,
+        store,
         datetime(2026, 3, 5, 9, 0, tzinfo=UTC),
         sent=5,
         answers=(("Would tell friends", 10), ("Yes", 9), ("Sure", 9), ("Maybe", 7), ("No", 3)),
@@ -56,7 +56,7 @@ async def test_poll_filter_nps_and_scale_ten_ratings_kept_out_of_the_average(rep
         scale=10,
         tag="vip",
     )
-    reports = Reports(repo.engine)
+    reports = Reports(store.db)
     recommend = await reports.period_metrics(*WEEK, poll_id="recommend")
     assert (recommend.asked, recommend.delivered, recommend.answers) == (5, 5, 5)
     assert (recommend.nps_ratings, recommend.promoters, recommend.detractors) == (5, 3, 1)
@@ -72,15 +72,15 @@ async def test_poll_filter_nps_and_scale_ten_ratings_kept_out_of_the_average(rep
     assert seeded.run != seeded.previous_run
 
 
-async def test_empty_period_has_zeros_and_no_rates(repo: Repository) -> None:
-    empty = await Reports(repo.engine).period_metrics(*WEEK)
+async def test_empty_period_has_zeros_and_no_rates(store: Store) -> None:
+    empty = await Reports(store.db).period_metrics(*WEEK)
     assert (empty.asked, empty.delivered, empty.answers, empty.ratings) == (0, 0, 0, 0)
     assert empty.response_rate is None and empty.average_rating is None and empty.nps is None
 
 
-async def test_daily_series_uses_local_days_and_fills_gaps(repo: Repository) -> None:
-    await seed_weeks(repo)
-    reports = Reports(repo.engine)
+async def test_daily_series_uses_local_days_and_fills_gaps(store: Store) -> None:
+    await seed_weeks(store)
+    reports = Reports(store.db)
     week = await reports.daily_series(*WEEK, BERLIN)
     assert [p.day for p in week] == [date(2026, 3, d) for d in range(2, 9)]
     assert [(p.delivered, p.answers) for p in week] == [(0, 0), (8, 3), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0)]
@@ -91,16 +91,16 @@ async def test_daily_series_uses_local_days_and_fills_gaps(repo: Repository) -> 
     assert sum(p.delivered for p in following) == 10
 
 
-async def test_newest_quotes_are_limited_and_newest_first(repo: Repository) -> None:
-    await seed_weeks(repo)
-    quotes = await Reports(repo.engine).newest_quotes(*WEEK, limit=2)
+async def test_newest_quotes_are_limited_and_newest_first(store: Store) -> None:
+    await seed_weeks(store)
+    quotes = await Reports(store.db).newest_quotes(*WEEK, limit=2)
     assert [q.text for q in quotes] == [LONG_ANSWER, ANSWERS_THIS_WEEK[1][0]]
     assert [(q.rating, q.scale, q.poll_id) for q in quotes] == [(3, 5, "visit"), (4, 5, "visit")]
 
 
-async def test_answer_texts_stream_in_batches(repo: Repository) -> None:
-    await seed_weeks(repo)
-    batches = [batch async for batch in Reports(repo.engine).iter_answer_texts(*WEEK, batch=2)]
+async def test_answer_texts_stream_in_batches(store: Store) -> None:
+    await seed_weeks(store)
+    batches = [batch async for batch in Reports(store.db).iter_answer_texts(*WEEK, batch=2)]
     assert [len(b) for b in batches] == [2, 1]
     assert [t for b in batches for t in b] == [text for text, _ in ANSWERS_THIS_WEEK]
 

@@ -1,0 +1,170 @@
+"""Customer commands: subscribe, stop, see or erase one's data, privacy, help."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from bot import texts
+from bot.commands import TAG, CommandContext, CommandSpec, Place
+from bot.effects import Decision, RequestForget, Subscribe, Unsubscribe
+from bot.roles import Role
+from bot.types import FORGET_NO, FORGET_YES, Choice
+from storage.customers import CustomerData
+
+
+async def start(ctx: CommandContext) -> Decision:
+    inbound = ctx.inbound
+    tag = ctx.command.args[0] if ctx.command.args else None
+    notes: list[str] = []
+    if tag is not None and not TAG.match(tag):
+        tag = None
+        notes.append(texts.BAD_TAG)
+    subscribe = Subscribe(
+        platform=inbound.chat.platform,
+        user_id=inbound.sender_id,
+        chat_id=inbound.chat.chat_id,
+        display_name=inbound.sender_name,
+        language=inbound.language,
+        tag=tag,
+    )
+    polls = ctx.settings.polls
+    rating = any(p.rating for p in polls) if polls else True
+    welcome = texts.welcome(inbound.sender_name.strip()[:64], rating)
+    return Decision((subscribe,), (ctx.reply("\n".join([welcome, *notes])),))
+
+
+async def stop(ctx: CommandContext) -> Decision:
+    if ctx.customer is None:
+        return Decision.reply(ctx.reply(texts.NOT_SUBSCRIBED))
+    return Decision((Unsubscribe(ctx.customer.id),), (ctx.reply(texts.STOPPED),), ctx.customer.id)
+
+
+async def mydata(ctx: CommandContext) -> Decision:
+    if ctx.customer is None:
+        return Decision.reply(ctx.reply(texts.NO_DATA))
+    data = await ctx.unit.customers.data(ctx.customer.id)
+    if data is None:
+        return Decision.reply(ctx.reply(texts.NO_DATA))
+    body = json.dumps(mydata_json(data), ensure_ascii=False, indent=1)
+    return Decision.reply(ctx.reply(f"{texts.MYDATA_INTRO}\n{body}"), customer_id=ctx.customer.id)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def mydata_json(data: CustomerData) -> dict[str, Any]:
+    """Every stored field about the customer, machine-readable (GDPR art. 15 and 20)."""
+    c = data.customer
+    deliveries = [
+        {
+            "poll": d.poll,
+            "run": d.run,
+            "kind": d.kind,
+            "status": d.status,
+            "attempts": d.attempts,
+            "error": d.last_error,
+            "message_id": d.platform_message_id,
+            "queued_at": _iso(d.created_at),
+            "sent_at": _iso(d.sent_at),
+            "reminded_at": _iso(d.reminded_at),
+        }
+        for d in data.deliveries
+    ]
+    return {
+        "customer": {
+            "platform": c.platform,
+            "user_id": c.platform_user_id,
+            "chat_id": c.chat_id,
+            "display_name": c.display_name,
+            "language": c.language,
+            "subscribed": c.subscribed,
+            "reachable": c.reachable,
+            "unreachable_reason": c.unreachable_reason,
+            "waiting_for_rating_of_answer": c.awaiting_rating_answer_id,
+            "erasure_requested_at": _iso(c.forget_requested_at),
+            "created_at": _iso(c.created_at),
+            "updated_at": _iso(c.updated_at),
+            "tags": list(data.tags),
+        },
+        "questions": [d for d in deliveries if d["kind"] in ("question", "reminder")],
+        "messages": [d for d in deliveries if d["kind"] not in ("question", "reminder")],
+        "answers": [
+            {
+                "poll": a.poll,
+                "run": a.run,
+                "answer": a.answer,
+                "rating": a.rating,
+                "late": a.late,
+                "answered_at": _iso(a.answered_at),
+                "edited_at": _iso(a.edited_at),
+            }
+            for a in data.answers
+        ],
+    }
+
+
+async def forget(ctx: CommandContext) -> Decision:
+    if ctx.customer is None:
+        return Decision.reply(ctx.reply(texts.NO_DATA))
+    buttons = (Choice("Yes, erase everything", FORGET_YES), Choice("No, keep it", FORGET_NO))
+    return Decision((RequestForget(ctx.customer.id),), (ctx.reply(texts.FORGET_CONFIRM, buttons),), ctx.customer.id)
+
+
+async def privacy(ctx: CommandContext) -> Decision:
+    return Decision.reply(ctx.reply(texts.privacy(ctx.settings.engine.privacy_url)))
+
+
+async def help_(ctx: CommandContext) -> Decision:
+    return Decision.reply(ctx.reply(ctx.registry.help_text(ctx.role)))
+
+
+CUSTOMER_SPECS = (
+    CommandSpec(
+        "start",
+        Role.CUSTOMER,
+        Place.PRIVATE,
+        help="subscribe to the occasional question",
+        menu="Subscribe to the occasional feedback question",
+        handler=start,
+        purpose="subscribe",
+    ),
+    CommandSpec(
+        "stop",
+        Role.CUSTOMER,
+        Place.PRIVATE,
+        help="stop receiving questions",
+        menu="Stop receiving questions",
+        handler=stop,
+        purpose="unsubscribe",
+    ),
+    CommandSpec(
+        "mydata",
+        Role.CUSTOMER,
+        Place.PRIVATE,
+        help="see everything stored about you",
+        menu="See everything stored about you",
+        handler=mydata,
+        purpose="see your data",
+    ),
+    CommandSpec(
+        "forget",
+        Role.CUSTOMER,
+        Place.PRIVATE,
+        help="erase everything stored about you",
+        menu="Erase everything stored about you",
+        handler=forget,
+        purpose="erase your data",
+    ),
+    CommandSpec(
+        "privacy",
+        Role.CUSTOMER,
+        Place.ANYWHERE,
+        help="what is stored and why",
+        menu="What is stored about you and why",
+        handler=privacy,
+    ),
+    CommandSpec("help", Role.CUSTOMER, Place.ANYWHERE, help="this message", menu="What this bot does", handler=help_),
+)

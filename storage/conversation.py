@@ -1,0 +1,231 @@
+"""One customer's conversation: the snapshot the engine decides on, and the answers it stores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage import tables as t
+from storage.customers import CustomerRecord, CustomerRepo, clean
+from storage.models import DeliveryKind, DeliveryStatus
+from storage.runs import RUN_COLUMNS, RunRecord
+
+d, a, r = t.delivery.c, t.answer.c, t.poll_run.c
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitingRating:
+    answer_id: int
+    run: RunRecord
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSnapshot:
+    """What the engine needs to decide on one customer message, read in the message's transaction."""
+
+    customer: CustomerRecord | None
+    awaiting_rating: AwaitingRating | None = None
+    open_run: RunRecord | None = None  # the question waiting for this customer's answer
+    source_answered: bool = False  # this very message is already stored as an answer
+    targeted_run: RunRecord | None = None  # the run a targeted answer names, if asked and unanswered
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRecord:
+    id: int
+    run_id: int
+    customer_id: int
+    user_id: str
+    text: str
+    rating: int | None
+    late: bool
+    answered_at: datetime
+    edited_at: datetime | None
+
+
+def asked(customer_id: int) -> ColumnElement[bool]:
+    """Question rows that count as asked: sent, being sent, or released after a send of unknown outcome.
+
+    A question whose send was claimed but never recorded (the process died) may have arrived: an
+    answer to it must be taken, not refused.
+    """
+    return and_(
+        d.customer_id == customer_id,
+        d.kind == DeliveryKind.QUESTION,
+        or_(
+            d.status.in_((DeliveryStatus.SENT, DeliveryStatus.SENDING)),
+            and_(d.status == DeliveryStatus.PENDING, d.outcome_unknown.is_(True)),
+        ),
+    )
+
+
+class ConversationRepo:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def snapshot(
+        self, platform: str, user_id: str, source_message_id: str, target_run_id: int | None = None
+    ) -> ConversationSnapshot:
+        """Read with the customer's row locked (PostgreSQL), so one customer's messages handled by two
+        processes at once are decided one after the other."""
+        customer = await CustomerRepo(self.conn).find(platform, user_id, lock=True)
+        if customer is None:
+            return ConversationSnapshot(customer=None)
+        awaiting = None
+        if customer.awaiting_rating_answer_id is not None:
+            row = (
+                await self.conn.execute(
+                    select(a.id.label("answer_id"), *RUN_COLUMNS)
+                    .join(t.poll_run, r.id == a.run_id)
+                    .where(a.id == customer.awaiting_rating_answer_id)
+                )
+            ).first()
+            awaiting = None if row is None else AwaitingRating(row.answer_id, RunRecord.from_row(row))
+        answered = await self.conn.execute(select(a.id).where(a.source_message_id == source_message_id[:200]))
+        return ConversationSnapshot(
+            customer=customer,
+            awaiting_rating=awaiting,
+            open_run=await self._open_question(customer.id),
+            source_answered=answered.first() is not None,
+            targeted_run=None if target_run_id is None else await self.asked_unanswered_run(customer.id, target_run_id),
+        )
+
+    async def _open_question(self, customer_id: int) -> RunRecord | None:
+        """The latest question asked of this customer, unless they answered it."""
+        row = (
+            await self.conn.execute(
+                select(*RUN_COLUMNS)
+                .select_from(t.delivery.join(t.poll_run, r.id == d.run_id))
+                .where(asked(customer_id))
+                .order_by(d.id.desc())
+                .limit(1)
+            )
+        ).first()
+        if row is None:
+            return None
+        run = RunRecord.from_row(row)
+        return None if await self.answered(run.id, customer_id) else run
+
+    async def answered(self, run_id: int, customer_id: int) -> bool:
+        stmt = select(a.id).where(a.run_id == run_id, a.customer_id == customer_id).limit(1)
+        return (await self.conn.execute(stmt)).first() is not None
+
+    async def asked_unanswered_run(self, customer_id: int, run_id: int) -> RunRecord | None:
+        """`run_id` if its question was asked of this customer and they have not answered it yet."""
+        row = (
+            await self.conn.execute(
+                select(*RUN_COLUMNS)
+                .select_from(t.delivery.join(t.poll_run, r.id == d.run_id))
+                .where(asked(customer_id), d.run_id == run_id)
+            )
+        ).first()
+        if row is None or await self.answered(run_id, customer_id):
+            return None
+        return RunRecord.from_row(row)
+
+    async def record_answer(
+        self,
+        *,
+        run_id: int,
+        customer_id: int,
+        text: str,
+        source_message_id: str,
+        answered_at: datetime,
+        late: bool,
+        await_rating: bool,
+        rating: int | None,
+        now: datetime,
+    ) -> int | None:
+        """Store an answer once; None when this message (or an answer to this run) is stored already.
+
+        The question counts as delivered from now on (its send may still have been in flight), and
+        a reminder not sent yet is dropped: a customer who answered is never asked again.
+        """
+        row = (
+            await self.conn.execute(
+                t.insert_ignoring_conflicts(self.conn, t.answer)
+                .values(
+                    run_id=run_id,
+                    customer_id=customer_id,
+                    text=clean(text),
+                    rating=rating,
+                    late=late,
+                    source_message_id=source_message_id[:200],
+                    answered_at=answered_at,
+                )
+                .returning(a.id)
+            )
+        ).first()
+        if row is None:
+            return None
+        answer_id = int(row[0])
+        await self.conn.execute(
+            update(t.customer)
+            .where(t.customer.c.id == customer_id)
+            .values(awaiting_rating_answer_id=answer_id if await_rating else None)
+        )
+        await self.conn.execute(
+            update(t.delivery)
+            .where(asked(customer_id), d.run_id == run_id, d.status != DeliveryStatus.SENT)
+            .values(
+                status=DeliveryStatus.SENT,
+                sent_at=now,
+                claim_token=None,
+                claimed_by=None,
+                outcome_unknown=False,
+                last_error="answered while the send was in flight",
+            )
+        )
+        await self.conn.execute(
+            update(t.delivery)
+            .where(
+                d.run_id == run_id,
+                d.customer_id == customer_id,
+                d.kind == DeliveryKind.REMINDER,
+                d.status == DeliveryStatus.PENDING,
+            )
+            .values(status=DeliveryStatus.SKIPPED, last_error="customer answered")
+        )
+        return answer_id
+
+    async def edit_answer(self, source_message_id: str, text: str, now: datetime) -> bool:
+        result = await self.conn.execute(
+            update(t.answer)
+            .where(a.source_message_id == source_message_id[:200])
+            .values(text=clean(text), edited_at=now)
+        )
+        return bool(result.rowcount)
+
+    async def rate_answer(self, customer_id: int, run_id: int, rating: int) -> bool:
+        """Set the rating on this customer's answer to `run_id`; clears the awaiting state."""
+        result = await self.conn.execute(
+            update(t.answer).where(a.run_id == run_id, a.customer_id == customer_id).values(rating=rating)
+        )
+        await self.conn.execute(
+            update(t.customer).where(t.customer.c.id == customer_id).values(awaiting_rating_answer_id=None)
+        )
+        return bool(result.rowcount)
+
+    async def answers_after(self, after_id: int = 0, limit: int = 500) -> list[AnswerRecord]:
+        """Answers in id order after `after_id` (keyset pagination: memory stays flat)."""
+        stmt = (
+            select(
+                a.id,
+                a.run_id,
+                a.customer_id,
+                t.customer.c.platform_user_id,
+                a.text,
+                a.rating,
+                a.late,
+                a.answered_at,
+                a.edited_at,
+            )
+            .join(t.customer, t.customer.c.id == a.customer_id)
+            .where(a.id > after_id)
+            .order_by(a.id)
+            .limit(limit)
+        )
+        return [AnswerRecord(*row) for row in await self.conn.execute(stmt)]

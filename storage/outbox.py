@@ -1,0 +1,448 @@
+"""The durable outbox: queueing, fenced claims, and what happened to each send.
+
+Everything feedbot sends is a `delivery` row first, committed in the same transaction as its cause.
+A worker claims due rows (status `sending`, its id in `claimed_by`, a fresh `claim_token`); every
+write-back names the token (`WHERE status = 'sending' AND claim_token = :token`), so a claim that was
+released meanwhile (its worker went silent and another took over) can never be recorded twice.
+On PostgreSQL rows are claimed `FOR UPDATE SKIP LOCKED`: concurrent workers never wait for each
+other and never claim the same row. A chat with a send in flight gets nothing more claimed until
+that send is recorded, so each chat's messages leave one at a time and in order.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, exists, func, insert, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage import tables as t
+from storage.models import PRIORITY, DeliveryKind, DeliveryStatus, UTCDateTime
+
+d, r, c, a = t.delivery.c, t.poll_run.c, t.customer.c, t.answer.c
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """A rendered message to queue (replies, digests): `body` is the adapter-neutral message as JSON."""
+
+    kind: DeliveryKind
+    platform: str
+    chat_id: str
+    body: str
+    user_id: str | None = None
+    customer_id: int | None = None
+    run_id: int | None = None
+    image: bytes | None = None
+    reply_handle: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """One claimed delivery. Question and reminder rows carry their run's snapshot to render."""
+
+    delivery_id: int
+    token: str
+    kind: DeliveryKind
+    platform: str
+    chat_id: str
+    user_id: str | None
+    attempts: int
+    customer_id: int | None
+    run_id: int | None
+    body: str | None
+    image: bytes | None
+    reply_handle: str | None
+    poll_id: str | None = None
+    question: str | None = None
+    asks_rating: bool = False
+    scale: int = 5
+
+    @property
+    def is_question(self) -> bool:
+        return self.kind in (DeliveryKind.QUESTION, DeliveryKind.REMINDER)
+
+
+def _fenced(claim: Claim) -> Any:
+    return and_(d.id == claim.delivery_id, d.status == DeliveryStatus.SENDING, d.claim_token == claim.token)
+
+
+class OutboxRepo:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    # ------------------------------------------------------------------ queueing
+    async def queue(self, message: OutboxMessage, now: datetime) -> int:
+        stmt = (
+            insert(t.delivery)
+            .values(
+                kind=message.kind,
+                status=DeliveryStatus.PENDING,
+                priority=PRIORITY[message.kind],
+                platform=message.platform[:32],
+                chat_id=message.chat_id[:64],
+                user_id=message.user_id[:64] if message.user_id else None,
+                run_id=message.run_id,
+                customer_id=message.customer_id,
+                body=message.body,
+                image=message.image,
+                reply_handle=message.reply_handle,
+                attempts=0,
+                outcome_unknown=False,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            .returning(d.id)
+        )
+        return int((await self.conn.execute(stmt)).scalar_one())
+
+    async def fan_out(self, run_id: int, tag: str | None, now: datetime) -> int:
+        """Queue the run's question for every subscribed, reachable customer (with the run's tag).
+
+        One INSERT ... SELECT: customers are never loaded into memory, and customers already queued
+        (a resumed fan-out) are skipped by NOT EXISTS and the unique (run, customer, kind) key.
+        """
+        conditions = [
+            c.subscribed.is_(True),
+            c.reachable.is_(True),
+            ~exists().where(d.run_id == run_id, d.customer_id == c.id, d.kind == DeliveryKind.QUESTION),
+        ]
+        if tag:
+            ct = t.customer_tag.c
+            conditions.append(exists().where(ct.customer_id == c.id, ct.tag == tag))
+        source = select(
+            literal(DeliveryKind.QUESTION.value),
+            literal(DeliveryStatus.PENDING.value),
+            literal(PRIORITY[DeliveryKind.QUESTION]),
+            c.platform,
+            c.chat_id,
+            c.platform_user_id,
+            literal(run_id),
+            c.id,
+            literal(0),
+            literal(False),
+            literal(now, type_=UTCDateTime()),
+            literal(now, type_=UTCDateTime()),
+        ).where(and_(*conditions))
+        stmt = insert(t.delivery).from_select(
+            [
+                "kind",
+                "status",
+                "priority",
+                "platform",
+                "chat_id",
+                "user_id",
+                "run_id",
+                "customer_id",
+                "attempts",
+                "outcome_unknown",
+                "next_attempt_at",
+                "created_at",
+            ],
+            source,
+        )
+        result = await self.conn.execute(stmt)
+        return int(result.rowcount or 0)
+
+    async def queue_reminders(self, run_id: int, now: datetime) -> int:
+        """One reminder per customer who was sent the question and has not answered (never twice)."""
+        question = t.delivery.alias("q")
+        q = question.c
+        source = (
+            select(
+                literal(DeliveryKind.REMINDER.value),
+                literal(DeliveryStatus.PENDING.value),
+                literal(PRIORITY[DeliveryKind.REMINDER]),
+                q.platform,
+                q.chat_id,
+                q.user_id,
+                literal(run_id),
+                q.customer_id,
+                literal(0),
+                literal(False),
+                literal(now, type_=UTCDateTime()),
+                literal(now, type_=UTCDateTime()),
+            )
+            .select_from(question.join(t.customer, c.id == q.customer_id))
+            .where(
+                q.run_id == run_id,
+                q.kind == DeliveryKind.QUESTION,
+                q.status == DeliveryStatus.SENT,
+                c.subscribed.is_(True),
+                c.reachable.is_(True),
+                ~exists().where(a.run_id == run_id, a.customer_id == q.customer_id),
+                ~exists().where(d.run_id == run_id, d.customer_id == q.customer_id, d.kind == DeliveryKind.REMINDER),
+            )
+        )
+        stmt = insert(t.delivery).from_select(
+            [
+                "kind",
+                "status",
+                "priority",
+                "platform",
+                "chat_id",
+                "user_id",
+                "run_id",
+                "customer_id",
+                "attempts",
+                "outcome_unknown",
+                "next_attempt_at",
+                "created_at",
+            ],
+            source,
+        )
+        result = await self.conn.execute(stmt)
+        return int(result.rowcount or 0)
+
+    # ------------------------------------------------------------------ claims
+    async def claim(self, worker_id: str, platforms: Sequence[str], now: datetime, limit: int) -> list[Claim]:
+        """Claim up to `limit` due deliveries on `platforms` for `worker_id`.
+
+        Rows that must not go out any more are settled here instead of being claimed: the customer
+        stopped or is unreachable, the run has closed, or the customer has answered meanwhile.
+        """
+        if limit <= 0 or not platforms:
+            return []
+        busy = t.delivery.alias("busy")
+        candidates = (
+            select(d.id)
+            .where(
+                d.status == DeliveryStatus.PENDING,
+                d.next_attempt_at <= now,
+                d.platform.in_(list(platforms)),
+                ~exists().where(
+                    busy.c.platform == d.platform,
+                    busy.c.chat_id == d.chat_id,
+                    busy.c.status == DeliveryStatus.SENDING,
+                ),
+            )
+            .order_by(d.priority, d.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        ids = [int(x) for x in (await self.conn.execute(candidates)).scalars()]
+        if not ids:
+            return []
+        ids = await self._settle_unwanted(ids, now)
+        if not ids:
+            return []
+        token = secrets.token_hex(8)
+        await self.conn.execute(
+            update(t.delivery)
+            .where(d.id.in_(ids), d.status == DeliveryStatus.PENDING)
+            .values(
+                status=DeliveryStatus.SENDING,
+                claimed_by=worker_id[:64],
+                claim_token=token,
+                attempts=d.attempts + 1,
+                next_attempt_at=now,
+            )
+        )
+        rows = await self.conn.execute(
+            select(
+                d.id,
+                d.kind,
+                d.platform,
+                d.chat_id,
+                d.user_id,
+                d.attempts,
+                d.customer_id,
+                d.run_id,
+                d.body,
+                d.image,
+                d.reply_handle,
+                r.poll_id,
+                r.question,
+                r.rating,
+                r.scale,
+            )
+            .select_from(t.delivery.outerjoin(t.poll_run, r.id == d.run_id))
+            .where(d.id.in_(ids), d.claim_token == token)
+            .order_by(d.priority, d.id)
+        )
+        return [
+            Claim(
+                delivery_id=row.id,
+                token=token,
+                kind=DeliveryKind(row.kind),
+                platform=row.platform,
+                chat_id=row.chat_id,
+                user_id=row.user_id,
+                attempts=row.attempts,
+                customer_id=row.customer_id,
+                run_id=row.run_id,
+                body=row.body,
+                image=row.image,
+                reply_handle=row.reply_handle,
+                poll_id=row.poll_id,
+                question=row.question,
+                asks_rating=bool(row.rating),
+                scale=row.scale or 5,
+            )
+            for row in rows
+        ]
+
+    async def _settle_unwanted(self, ids: list[int], now: datetime) -> list[int]:
+        """Skip the questions and reminders among `ids` that must not go out; returns the rest."""
+        answered = exists().where(a.run_id == d.run_id, a.customer_id == d.customer_id)
+        rows = await self.conn.execute(
+            select(d.id, d.kind, c.subscribed, c.reachable, c.unreachable_reason, r.closes_at, answered)
+            .select_from(
+                t.delivery.outerjoin(t.customer, c.id == d.customer_id).outerjoin(t.poll_run, r.id == d.run_id)
+            )
+            .where(d.id.in_(ids))
+        )
+        keep: list[int] = []
+        skipped: dict[str, list[int]] = {}
+        for row in rows:
+            reason = None
+            if row.kind in (DeliveryKind.QUESTION, DeliveryKind.REMINDER):
+                if not row.subscribed:
+                    reason = "customer unsubscribed"
+                elif not row.reachable:
+                    reason = row.unreachable_reason or "customer unreachable"
+                elif row.closes_at is not None and now >= row.closes_at:
+                    reason = "run closed before it could be sent"
+                elif row[6]:
+                    reason = "customer answered already"
+            if reason is None:
+                keep.append(row.id)
+            else:
+                skipped.setdefault(reason, []).append(row.id)
+        for reason, skip_ids in skipped.items():
+            await self.conn.execute(
+                update(t.delivery)
+                .where(d.id.in_(skip_ids), d.status == DeliveryStatus.PENDING)
+                .values(status=DeliveryStatus.SKIPPED, last_error=reason[:512])
+            )
+        return sorted(keep)
+
+    async def release_claims_of_silent_workers(self, live_since: datetime, now: datetime) -> int:
+        """Claims whose worker has not beaten its heart since `live_since` go back to pending.
+
+        Their outcome is unknown (the process may have died after the platform accepted the message):
+        such a question counts as asked, so an answer to it is taken (`storage.conversation.asked`).
+        """
+        w = t.worker.c
+        live = select(w.id).where(w.heartbeat_at >= live_since)
+        result = await self.conn.execute(
+            update(t.delivery)
+            .where(d.status == DeliveryStatus.SENDING, (d.claimed_by.is_(None)) | (d.claimed_by.not_in(live)))
+            .values(
+                status=DeliveryStatus.PENDING,
+                claimed_by=None,
+                claim_token=None,
+                outcome_unknown=True,
+                next_attempt_at=now,
+                last_error="claim released: its worker went silent mid-send",
+            )
+        )
+        return int(result.rowcount or 0)
+
+    # ------------------------------------------------------------------ outcomes (all fenced)
+    async def record_sent(self, claim: Claim, message_id: str, now: datetime) -> bool:
+        result = await self.conn.execute(
+            update(t.delivery)
+            .where(_fenced(claim))
+            .values(
+                status=DeliveryStatus.SENT,
+                platform_message_id=message_id[:64],
+                sent_at=now,
+                last_error=None,
+                claim_token=None,
+                outcome_unknown=False,
+                reply_handle=None,
+            )
+        )
+        if not result.rowcount:
+            return False
+        if claim.kind is DeliveryKind.REMINDER:
+            await self.conn.execute(
+                update(t.delivery)
+                .where(
+                    d.run_id == claim.run_id,
+                    d.customer_id == claim.customer_id,
+                    d.kind == DeliveryKind.QUESTION,
+                )
+                .values(reminded_at=now)
+            )
+        return True
+
+    async def retry(self, claim: Claim, error: str, next_attempt_at: datetime) -> bool:
+        result = await self.conn.execute(
+            update(t.delivery)
+            .where(_fenced(claim))
+            .values(
+                status=DeliveryStatus.PENDING,
+                last_error=error[:512],
+                next_attempt_at=next_attempt_at,
+                claim_token=None,
+                claimed_by=None,
+                outcome_unknown=False,
+            )
+        )
+        return bool(result.rowcount)
+
+    async def hold(self, claim: Claim, until: datetime) -> bool:
+        """Hand a claimed delivery back until `until` without counting an attempt (quiet hours, shutdown)."""
+        result = await self.conn.execute(
+            update(t.delivery)
+            .where(_fenced(claim))
+            .values(
+                status=DeliveryStatus.PENDING,
+                attempts=d.attempts - 1,
+                next_attempt_at=until,
+                claim_token=None,
+                claimed_by=None,
+            )
+        )
+        return bool(result.rowcount)
+
+    async def fail(self, claim: Claim, error: str) -> bool:
+        result = await self.conn.execute(
+            update(t.delivery)
+            .where(_fenced(claim))
+            .values(status=DeliveryStatus.FAILED, last_error=error[:512], claim_token=None, reply_handle=None)
+        )
+        return bool(result.rowcount)
+
+    # ------------------------------------------------------------------ reading
+    async def next_due(self) -> datetime | None:
+        stmt = select(func.min(d.next_attempt_at)).where(d.status == DeliveryStatus.PENDING)
+        value: datetime | None = (await self.conn.execute(stmt)).scalar_one_or_none()
+        return value
+
+    async def depth(self) -> int:
+        """Deliveries waiting or in flight (the outbox depth a monitor watches)."""
+        stmt = (
+            select(func.count())
+            .select_from(t.delivery)
+            .where(d.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING)))
+        )
+        return int((await self.conn.execute(stmt)).scalar_one())
+
+    async def prune_sent(self, before: datetime) -> int:
+        """Sent replies and digests are kept a while for support, then deleted (they may quote customers)."""
+        result = await self.conn.execute(
+            t.delivery.delete().where(
+                d.kind.in_((DeliveryKind.REPLY, DeliveryKind.DIGEST)),
+                d.status.in_((DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.SKIPPED)),
+                d.created_at < before,
+            )
+        )
+        return int(result.rowcount or 0)
+
+    async def claim_digest_post(
+        self, platform: str, chat_id: str, period: str, period_start: datetime, now: datetime
+    ) -> bool:
+        """True if this process should queue this digest; False if it was queued already."""
+        stmt = (
+            t.insert_ignoring_conflicts(self.conn, t.digest_post)
+            .values(platform=platform, chat_id=chat_id, period=period, period_start=period_start, posted_at=now)
+            .returning(t.digest_post.c.id)
+        )
+        return (await self.conn.execute(stmt)).first() is not None

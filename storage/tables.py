@@ -1,0 +1,38 @@
+"""The tables as SQLAlchemy Core `Table`s, for the repositories' queries (typed, no ORM overhead)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import SQLModel
+
+import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+customer: Table = SQLModel.metadata.tables["customer"]
+customer_tag: Table = SQLModel.metadata.tables["customer_tag"]
+poll_run: Table = SQLModel.metadata.tables["poll_run"]
+delivery: Table = SQLModel.metadata.tables["delivery"]
+answer: Table = SQLModel.metadata.tables["answer"]
+inbound_seen: Table = SQLModel.metadata.tables["inbound_seen"]
+dead_letter: Table = SQLModel.metadata.tables["dead_letter"]
+digest_post: Table = SQLModel.metadata.tables["digest_post"]
+worker: Table = SQLModel.metadata.tables["worker"]
+
+
+def insert_ignoring_conflicts(conn: AsyncConnection, table: Table) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING, in the connection's dialect (any unique key)."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+def upsert(conn: AsyncConnection, table: Table, keys: list[str], values: dict[str, Any], update: list[str]) -> Any:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET the `update` columns from the inserted row."""
+    if conn.dialect.name == "postgresql":
+        pg = postgresql.insert(table).values(**values)
+        return pg.on_conflict_do_update(index_elements=keys, set_={c: pg.excluded[c] for c in update})
+    lite = sqlite.insert(table).values(**values)
+    return lite.on_conflict_do_update(index_elements=keys, set_={c: lite.excluded[c] for c in update})
