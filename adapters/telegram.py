@@ -3,11 +3,18 @@
 Why not PTB's `Application`/`Updater`: the Updater confirms an update to Telegram when it fetches the
 next batch, before the handler has finished, so a crash mid-handler loses it. Here an update is
 confirmed (getUpdates offset advanced, or the webhook answered 200) only after `on_message` returned,
-which is after the engine committed it. A redelivered update is harmless: the engine dedupes by
-message id. Nothing here owns the loop, so Telegram and Discord run side by side.
+which is after the engine committed it. A redelivered update is harmless: the engine dedupes it.
+Nothing here owns the loop, so Telegram and Discord run side by side.
 
-Send errors become `DeliveryError`s (see `telegram_convert.delivery_error`); a 429 pauses every send
-for `retry_after` and retries a few times; sends keep Telegram's limits (`telegram_limits`).
+No batch barrier: updates from different senders are handled concurrently, one sender's in order,
+and fetching goes on while they are handled; the offset advances over the committed prefix. An
+update the engine defers (the database is away) is tried again in its sender's lane with back-off,
+while the other senders carry on. A callback query is answered on receipt (the button stops
+spinning); the used keyboard is removed afterwards, off the acknowledgement path.
+
+Sends keep Telegram's limits through the pacer (bot.pacing); a 429 pauses every send for
+`retry_after` and retries a few times. Errors become our DeliveryError classes
+(`telegram_convert.delivery_error`).
 """
 
 from __future__ import annotations
@@ -34,16 +41,18 @@ from adapters.telegram_convert import (
     PLATFORM,
     Part,
     delivery_error,
+    is_private_chat,
+    pace_rules,
     render,
     retry_seconds,
     to_inbound,
 )
-from adapters.telegram_limits import SendLimiter
 from adapters.telegram_logging import protect_token, redact
 from adapters.telegram_menus import CommandMenus, native_chat_id
 from bot.adapter import OnMessage
 from bot.config import TelegramSettings
-from bot.errors import ConfigError, DeliveryError
+from bot.errors import ConfigError, HandlingDeferred, MessageRejected, TryLater
+from bot.pacing import LocalPacer, Pacer
 from bot.types import Inbound, Outbound
 
 log = logging.getLogger("feedbot.telegram")
@@ -63,18 +72,19 @@ class TelegramAdapter:
         *,
         webhook_secret: str | None = None,
         environ: Mapping[str, str] | None = None,
-        limiter: SendLimiter | None = None,
+        pacer: Pacer | None = None,
         poll_timeout: int = 25,
         retry_backoff: float = 1.0,
         max_flood_retries: int = 3,
         max_flood_wait: float = 60.0,
         stop_grace: float = 10.0,
+        max_lanes: int = 64,
     ) -> None:
         self.settings = settings
         self._token = token
         self._environ = os.environ if environ is None else environ
         self._webhook_secret = webhook_secret
-        self.limiter = limiter or SendLimiter()
+        self.pacer: Pacer = pacer or LocalPacer(pace_rules(settings.send_rate))
         self.poll_timeout = poll_timeout
         self.retry_backoff = retry_backoff
         self.max_flood_retries = max_flood_retries
@@ -88,7 +98,14 @@ class TelegramAdapter:
         self._runner: web.AppRunner | None = None
         self._offset: int | None = None
         self._stopping = False
-        self._idle = asyncio.Event()
+        # Updates received and not yet confirmed: update id -> handled. The offset moves over the
+        # handled prefix; ids in here that come back with getUpdates are not handled twice.
+        self._window: dict[int, bool] = {}
+        self._lanes: dict[str, list[tuple[int, Update | None]]] = {}
+        self._lane_tasks: set[asyncio.Task[None]] = set()
+        self._lane_slots = asyncio.Semaphore(max_lanes)
+        self._progress = asyncio.Event()
+        self._background: set[asyncio.Task[None]] = set()
         protect_token(token)
 
     @property
@@ -111,10 +128,9 @@ class TelegramAdapter:
             raise ConfigError(self.settings.token_env, "the Bot API rejected the token") from None
         except TelegramError as exc:
             await bot.shutdown()
-            raise DeliveryError(f"telegram: cannot reach the Bot API: {redact(exc.message)}", permanent=False) from None
+            raise TryLater(f"telegram: cannot reach the Bot API: {redact(exc.message)}") from None
         self._bot, self._on_message = bot, on_message
         self._stopping = False
-        self._idle.set()
         await self.menus.register(bot)
         if secret is not None:
             await self._start_webhook(secret)
@@ -130,13 +146,19 @@ class TelegramAdapter:
             return
         self._stopping = True
         if self._poll_task is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), self.stop_grace)
             self._poll_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poll_task
             self._poll_task = None
-            await self._confirm_handled()
+        if self._lane_tasks:
+            await asyncio.wait(list(self._lane_tasks), timeout=self.stop_grace)
+        for task in [*self._lane_tasks, *self._background]:
+            task.cancel()
+        for task in [*self._lane_tasks, *self._background]:
+            with contextlib.suppress(BaseException):
+                await task
+        self._advance_offset()
+        await self._confirm_handled()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -147,7 +169,7 @@ class TelegramAdapter:
 
     def _require_bot(self) -> Bot:
         if self._bot is None:
-            raise DeliveryError("telegram adapter not started", permanent=False)
+            raise TryLater("telegram adapter not started")
         return self._bot
 
     def _secret(self) -> str:
@@ -173,28 +195,47 @@ class TelegramAdapter:
             return None
 
     async def _handle_update(self, update: Update) -> bool:
-        """Hand one update to the engine; True once it is committed (the update may be confirmed)."""
+        """Hand one update to the engine; True once it is committed (the update may be confirmed).
+
+        False: the engine deferred it (nothing was committed); it must come again.
+        """
         assert self._on_message is not None
         try:
             inbound = self._to_inbound(update)
         except Exception:
             log.exception("telegram update %s could not be read; skipped", update.update_id)
             inbound = None
-        handled = True
-        if inbound is not None:
-            log.debug("telegram update %s -> %s from chat %s", update.update_id, inbound.kind, inbound.chat.chat_id)
-            try:
-                await self._on_message(inbound)
-            except Exception:
-                log.exception("telegram update %s not handled; it will be delivered again", update.update_id)
-                handled = False
         if update.callback_query is not None:
-            await self._answer(update.callback_query)  # always: the user's client shows a spinner until then
-            if handled and inbound is not None:
-                await self._remove_keyboard(update.callback_query)
-        if handled and inbound is not None and inbound.chat.chat_id in self.menus.pending:
-            await self.menus.register_pending(self._require_bot(), inbound.chat.chat_id)
-        return handled
+            await self._answer(update.callback_query)  # at once: the user's client shows a spinner until then
+        if inbound is None:
+            return True
+        log.debug("telegram update %s -> %s from chat %s", update.update_id, inbound.kind, inbound.chat.chat_id)
+        try:
+            await self._on_message(inbound)
+        except HandlingDeferred as exc:
+            log.warning("telegram update %s deferred: %s", update.update_id, exc.reason)
+            return False
+        if update.callback_query is not None:
+            self._in_background(self._remove_keyboard(update.callback_query))
+        if inbound.chat.chat_id in self.menus.pending:
+            self._in_background(self.menus.register_pending(self._require_bot(), inbound.chat.chat_id))
+        return True
+
+    async def settle(self) -> None:
+        """Wait for the calls made off the acknowledgement path (keyboard removal, late menus)."""
+        while self._background:
+            await asyncio.wait(list(self._background))
+
+    def _in_background(self, work: Awaitable[object]) -> None:
+        async def run() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("telegram background call failed")
+
+        task = asyncio.create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _answer(self, query: CallbackQuery) -> None:
         try:
@@ -207,8 +248,10 @@ class TelegramAdapter:
         msg = query.message
         if not isinstance(msg, Message) or msg.reply_markup is None:
             return
+        chat = str(msg.chat.id)
         try:
-            await self._require_bot().edit_message_reply_markup(chat_id=msg.chat.id, message_id=msg.message_id)
+            async with self.pacer.slot(chat, private=is_private_chat(chat)):  # an edit counts like a send
+                await self._require_bot().edit_message_reply_markup(chat_id=msg.chat.id, message_id=msg.message_id)
         except TelegramError as exc:  # "message is not modified": removed already
             log.debug("removing keyboard failed: %s", redact(exc.message))
 
@@ -228,57 +271,77 @@ class TelegramAdapter:
         backoff = self.retry_backoff
         while not self._stopping:
             try:
-                batch = await self._fetch_updates(self.poll_timeout)
-                self._idle.clear()
-                try:
-                    complete = await self._handle_batch(batch)
-                finally:
-                    self._idle.set()
+                # While updates are in hand, a short poll: the next call confirms them once handled.
+                batch = await self._fetch_updates(1 if self._window else self.poll_timeout)
+                backoff = self.retry_backoff
             except RetryAfter as exc:
                 await asyncio.sleep(retry_seconds(exc))
                 continue
             except TelegramError as exc:  # network trouble, Conflict (another instance polls), 5xx
                 level = logging.ERROR if isinstance(exc, Conflict | InvalidToken) else logging.WARNING
                 log.log(level, "telegram getUpdates failed (retrying in %.0fs): %s", backoff, redact(exc.message))
-                complete = False
-            except Exception:  # a bug must not end polling: the updates come back after the pause
-                log.exception("telegram polling failed (retrying in %.0fs)", backoff)
-                complete = False
-            if complete:
-                backoff = self.retry_backoff
-            else:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 60.0)
+                continue
+            fresh = [data for data in batch if int(data["update_id"]) not in self._window]
+            for data in fresh:
+                self._accept(data)
+            if batch and not fresh:
+                # Only updates in hand came back: wait until one is handled rather than spin.
+                self._progress.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._progress.wait(), 0.5)
+            self._advance_offset()
 
-    async def _handle_batch(self, batch: list[RawUpdate]) -> bool:
-        """Handle a getUpdates batch: one sender's updates in order, different senders concurrently.
+    def _accept(self, data: RawUpdate) -> None:
+        """Queue a new update in its sender's lane (one sender's updates in order)."""
+        update_id = int(data["update_id"])
+        update = self._parse(data)
+        self._window[update_id] = False
+        key = _sender_key(update, data)
+        lane = self._lanes.get(key)
+        if lane is not None:
+            lane.append((update_id, update))
+            return
+        self._lanes[key] = [(update_id, update)]
+        task = asyncio.create_task(self._run_lane(key), name=f"telegram-lane-{key}")
+        self._lane_tasks.add(task)
+        task.add_done_callback(self._lane_tasks.discard)
 
-        The offset then moves past the longest handled prefix of the batch; whatever follows the first
-        failure comes back with the next getUpdates (handled ones again, which the engine dedupes).
-        Returns whether the whole batch was handled.
-        """
-        handled: dict[int, bool] = {}
-        lanes: dict[str, list[tuple[int, Update | None]]] = {}
-        for data in batch:
-            update = self._parse(data)
-            lanes.setdefault(_sender_key(update, data), []).append((int(data["update_id"]), update))
+    async def _run_lane(self, key: str) -> None:
+        async with self._lane_slots:
+            lane = self._lanes[key]
+            try:
+                while lane and not self._stopping:
+                    update_id, update = lane[0]
+                    if not await self._handle_until_done(update_id, update):
+                        return  # stopping: left unconfirmed, Telegram delivers it again
+                    lane.pop(0)
+                    self._window[update_id] = True
+                    self._progress.set()
+            finally:
+                del self._lanes[key]
 
-        async def run(lane: list[tuple[int, Update | None]]) -> None:
-            for update_id, update in lane:
-                if self._stopping:
-                    return
-                handled[update_id] = update is None or await self._handle_update(update)
-                if not handled[update_id]:
-                    return
+    async def _handle_until_done(self, update_id: int, update: Update | None) -> bool:
+        """Handle one update, trying again with back-off while the engine defers it; False if stopping."""
+        delay = self.retry_backoff / 2
+        while not self._stopping:
+            try:
+                if update is None or await self._handle_update(update):
+                    return True
+            except Exception:  # a bug in the adapter: the update comes again after the pause
+                log.exception("telegram update %s failed; trying again", update_id)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+        return False
 
-        async with asyncio.TaskGroup() as group:
-            for lane in lanes.values():
-                group.create_task(run(lane))
-        for data in batch:
-            if not handled.get(int(data["update_id"])):
-                return False
-            self._offset = int(data["update_id"]) + 1
-        return True
+    def _advance_offset(self) -> None:
+        """Move the offset over the handled prefix of the updates in hand."""
+        for update_id in sorted(self._window):
+            if not self._window[update_id]:
+                break
+            del self._window[update_id]
+            self._offset = update_id + 1
 
     async def _confirm_handled(self) -> None:
         """Tell Telegram what was handled, so a restart does not fetch it again (best effort)."""
@@ -323,7 +386,11 @@ class TelegramAdapter:
                 return web.Response(status=400)
             update = self._parse(data) if isinstance(data, dict) else None
             # 200 only once committed: any other answer makes Telegram deliver the update again.
-            handled = update is None or await self._handle_update(update)
+            try:
+                handled = update is None or await self._handle_update(update)
+            except Exception:
+                log.exception("telegram webhook update failed; Telegram will deliver it again")
+                handled = False
             return web.Response(status=200 if handled else 500)
 
         return handle
@@ -335,7 +402,7 @@ class TelegramAdapter:
         try:
             parts = render(message)
         except ValueError as exc:
-            raise DeliveryError(f"telegram: cannot render message: {exc}", permanent=False) from None
+            raise MessageRejected(f"telegram: cannot render message: {exc}") from None
         chat_id = native_chat_id(message.chat.chat_id)
         message_id = ""
         for part in parts:
@@ -343,21 +410,20 @@ class TelegramAdapter:
         return message_id
 
     async def _send_part(self, chat_id: int | str, part: Part) -> tuple[int | str, str]:
-        """One API call within the limits; retries 429s (bounded) and follows a group's migration."""
+        """One API call within the pace; retries 429s (bounded) and follows a group's migration."""
         floods = 0
         migrated = False
         while True:
-            await self.limiter.acquire(str(chat_id))
+            chat = str(chat_id)
             try:
-                sent = await self._call(chat_id, part)
+                async with self.pacer.slot(chat, private=is_private_chat(chat)):
+                    sent = await self._call(chat_id, part)
             except RetryAfter as exc:
                 wait = retry_seconds(exc)
-                self.limiter.hold(wait)  # Telegram's flood control covers the whole bot: pause every send
+                self.pacer.hold(wait)  # Telegram's flood control covers the whole bot: pause every send
                 floods += 1
                 if floods > self.max_flood_retries or wait > self.max_flood_wait:
-                    raise DeliveryError(
-                        f"telegram: flood control, retry in {wait:g}s", permanent=False, retry_after=wait
-                    ) from None
+                    raise TryLater(f"telegram: flood control, retry in {wait:g}s", retry_after=wait) from None
                 log.warning("telegram 429: pausing sends for %gs (retry %d)", wait, floods)
                 continue
             except ChatMigrated as exc:

@@ -15,11 +15,12 @@ from datetime import datetime, timedelta
 
 from telegram import CallbackQuery, ChatMemberUpdated, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
 from adapters.telegram_logging import redact
-from bot.errors import DeliveryError
+from bot.errors import DeliveryError, MessageRejected, PlatformGone, RecipientUnreachable, TryLater
+from bot.pacing import PaceRules
 from bot.types import ChatRef, Choice, Image, Inbound, InboundKind, Outbound
 
 PLATFORM = "telegram"
@@ -29,7 +30,22 @@ MAX_CALLBACK_DATA = 64  # bytes
 # The updates the adapter reads; anything else Telegram need not send.
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member")
 
-# Bad requests that mean the chat is gone for good (others are our bugs: retried, never "unreachable").
+# Telegram's bot FAQ: about 30 messages a second overall (we keep below), one a second in a private
+# chat, 20 a minute in a group.
+PRIVATE_GAP = 1.0
+GROUP_PER_MINUTE = 20
+
+
+def pace_rules(per_second: float) -> PaceRules:
+    return PaceRules(per_second=per_second, private_gap=PRIVATE_GAP, group_per_minute=GROUP_PER_MINUTE)
+
+
+def is_private_chat(chat_id: str) -> bool:
+    """Private chats have the user's (positive) id; groups, supergroups and channels are negative."""
+    return chat_id.isdigit()
+
+
+# Bad requests that mean the chat is gone for good (others are our bugs: never "unreachable").
 _PERMANENT_BAD_REQUESTS = (
     "chat not found",
     "user not found",
@@ -53,7 +69,7 @@ def to_inbound(update: Update, bot_username: str, now: datetime) -> Inbound | No
     if update.message is not None:
         return _from_message(update.message, bot_username)
     if update.edited_message is not None:
-        return _from_edit(update.edited_message)
+        return _from_edit(update.edited_message, update.update_id)
     if update.callback_query is not None:
         return _from_callback(update.callback_query, now)
     if update.my_chat_member is not None:
@@ -108,7 +124,7 @@ def _from_message(msg: Message, bot_username: str) -> Inbound | None:
     )
 
 
-def _from_edit(msg: Message) -> Inbound | None:
+def _from_edit(msg: Message, update_id: int) -> Inbound | None:
     user = msg.from_user
     if user is None or user.is_bot or msg.text is None or msg.chat.type != ChatType.PRIVATE:
         return None
@@ -121,6 +137,7 @@ def _from_edit(msg: Message) -> Inbound | None:
         received_at=msg.edit_date or msg.date,
         kind=InboundKind.EDIT,
         language=user.language_code,
+        update_ref=f"edit-{update_id}",  # each edit of a message is its own update
     )
 
 
@@ -265,15 +282,24 @@ def _prefix_chars(text: str, units: int) -> int:
 def delivery_error(exc: TelegramError) -> DeliveryError:
     """Translate a PTB error from a send into ours (the engine never sees SDK exceptions).
 
-    Permanent (the customer becomes unreachable): 403 (blocked, deactivated, never started the bot)
-    and the bad requests that mean the chat is gone. Everything else is worth another try later.
+    - RecipientUnreachable: 403 (blocked, deactivated, never started the bot, kicked from the group)
+      and the bad requests that mean the chat is gone;
+    - MessageRejected: any other 400, our own payload (the customer stays reachable);
+    - PlatformGone: 401, the token was revoked;
+    - TryLater: 429, 5xx, network trouble and anything else.
     """
     reason = f"telegram: {redact(exc.message)}"
     if isinstance(exc, Forbidden):
-        return DeliveryError(reason, permanent=True)
-    if isinstance(exc, BadRequest) and any(s in exc.message.lower() for s in _PERMANENT_BAD_REQUESTS):
-        return DeliveryError(reason, permanent=True)
-    return DeliveryError(reason, permanent=False)
+        return RecipientUnreachable(reason)
+    if isinstance(exc, InvalidToken):
+        return PlatformGone(reason)
+    if isinstance(exc, RetryAfter):
+        return TryLater(reason, retry_after=retry_seconds(exc))
+    if isinstance(exc, BadRequest):
+        if any(s in exc.message.lower() for s in _PERMANENT_BAD_REQUESTS):
+            return RecipientUnreachable(reason)
+        return MessageRejected(reason)
+    return TryLater(reason)
 
 
 def retry_seconds(exc: RetryAfter) -> float:

@@ -7,6 +7,7 @@ menu is kept and set again the next time that chat writes to the bot.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from telegram import (
     Bot,
@@ -19,65 +20,71 @@ from telegram import (
 from telegram.error import TelegramError
 
 from adapters.telegram_logging import redact
-from bot.commands import CUSTOMER_COMMANDS, MANAGER_COMMANDS, STAFF_COMMANDS
+from bot.commands import CommandRegistry, default_registry
 from bot.config import TelegramSettings
+from bot.roles import Role
 
 log = logging.getLogger("feedbot.telegram")
 
-# In display order (bot.commands holds the same names as sets; a test keeps them in step).
-COMMANDS: dict[str, str] = {
-    "start": "Subscribe to the occasional feedback question",
-    "stop": "Stop receiving questions",
-    "mydata": "See everything stored about you",
-    "forget": "Erase everything stored about you",
-    "privacy": "What is stored about you and why",
-    "help": "What this bot does",
-    "poll": "Ask a poll now: /poll POLL_ID [tag]",
-    "polls": "Configured polls and their next times",
-    "status": "Progress of a poll run: /status [RUN]",
-    "digest": "Results against goals: /digest [day|week|month]",
-    "goals": "Goal status now",
-}
-CUSTOMER_MENU = tuple(c for c in COMMANDS if c in CUSTOMER_COMMANDS)
-STAFF_MENU = CUSTOMER_MENU + tuple(c for c in COMMANDS if c in STAFF_COMMANDS)
-MANAGER_MENU = STAFF_MENU + tuple(c for c in COMMANDS if c in MANAGER_COMMANDS)
-GROUP_MENU = ("help",)  # customer commands only answer "message me privately" in groups
-TEAM_GROUP_MENU = ("help",) + MANAGER_MENU[len(CUSTOMER_MENU) :]
+
+@dataclass(frozen=True, slots=True)
+class Menus:
+    """The menus, in registry order (bot.commands describes every command once)."""
+
+    descriptions: dict[str, str]
+    customer: tuple[str, ...]
+    staff: tuple[str, ...]
+    manager: tuple[str, ...]
+    group: tuple[str, ...]  # customer commands only answer "message me privately" in groups
+    team_group: tuple[str, ...]
+
+    @classmethod
+    def from_registry(cls, registry: CommandRegistry) -> Menus:
+        customer = registry.names(Role.CUSTOMER)
+        staff_only, manager_only = registry.names(Role.STAFF), registry.names(Role.MANAGER)
+        return cls(
+            descriptions={spec.name: spec.menu for spec in registry},
+            customer=customer,
+            staff=customer + staff_only,
+            manager=customer + staff_only + manager_only,
+            group=("help",),
+            team_group=("help", *staff_only, *manager_only),
+        )
+
+    def commands(self, names: tuple[str, ...]) -> list[BotCommand]:
+        return [BotCommand(name, self.descriptions[name]) for name in names]
 
 
 def native_chat_id(chat_id: str) -> int | str:
     return int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
 
 
-def _commands(names: tuple[str, ...]) -> list[BotCommand]:
-    return [BotCommand(name, COMMANDS[name]) for name in names]
-
-
 class CommandMenus:
-    def __init__(self, settings: TelegramSettings) -> None:
+    def __init__(self, settings: TelegramSettings, registry: CommandRegistry | None = None) -> None:
         self.settings = settings
+        self.menus = Menus.from_registry(registry or default_registry())
         self.pending: dict[str, tuple[str, ...]] = {}  # chat id -> menu Telegram refused so far
 
     def scoped(self) -> dict[str, tuple[str, ...]]:
         """Chat id -> menu for staff, managers (their private chats: chat id = user id) and team groups."""
         chats: dict[str, tuple[str, ...]] = {}
         for user_id in self.settings.staff:
-            chats[user_id] = STAFF_MENU
+            chats[user_id] = self.menus.staff
         for user_id in self.settings.managers:
-            chats[user_id] = MANAGER_MENU
+            chats[user_id] = self.menus.manager
         for chat_id in self.settings.digest_chats:
-            chats[chat_id] = TEAM_GROUP_MENU
+            chats[chat_id] = self.menus.team_group
         return chats
 
     async def register(self, bot: Bot) -> None:
         """Set every menu; failures are logged, never fatal (a menu is a convenience)."""
         general: list[tuple[BotCommandScope, tuple[str, ...]]] = [
-            (BotCommandScopeDefault(), CUSTOMER_MENU),
-            (BotCommandScopeAllGroupChats(), GROUP_MENU),
+            (BotCommandScopeDefault(), self.menus.customer),
+            (BotCommandScopeAllGroupChats(), self.menus.group),
         ]
         for scope, names in general:
             try:
-                await bot.set_my_commands(_commands(names), scope=scope)
+                await bot.set_my_commands(self.menus.commands(names), scope=scope)
             except TelegramError as exc:
                 log.warning("setMyCommands (%s) failed: %s", scope.type, redact(exc.message))
         for chat_id, names in self.scoped().items():
@@ -90,7 +97,7 @@ class CommandMenus:
         if names is None:
             return True
         try:
-            await bot.set_my_commands(_commands(names), scope=BotCommandScopeChat(native_chat_id(chat_id)))
+            await bot.set_my_commands(self.menus.commands(names), scope=BotCommandScopeChat(native_chat_id(chat_id)))
         except TelegramError as exc:
             log.debug("setMyCommands for chat %s failed: %s", chat_id, redact(exc.message))
             return False

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from bot.adapter import Adapter
 from bot.clock import Clock, SystemClock
-from bot.commands import CommandRegistry
+from bot.commands import CommandRegistry, Reporting
 from bot.config import Settings
 from bot.delivery import DeliveryWorker
 from bot.digest import PERIODS, Digest, build_digest, goals_status_text
@@ -64,7 +64,7 @@ def digest_chats(settings: Settings) -> list[ChatRef]:
     return chats
 
 
-class Reporting:
+class DigestReporting:
     """Digest and goal texts for chat commands, the scheduler and the CLI (wraps bot.digest)."""
 
     def __init__(self, store: Store, settings: Settings) -> None:
@@ -87,7 +87,7 @@ class Reporting:
 class DigestPoster:
     """The scheduled digest, queued once per period for every configured digest chat."""
 
-    def __init__(self, store: Store, reporting: Reporting, settings: Settings, signal: OutboxSignal) -> None:
+    def __init__(self, store: Store, reporting: DigestReporting, settings: Settings, signal: OutboxSignal) -> None:
         self.store = store
         self.reporting = reporting
         self.settings = settings
@@ -118,7 +118,7 @@ class Runtime:
     clock: Clock
     store: Store
     signal: OutboxSignal
-    reporting: Reporting
+    reporting: DigestReporting
     engine: Engine
     worker: DeliveryWorker
     scheduler: PollScheduler
@@ -189,6 +189,7 @@ def build_runtime(
     store: Store | None = None,
     roles: RolePolicy | None = None,
     registry: CommandRegistry | None = None,
+    reporting: Reporting | None = None,
     worker_id: str | None = None,
 ) -> Runtime:
     """Wire one feedbot process. `adapters` defaults to the platforms configured in `settings`."""
@@ -197,18 +198,24 @@ def build_runtime(
     signal = OutboxSignal()
     chosen = list(build_adapters(settings) if adapters is None else adapters)
     by_platform = {adapter.platform: adapter for adapter in chosen}
-    reporting = Reporting(store, settings)
+    digests_reporting = DigestReporting(store, settings)
     engine = Engine(
-        store, settings, clock=clock, roles=roles, registry=registry, reporting=reporting, outbox_signal=signal
+        store,
+        settings,
+        clock=clock,
+        roles=roles,
+        registry=registry,
+        reporting=reporting or digests_reporting,  # tests may stand in for the slow part
+        outbox_signal=signal,
     )
     worker = DeliveryWorker(store, by_platform, settings, clock=clock, signal=signal, worker_id=worker_id)
-    digests = DigestPoster(store, reporting, settings, signal)
+    digests = DigestPoster(store, digests_reporting, settings, signal)
     return Runtime(
         settings=settings,
         clock=clock,
         store=store,
         signal=signal,
-        reporting=reporting,
+        reporting=digests_reporting,
         engine=engine,
         worker=worker,
         scheduler=PollScheduler(store, settings, clock, signal=signal, on_digest=digests.post),

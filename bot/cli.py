@@ -119,7 +119,7 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _digest(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import Reporting
+    from bot.app import DigestReporting
     from bot.clock import SystemClock
     from storage.db import make_engine, upgrade
     from storage.store import Store
@@ -127,7 +127,7 @@ async def _digest(settings: Settings, args: argparse.Namespace) -> int:
     engine = make_engine(settings.storage.url)
     try:
         await upgrade(engine)
-        reporting = Reporting(Store(engine), settings)
+        reporting = DigestReporting(Store(engine), settings)
         text, png = await reporting.digest(args.period or settings.digest.period, SystemClock().now())
     finally:
         await engine.dispose()

@@ -169,6 +169,8 @@ class TelegramSettings(_Frozen):
     staff: IdList = ()
     managers: IdList = ()
     digest_chats: IdList = ()
+    # Messages per second overall (Telegram allows about 30; 1000 with paid broadcasts).
+    send_rate: float = Field(default=25, gt=0, le=1000)
 
 
 class DiscordSettings(_Frozen):

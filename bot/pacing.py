@@ -17,12 +17,11 @@ in the next `horizon` seconds, so the delivery worker claims only what it can se
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import time
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
@@ -93,9 +92,16 @@ _MAX_CHATS = 10_000  # idle per-chat token sets are dropped beyond this many
 class LocalPacer:
     """The pace of one process (see the module docstring). Time is injected for tests."""
 
-    def __init__(self, rules: PaceRules, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        rules: PaceRules,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.rules = rules
         self.clock = clock
+        self.sleep = sleep
         self._overall = _Tokens(rules.per_second, 1.0) if not math.isinf(rules.per_second) else None
         self._chats: dict[str, _Tokens] = {}
         self._held_until = 0.0
@@ -143,9 +149,10 @@ class LocalPacer:
             start = self._wait_until(buckets, now)
             if start is not None and start <= now:
                 break
-            changed = self._changed
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), None if start is None else start - now)
+            if start is None:  # every token is held by a send in flight: wait for one to end
+                await self._changed.wait()
+            else:  # tokens come back at known times (sends in flight only add later ones)
+                await self.sleep(start - now)
         for bucket in buckets:
             bucket.take()
         self._called(task)

@@ -17,8 +17,10 @@ import asyncio
 import contextlib
 import itertools
 import json
+import math
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -112,6 +114,22 @@ class BotMessage:
         return data
 
 
+@dataclass(frozen=True)
+class FakeLimits:
+    """Telegram's send limits as this server enforces them (429 with retry_after above them).
+
+    overall: at most `per_second` sends in any sliding second; a private chat: a send starting less
+    than `private_gap` after the previous one to it finished; a group: `group_per_minute`.
+    """
+
+    per_second: int = 30
+    private_gap: float = 1.0
+    group_per_minute: int = 20
+
+
+SEND_METHODS = frozenset({"sendmessage", "sendphoto", "editmessagetext", "editmessagereplymarkup"})
+
+
 @dataclass
 class _Failure:
     method: str
@@ -123,8 +141,20 @@ class _Failure:
 
 
 class FakeTelegram:
-    def __init__(self, token: str = "123456:TEST-fake-token_abcdefghijklmnop", username: str = "FeedbackTestBot"):
+    def __init__(
+        self,
+        token: str = "123456:TEST-fake-token_abcdefghijklmnop",
+        username: str = "FeedbackTestBot",
+        limits: FakeLimits | None = FakeLimits(),
+    ):
         self.token = token
+        self.limits = limits  # None: no rate limits (only for tests that fake time on the bot's side)
+        self.sends: list[tuple[float, int, str]] = []  # (arrival, chat id, method) of sends let through
+        self.too_many: list[tuple[float, int, str]] = []  # sends refused with 429 by the limits
+        self._send_arrivals: deque[float] = deque()
+        self._chat_arrivals: dict[int, deque[float]] = {}
+        self._chat_done: dict[int, float] = {}
+        self._sending: set[int] = set()
         self.bot: JSON = {
             "id": 777000111,
             "is_bot": True,
@@ -195,14 +225,51 @@ class FakeTelegram:
             return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
         params = await self._params(request)
         self.calls.append((method, params))
+        chat_id = _int(params.get("chat_id")) if method in SEND_METHODS else None
         try:
             self._maybe_fail(method, params)
             result = await handler(params)
         except BotApiError as exc:
             return web.json_response(exc.payload(), status=exc.status)
         finally:
+            if chat_id is not None and chat_id in self._sending:  # a send that took effect has ended
+                self._sending.discard(chat_id)
+                self._chat_done[chat_id] = time.monotonic()
             self._notify()  # wakes `until` and `wait_confirmed`
         return web.json_response({"ok": True, "result": result})
+
+    def _pace(self, method: str, chat_id: int) -> None:
+        """Refuse a send above Telegram's limits with 429, as Telegram's flood control does.
+
+        Called once a request is valid, just before it takes effect: a refused payload (400) is
+        refused whatever the pace.
+        """
+        now = time.monotonic()
+        limits = self.limits
+        if limits is not None:
+            while self._send_arrivals and self._send_arrivals[0] <= now - 1.0:
+                self._send_arrivals.popleft()
+            wait = 0.0
+            if len(self._send_arrivals) >= limits.per_second:
+                wait = self._send_arrivals[0] + 1.0 - now
+            if chat_id > 0:
+                done = self._chat_done.get(chat_id)
+                if done is not None and now - done < limits.private_gap:
+                    wait = max(wait, done + limits.private_gap - now)
+            else:
+                arrivals = self._chat_arrivals.setdefault(chat_id, deque())
+                while arrivals and arrivals[0] <= now - 60.0:
+                    arrivals.popleft()
+                if len(arrivals) >= limits.group_per_minute:
+                    wait = max(wait, arrivals[0] + 60.0 - now)
+            if wait > 0:
+                self.too_many.append((now, chat_id, method))
+                retry = max(1, math.ceil(wait))
+                raise BotApiError(429, f"Too Many Requests: retry after {retry}", retry)
+        self._send_arrivals.append(now)
+        self._chat_arrivals.setdefault(chat_id, deque()).append(now)
+        self.sends.append((now, chat_id, method))
+        self._sending.add(chat_id)
 
     @staticmethod
     async def _params(request: web.Request) -> JSON:
@@ -495,6 +562,7 @@ class FakeTelegram:
         if utf16_len(text) > 4096:
             raise BotApiError(400, "Bad Request: message is too long")
         markup, mode = self._markup(params), self._parse_mode(params)
+        self._pace("sendMessage", chat_id)
         message = BotMessage(chat_id, self._next_message_id(chat_id), "sendMessage", text=text, reply_markup=markup)
         message.reply_to, message.parse_mode = self._reply_to(chat_id, params), mode
         return self._store(message)
@@ -508,6 +576,7 @@ class FakeTelegram:
         if caption is not None and utf16_len(str(caption)) > 1024:
             raise BotApiError(400, "Bad Request: message caption is too long")
         markup, mode = self._markup(params), self._parse_mode(params)
+        self._pace("sendPhoto", chat_id)
         message = BotMessage(chat_id, self._next_message_id(chat_id), "sendPhoto", caption=caption, photo=photo)
         message.reply_markup, message.parse_mode = markup, mode
         message.reply_to = self._reply_to(chat_id, params)
@@ -523,6 +592,7 @@ class FakeTelegram:
         markup = self._markup(params)
         if message.text == text and message.reply_markup == markup:
             raise BotApiError(400, NOT_MODIFIED)
+        self._pace("editMessageText", message.chat_id)
         message.text, message.reply_markup = text, markup
         return message.as_dict(self.bot)
 
@@ -531,6 +601,7 @@ class FakeTelegram:
         markup = self._markup(params)
         if message.reply_markup == markup:
             raise BotApiError(400, NOT_MODIFIED)
+        self._pace("editMessageReplyMarkup", message.chat_id)
         message.reply_markup = markup
         return message.as_dict(self.bot)
 

@@ -1,4 +1,4 @@
-"""Wiring for Telegram tests: the real PTB Bot against the fake Bot API server, a real engine and SQLite."""
+"""Wiring for Telegram tests: the real PTB Bot against the fake Bot API server, a real runtime and SQLite."""
 
 from __future__ import annotations
 
@@ -6,40 +6,46 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from adapters.telegram import TelegramAdapter
-from adapters.telegram_limits import SendLimiter
+from bot.adapter import Handled
+from bot.app import Runtime, build_runtime
 from bot.config import Settings
 from bot.delivery import DeliveryWorker
 from bot.engine import Engine
-from bot.staff import StaffCommands
+from bot.errors import HandlingDeferred
+from bot.pacing import LocalPacer, PaceRules
 from bot.types import Inbound
-from storage.repository import Repository
-from tests.adapters.fake_telegram import BotMessage, FakeTelegram, FakeUser
+from storage.store import Store
+from tests.adapters.fake_telegram import BotMessage, FakeLimits, FakeTelegram, FakeUser
 from tests.support import FakeClock, make_settings
 
 STAFF_ID, MANAGER_ID, TEAM_GROUP = 900, 901, -1001234
 CHART = b"\x89PNG\r\n\x1a\n-fake-chart-"
 
+# Telegram's limits with time scaled down 20x for the per-chat gap, so tests do not wait for real;
+# the fake server enforces the same, so a send that breaks them still gets its 429.
+TEST_LIMITS = FakeLimits(per_second=30, private_gap=0.05, group_per_minute=20)
+TEST_RULES = PaceRules(per_second=25, private_gap=TEST_LIMITS.private_gap, group_per_minute=20)
+
 
 class FailsFirstCommit:
-    """An on_message that fails on its first call (the database went away), then hands on to the engine."""
+    """An on_message whose first call finds the database gone (the engine defers), then hands on."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.seen: list[str] = []  # message ids, one per call
 
-    async def __call__(self, inbound: Inbound) -> None:
+    async def __call__(self, inbound: Inbound) -> Handled:
         self.seen.append(inbound.message_id)
         if len(self.seen) == 1:
-            raise ConnectionError("database connection lost")
-        await self.engine.on_message(inbound)
+            raise HandlingDeferred("database connection lost", retry_after=0.05)
+        return await self.engine.on_message(inbound)
 
 
 class FakeTime:
-    """Monotonic time for the send limiter: sleeping advances it at once, and is recorded."""
+    """Monotonic time for a pacer: sleeping advances it at once, and is recorded."""
 
     def __init__(self) -> None:
         self.now = 1000.0
@@ -54,46 +60,65 @@ class FakeTime:
         await asyncio.sleep(0)
 
 
-async def fake_digest(period: str, now: datetime) -> tuple[str, bytes | None]:
-    return f"Digest for the {period}: 3 answers, average 4.3", CHART
+class FakeReporting:
+    async def digest(self, period: str, now: object) -> tuple[str, bytes | None]:
+        return f"Digest for the {period}: 3 answers, average 4.3", CHART
+
+    async def goals(self, now: object) -> str:
+        return "Goals: all met"
 
 
 @dataclass
 class TelegramWorld:
-    """One bot: fake Telegram <-> PTB <-> TelegramAdapter <-> Engine <-> SQLite."""
+    """One bot: fake Telegram <-> PTB <-> TelegramAdapter <-> runtime (engine, outbox) <-> SQLite."""
 
     fake: FakeTelegram
-    settings: Settings
-    repo: Repository
+    runtime: Runtime
     clock: FakeClock
-    time: FakeTime
-    engine: Engine
-    worker: DeliveryWorker
     adapter: TelegramAdapter
     adapter_options: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
+
+    @property
+    def store(self) -> Store:
+        return self.runtime.store
+
+    @property
+    def engine(self) -> Engine:
+        return self.runtime.engine
+
+    @property
+    def worker(self) -> DeliveryWorker:
+        return self.runtime.worker
+
     async def say(self, user: FakeUser, text: str) -> int:
-        """The user writes; returns once the bot confirmed the update (so it is committed)."""
+        """The user writes; returns once the bot confirmed the update and sent its replies."""
         message_id = self.fake.send_text(user, text)
         await self.fake.wait_confirmed()
+        await self.worker.drain()
         return message_id
 
     async def press(self, user: FakeUser, message: BotMessage, data: str) -> None:
         self.fake.press(user, message, data)
         await self.fake.wait_confirmed()
+        await self.worker.drain()
+        await self.adapter.settle()  # the used keyboard is removed off the acknowledgement path
 
-    async def restart(self, on_message: Callable[[Any], Awaitable[None]] | None = None) -> None:
+    async def restart(self, on_message: Callable[[Inbound], Awaitable[Handled]] | None = None) -> None:
         """A new adapter, as after a process restart (the old one must be stopped or dead)."""
-        self.adapter = make_adapter(self.fake, self.settings, self.time, **self.adapter_options)
-        self.engine.attach(self.adapter)
+        self.adapter = make_adapter(self.fake, self.settings, **self.adapter_options)
+        self.runtime.adapters[self.adapter.platform] = self.adapter
         await self.adapter.start(on_message or self.engine.on_message)
 
 
-def make_adapter(fake: FakeTelegram, settings: Settings, time: FakeTime, **options: Any) -> TelegramAdapter:
+def make_adapter(fake: FakeTelegram, settings: Settings, **options: Any) -> TelegramAdapter:
     assert settings.telegram is not None
     options = {"poll_timeout": 1, "retry_backoff": 0.05, "stop_grace": 1.0} | options
-    limiter = options.pop("limiter", None) or SendLimiter(clock=time, sleep=time.sleep)
-    return TelegramAdapter(settings.telegram, fake.token, limiter=limiter, **options)
+    pacer = options.pop("pacer", None) or LocalPacer(TEST_RULES)
+    return TelegramAdapter(settings.telegram, fake.token, pacer=pacer, **options)
 
 
 def telegram_settings(fake: FakeTelegram, **overrides: Any) -> Settings:
@@ -107,24 +132,21 @@ def telegram_settings(fake: FakeTelegram, **overrides: Any) -> Settings:
 
 
 async def open_world(
-    fake: FakeTelegram, repo: Repository, settings: Settings | None = None, **adapter_options: Any
+    fake: FakeTelegram, store: Store, settings: Settings | None = None, **adapter_options: Any
 ) -> TelegramWorld:
     settings = settings or telegram_settings(fake)
-    clock, time = FakeClock(), FakeTime()
-    engine = Engine(repo, settings, clock)
-    engine.staff_commands = StaffCommands(engine, digest=fake_digest)
-    worker = DeliveryWorker(repo, engine.adapters, settings, clock)
-    adapter = make_adapter(fake, settings, time, **adapter_options)
-    engine.attach(adapter)
-    await adapter.start(engine.on_message)
-    return TelegramWorld(fake, settings, repo, clock, time, engine, worker, adapter, adapter_options)
+    clock = FakeClock()
+    adapter = make_adapter(fake, settings, **adapter_options)
+    runtime = build_runtime(settings, adapters=[adapter], clock=clock, store=store, reporting=FakeReporting())
+    await adapter.start(runtime.engine.on_message)
+    return TelegramWorld(fake, runtime, clock, adapter, adapter_options)
 
 
 @contextlib.asynccontextmanager
 async def running_world(
-    fake: FakeTelegram, repo: Repository, settings: Settings | None = None, **adapter_options: Any
+    fake: FakeTelegram, store: Store, settings: Settings | None = None, **adapter_options: Any
 ) -> AsyncIterator[TelegramWorld]:
-    world = await open_world(fake, repo, settings, **adapter_options)
+    world = await open_world(fake, store, settings, **adapter_options)
     try:
         yield world
     finally:

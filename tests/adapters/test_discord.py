@@ -24,7 +24,7 @@ from bot.engine import Engine
 from bot.errors import ConfigError, DeliveryError
 from bot.staff import StaffCommands
 from bot.types import ChatRef, Choice, Image, Inbound, Outbound
-from storage.repository import Repository
+from storage.store import Store
 from tests.adapters.fake_discord import FakeDiscord, FakeGuild, FakeInteraction, FakeUser, buttons
 from tests.support import FakeClock, make_settings
 
@@ -56,7 +56,7 @@ class Shop:
     guild: FakeGuild
     general: int
     reports: int
-    repo: Repository
+    store: Store
     settings: Settings
     clock: FakeClock
     engine: Engine
@@ -110,7 +110,7 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 
 
 @pytest.fixture
-async def shop(fake: FakeDiscord, sqlite_repo: Repository, clock: FakeClock) -> AsyncIterator[Shop]:
+async def shop(fake: FakeDiscord, sqlite_store: Store, clock: FakeClock) -> AsyncIterator[Shop]:
     guild = fake.add_guild("Coffee shop", roles=("Staff", "Managers"), channels=("general", "reports"))
     sam = fake.add_user("sam")
     olga = fake.add_user("olga")
@@ -128,15 +128,15 @@ async def shop(fake: FakeDiscord, sqlite_repo: Repository, clock: FakeClock) -> 
             "digest_channels": [str(reports)],
         },
     )
-    engine = Engine(sqlite_repo, settings, clock)
-    reporting = Reporting(sqlite_repo, settings)  # the real digest and chart, as bot.app wires them
+    engine = Engine(sqlite_store, settings, clock)
+    reporting = Reporting(sqlite_store, settings)  # the real digest and chart, as bot.app wires them
     engine.staff_commands = StaffCommands(engine, digest=reporting.digest, goals=reporting.goals)
     adapter = new_adapter(fake, settings)
     engine.attach(adapter)
-    worker = DeliveryWorker(sqlite_repo, engine.adapters, settings, clock)
+    worker = DeliveryWorker(sqlite_store, engine.adapters, settings, clock)
     await adapter.start(engine.on_message)
     shop = Shop(
-        fake, guild, fake.channel_id(guild), reports, sqlite_repo, settings, clock, engine, worker, adapter, sam, olga
+        fake, guild, fake.channel_id(guild), reports, sqlite_store, settings, clock, engine, worker, adapter, sam, olga
     )
     yield shop
     await shop.adapter.stop()
@@ -481,9 +481,9 @@ async def test_gateway_and_rest_root_point_at_api_base_and_are_restored(fake: Fa
     assert (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY) == before
 
 
-async def test_global_commands_work_in_the_dm(fake: FakeDiscord, sqlite_repo: Repository, clock: FakeClock) -> None:
+async def test_global_commands_work_in_the_dm(fake: FakeDiscord, sqlite_store: Store, clock: FakeClock) -> None:
     settings = make_settings(POLLS, discord={"api_base": fake.api_base})
-    engine = Engine(sqlite_repo, settings, clock)
+    engine = Engine(sqlite_store, settings, clock)
     adapter = new_adapter(fake, settings)
     engine.attach(adapter)
     await adapter.start(engine.on_message)
@@ -492,7 +492,7 @@ async def test_global_commands_work_in_the_dm(fake: FakeDiscord, sqlite_repo: Re
         ix = await fake.slash(hana, "start")
         welcome = await fake.reply(ix)
         assert welcome["content"].startswith("Hi hana!") and not welcome["flags"] & 64  # a DM needs no ephemeral
-        customer = await sqlite_repo.find_customer("discord", str(hana.id))
+        customer = await sqlite_store.find_customer("discord", str(hana.id))
         assert customer is not None and customer.chat_id == str(fake.dm_channels[hana.id])
     finally:
         await adapter.stop()

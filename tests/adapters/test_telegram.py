@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -10,24 +11,30 @@ from typing import Any
 import pytest
 
 from adapters.telegram import TelegramAdapter
-from adapters.telegram_limits import SendLimiter
+from adapters.telegram_convert import pace_rules
 from bot import texts
-from bot.errors import ConfigError, DeliveryError
+from bot.adapter import Handled
+from bot.customer_commands import mydata_json
+from bot.errors import ConfigError, DeliveryError, RecipientUnreachable, TryLater
+from bot.pacing import LocalPacer
 from bot.types import ChatRef, Choice, Image, Inbound, Outbound, rating_choice
-from storage.repository import Repository
+from storage.store import Store
 from tests.adapters.fake_telegram import FakeTelegram, FakeUser
 from tests.adapters.telegram_harness import (
     CHART,
     MANAGER_ID,
     STAFF_ID,
     TEAM_GROUP,
+    TEST_LIMITS,
+    TEST_RULES,
     FailsFirstCommit,
+    FakeTime,
     TelegramWorld,
     open_world,
     running_world,
     telegram_settings,
 )
-from tests.support import make_settings
+from tests.support import customer_tags, find_customer, latest_run, make_settings
 
 ALICE = FakeUser(4242, "Alice", "Liddell", language_code="de")
 ALICE_CHAT = ChatRef("telegram", str(ALICE.id), str(ALICE.id))
@@ -41,22 +48,24 @@ def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 async def fake_telegram() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
+    async with FakeTelegram(limits=TEST_LIMITS) as fake:
         yield fake
 
 
 @pytest.fixture
-async def tg(fake_telegram: FakeTelegram, sqlite_repo: Repository) -> AsyncIterator[TelegramWorld]:
-    world = await open_world(fake_telegram, sqlite_repo)
+async def tg(fake_telegram: FakeTelegram, sqlite_store: Store) -> AsyncIterator[TelegramWorld]:
+    world = await open_world(fake_telegram, sqlite_store)
     yield world
     await world.adapter.stop()
 
 
 async def answers_of(tg: TelegramWorld, user: FakeUser) -> list[dict[str, Any]]:
-    customer = await tg.repo.find_customer("telegram", str(user.id))
+    customer = await find_customer(tg.store, "telegram", str(user.id))
     assert customer is not None and customer.id is not None
-    data = await tg.repo.customer_data(customer.id)
-    return list(data["answers"])
+    async with tg.store.read() as unit:
+        data = await unit.customers.data(customer.id)
+    assert data is not None
+    return list(mydata_json(data)["answers"])
 
 
 async def ask(tg: TelegramWorld, poll_id: str = "visit") -> int:
@@ -70,7 +79,7 @@ async def test_customer_flow_start_question_answer_rating_thanks(tg: TelegramWor
     fake = tg.fake
     await tg.say(ALICE, "/start")
     assert "You're subscribed" in fake.last(ALICE.id).shown
-    customer = await tg.repo.find_customer("telegram", str(ALICE.id))
+    customer = await find_customer(tg.store, "telegram", str(ALICE.id))
     assert customer is not None
     assert (customer.chat_id, customer.display_name, customer.language) == ("4242", "Alice Liddell", "de")
 
@@ -98,14 +107,14 @@ async def test_customer_flow_start_question_answer_rating_thanks(tg: TelegramWor
     assert all(m.reply_to is None for m in fake.messages(ALICE.id))
 
 
-async def test_rating_scale_of_ten_gets_two_balanced_rows(fake_telegram: FakeTelegram, sqlite_repo: Repository) -> None:
+async def test_rating_scale_of_ten_gets_two_balanced_rows(fake_telegram: FakeTelegram, sqlite_store: Store) -> None:
     base = telegram_settings(fake_telegram)
     assert base.telegram is not None
     settings = make_settings(
         {"polls": [{"id": "nps", "question": "Would you recommend us?", "scale": 10}]},
         telegram=base.telegram.model_dump(),
     )
-    async with running_world(fake_telegram, sqlite_repo, settings) as world:
+    async with running_world(fake_telegram, sqlite_store, settings) as world:
         await world.say(ALICE, "/start")
         await ask(world, "nps")
         await world.say(ALICE, "Yes")
@@ -122,11 +131,13 @@ async def test_duplicate_update_is_stored_once(tg: TelegramWorld) -> None:
     fake.send_text(ALICE, "Great coffee")
     update = fake.pending_updates[-1]
     await fake.wait_confirmed()
+    await tg.worker.drain()
     sent_before = len(fake.messages(ALICE.id))
     await tg.adapter.stop()
     fake.redeliver(update)
     await tg.restart()
     await fake.wait_confirmed()
+    await tg.worker.drain()
     assert [a["answer"] for a in await answers_of(tg, ALICE)] == ["Great coffee"]
     assert len(fake.messages(ALICE.id)) == sent_before  # and no second reply
 
@@ -145,14 +156,15 @@ async def test_sticker_gets_a_request_for_words(tg: TelegramWorld) -> None:
     await tg.say(ALICE, "/start")
     tg.fake.send_sticker(ALICE)
     await tg.fake.wait_confirmed()
+    await tg.worker.drain()
     assert tg.fake.last(ALICE.id).shown == texts.ASK_IN_WORDS
 
 
 async def test_deep_link_start_payload_tags_the_customer(tg: TelegramWorld) -> None:
     await tg.say(ALICE, "/start@FeedbackTestBot spring-fair")
-    customer = await tg.repo.find_customer("telegram", str(ALICE.id))
+    customer = await find_customer(tg.store, "telegram", str(ALICE.id))
     assert customer is not None and customer.id is not None
-    assert await tg.repo.customer_tags(customer.id) == ["spring-fair"]
+    assert await customer_tags(tg.store, customer.id) == ["spring-fair"]
 
 
 async def test_command_for_another_bot_is_ignored(tg: TelegramWorld) -> None:
@@ -168,7 +180,7 @@ async def test_forget_with_inline_yes_no(tg: TelegramWorld) -> None:
     assert [d for _, d in confirm.buttons] == ["forget:yes", "forget:no"]
     await tg.press(ALICE, confirm, "forget:yes")
     assert tg.fake.last(ALICE.id).shown == texts.FORGET_DONE
-    assert await tg.repo.find_customer("telegram", str(ALICE.id)) is None
+    assert await find_customer(tg.store, "telegram", str(ALICE.id)) is None
     assert tg.fake.unanswered_callbacks() == []
 
 
@@ -184,10 +196,9 @@ async def test_long_text_is_split_on_line_boundaries_keyboard_on_last_part(tg: T
     assert [p.buttons for p in parts] == [[], [], [("OK", "ok")]]
 
 
-async def test_429_waits_retry_after_then_succeeds(fake_telegram: FakeTelegram, sqlite_repo: Repository) -> None:
+async def test_429_waits_retry_after_then_succeeds(fake_telegram: FakeTelegram, sqlite_store: Store) -> None:
     """Real time here: Telegram says retry_after=1, and the reply goes out about one second later."""
-    no_chat_limit = SendLimiter(private_chat=(100, 1.0))  # so the measured wait is the 429's alone
-    async with running_world(fake_telegram, sqlite_repo, limiter=no_chat_limit) as world:
+    async with running_world(fake_telegram, sqlite_store) as world:  # a per-chat gap of 50 ms: the wait is the 429's
         await world.say(ALICE, "/start")
         await ask(world)
         fake_telegram.flood("sendMessage", retry_after=1)
@@ -200,27 +211,31 @@ async def test_429_waits_retry_after_then_succeeds(fake_telegram: FakeTelegram, 
         assert len([p for p in fake_telegram.calls_to("sendMessage") if p["chat_id"] == str(ALICE.id)]) == 4
 
 
-async def test_replies_to_one_chat_are_spaced_a_second_apart(
-    fake_telegram: FakeTelegram, sqlite_repo: Repository
-) -> None:
-    """Real time: the welcome and the question go to the same private chat at once; the second waits."""
-    async with running_world(fake_telegram, sqlite_repo, limiter=SendLimiter()) as world:
+async def test_replies_to_one_chat_are_spaced_a_second_apart(sqlite_store: Store) -> None:
+    """Real time and Telegram's real limits on both sides: the question waits for the welcome's second."""
+    async with FakeTelegram() as fake, running_world(fake, sqlite_store, pacer=LocalPacer(pace_rules(25))) as world:
         loop = asyncio.get_running_loop()
         await world.say(ALICE, "/start")
         started = loop.time()
         await ask(world)
         assert 0.9 <= loop.time() - started < 1.4
+        assert fake.too_many == []
 
 
-async def test_persistent_429_becomes_a_temporary_delivery_error(tg: TelegramWorld) -> None:
-    await tg.say(ALICE, "/start")
-    tg.fake.flood("sendMessage", retry_after=7, times=10)
-    with pytest.raises(DeliveryError) as raised:
-        await tg.adapter.send(Outbound(ChatRef("telegram", str(ALICE.id), str(ALICE.id)), "Hello"))
-    assert not raised.value.permanent and raised.value.retry_after == 7
-    # Four attempts; between them the adapter waited what Telegram asked (on the limiter's clock).
-    assert len(tg.fake.calls_to("sendMessage")) == 1 + 4
-    assert [s for s in tg.time.sleeps if s >= 6.9] == [7.0] * 3
+async def test_persistent_429_becomes_a_temporary_delivery_error(sqlite_store: Store) -> None:
+    time = FakeTime()  # the pacer's clock: its waits are recorded, not slept
+    async with (
+        FakeTelegram(limits=None) as fake,
+        running_world(fake, sqlite_store, pacer=LocalPacer(TEST_RULES, clock=time, sleep=time.sleep)) as tg,
+    ):
+        await tg.say(ALICE, "/start")
+        tg.fake.flood("sendMessage", retry_after=7, times=10)
+        with pytest.raises(TryLater) as raised:
+            await tg.adapter.send(Outbound(ChatRef("telegram", str(ALICE.id), str(ALICE.id)), "Hello"))
+        assert raised.value.retry_after == 7
+        # Four attempts; between them the adapter waited what Telegram asked (on the pacer's clock).
+        assert len(tg.fake.calls_to("sendMessage")) == 1 + 4
+        assert [s for s in time.sleeps if s >= 6.9] == [7.0] * 3
 
 
 async def test_403_marks_the_customer_unreachable_with_the_reason(tg: TelegramWorld) -> None:
@@ -229,10 +244,10 @@ async def test_403_marks_the_customer_unreachable_with_the_reason(tg: TelegramWo
     await tg.say(bob, "/start")
     tg.fake.forbid(bob.id, "Forbidden: user is deactivated")
     await ask(tg)
-    customer = await tg.repo.find_customer("telegram", str(bob.id))
+    customer = await find_customer(tg.store, "telegram", str(bob.id))
     assert customer is not None
     assert (customer.reachable, customer.unreachable_reason) == (False, "telegram: Forbidden: user is deactivated")
-    alice = await tg.repo.find_customer("telegram", str(ALICE.id))
+    alice = await find_customer(tg.store, "telegram", str(ALICE.id))
     assert alice is not None and alice.reachable
     # Stops sending: the next poll does not try bob again.
     calls = len(tg.fake.calls_to("sendMessage"))
@@ -244,12 +259,12 @@ async def test_my_chat_member_blocked_and_unblocked(tg: TelegramWorld) -> None:
     await tg.say(ALICE, "/start")
     tg.fake.block(ALICE)
     await tg.fake.wait_confirmed()
-    customer = await tg.repo.find_customer("telegram", str(ALICE.id))
+    customer = await find_customer(tg.store, "telegram", str(ALICE.id))
     assert customer is not None and not customer.reachable
     assert customer.unreachable_reason == "user blocked the bot"
     tg.fake.unblock(ALICE)
     await tg.fake.wait_confirmed()
-    customer = await tg.repo.find_customer("telegram", str(ALICE.id))
+    customer = await find_customer(tg.store, "telegram", str(ALICE.id))
     assert customer is not None and customer.reachable
 
 
@@ -275,10 +290,11 @@ async def test_kill_between_receipt_and_commit_loses_nothing(tg: TelegramWorld) 
     await tg.adapter.stop()
     received = asyncio.Event()
 
-    async def dies_after_commit(inbound: Inbound) -> None:
+    async def dies_after_commit(inbound: Inbound) -> Handled:
         await tg.engine.on_message(inbound)  # committed ...
         received.set()
         await asyncio.Event().wait()  # ... and the process hangs until killed before confirming
+        return Handled()
 
     tg.adapter_options["stop_grace"] = 0.05
     await tg.restart(dies_after_commit)
@@ -299,20 +315,27 @@ async def test_a_slow_update_does_not_hold_up_other_customers(tg: TelegramWorld)
     await tg.adapter.stop()
     release = asyncio.Event()
 
-    async def slow_for_alice(inbound: Inbound) -> None:
+    async def slow_for_alice(inbound: Inbound) -> Handled:
         if inbound.sender_id == str(ALICE.id):
             await release.wait()
-        await tg.engine.on_message(inbound)
+        return await tg.engine.on_message(inbound)
 
     tg.fake.send_text(ALICE, "/start")
     tg.fake.send_text(bob, "/start")
-    await tg.restart(slow_for_alice)
-    await tg.fake.until(lambda: tg.fake.messages(bob.id))
-    assert tg.fake.messages(ALICE.id) == []
-    assert len(tg.fake.pending_updates) == 2  # bob's is handled, but alice's comes first: nothing confirmed
-    release.set()
-    await tg.fake.wait_confirmed()
-    assert "You're subscribed" in tg.fake.last(ALICE.id).shown
+    worker = asyncio.create_task(tg.worker.run_forever())  # replies leave as soon as they are queued
+    try:
+        await tg.restart(slow_for_alice)
+        await tg.fake.until(lambda: tg.fake.messages(bob.id))
+        assert tg.fake.messages(ALICE.id) == []
+        assert len(tg.fake.pending_updates) == 2  # bob's is handled, but alice's comes first: nothing confirmed
+        release.set()
+        await tg.fake.wait_confirmed()
+        await tg.fake.until(lambda: tg.fake.messages(ALICE.id))
+        assert "You're subscribed" in tg.fake.last(ALICE.id).shown
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
 
 
 async def test_callback_is_answered_even_when_handling_fails(tg: TelegramWorld) -> None:
@@ -327,7 +350,7 @@ async def test_callback_is_answered_even_when_handling_fails(tg: TelegramWorld) 
     assert len(flaky.seen) == 2
     assert tg.fake.unanswered_callbacks() == []
     assert len(tg.fake.calls_to("answerCallbackQuery")) == 2  # the second one is refused by Telegram, harmlessly
-    assert tg.fake.messages(ALICE.id)[-2].reply_markup is None
+    assert tg.fake.messages(ALICE.id)[-2].reply_markup is None  # removed off the ack path
     [answer] = await answers_of(tg, ALICE)
     assert answer["rating"] == 4
 
@@ -352,9 +375,9 @@ async def test_digest_longer_than_a_caption_sends_photo_then_text(tg: TelegramWo
 
 
 async def test_unknown_group_is_a_permanent_error_and_stop_is_idempotent(tg: TelegramWorld) -> None:
-    with pytest.raises(DeliveryError) as raised:
+    with pytest.raises(RecipientUnreachable) as raised:
         await tg.adapter.send(Outbound(ChatRef("telegram", "-100999"), "Digest"))
-    assert raised.value.permanent and raised.value.reason == "telegram: Chat not found"
+    assert raised.value.reason == "telegram: Chat not found"
     await tg.adapter.stop()
     await tg.adapter.stop()
     with pytest.raises(DeliveryError, match="not started"):
@@ -366,7 +389,7 @@ async def test_staff_poll_command_and_refusal_for_non_staff(tg: TelegramWorld) -
     await tg.say(ALICE, "/start")
     await tg.say(bob, "/poll visit")
     assert tg.fake.last(bob.id).shown == texts.NOT_ALLOWED.format(role="staff")
-    assert await tg.repo.latest_run() is None
+    assert await latest_run(tg.store) is None
 
     await tg.say(staff, "/poll@FeedbackTestBot visit")
     assert tg.fake.last(STAFF_ID).shown.startswith("Poll 'visit' started (run 1): 1 customer will be asked.")
@@ -379,6 +402,7 @@ async def test_manager_digest_in_team_group_comes_with_the_chart(tg: TelegramWor
     tg.fake.add_group(TEAM_GROUP)
     command_id = tg.fake.send_text(boss, "/digest@FeedbackTestBot week", group=TEAM_GROUP)
     await tg.fake.wait_confirmed()
+    await tg.worker.drain()
     [digest] = tg.fake.messages(TEAM_GROUP)
     assert digest.method == "sendPhoto" and digest.photo == CHART
     assert digest.caption == "Digest for the week: 3 answers, average 4.3"
@@ -393,6 +417,7 @@ async def test_group_chatter_is_ignored(tg: TelegramWorld) -> None:
     tg.fake.add_group(TEAM_GROUP)
     tg.fake.send_text(ALICE, "hello everyone", group=TEAM_GROUP)
     await tg.fake.wait_confirmed()
+    await tg.worker.drain()
     assert tg.fake.messages(TEAM_GROUP) == []
 
 
@@ -412,19 +437,19 @@ async def test_command_menus_are_registered_per_scope(tg: TelegramWorld) -> None
 
 
 async def test_team_group_menu_when_the_bot_is_in_the_group(
-    fake_telegram: FakeTelegram, sqlite_repo: Repository
+    fake_telegram: FakeTelegram, sqlite_store: Store
 ) -> None:
     fake_telegram.add_group(TEAM_GROUP)
-    async with running_world(fake_telegram, sqlite_repo):
+    async with running_world(fake_telegram, sqlite_store):
         menu = [c["command"] for c in fake_telegram.commands[(f"chat:{TEAM_GROUP}", "")]]
         assert menu == ["help", "poll", "polls", "status", "digest", "goals"]
 
 
 async def test_token_never_reaches_the_logs(
-    fake_telegram: FakeTelegram, sqlite_repo: Repository, caplog: pytest.LogCaptureFixture
+    fake_telegram: FakeTelegram, sqlite_store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    async with running_world(fake_telegram, sqlite_repo) as world:
+    async with running_world(fake_telegram, sqlite_store) as world:
         await world.say(ALICE, "/start")
         await ask(world)
         await world.say(ALICE, "Fine")
@@ -441,7 +466,8 @@ async def test_rejected_token_is_a_config_error_without_the_token(
     assert settings.telegram is not None
     adapter = TelegramAdapter(settings.telegram, "999:wrong-token-value")
 
-    async def nothing(inbound: Inbound) -> None: ...
+    async def nothing(inbound: Inbound) -> Handled:
+        return Handled()
 
     caplog.set_level(logging.DEBUG)
     with pytest.raises(ConfigError) as raised:

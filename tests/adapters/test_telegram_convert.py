@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from telegram import Update
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 
 from adapters.telegram_convert import (
     MAX_CAPTION,
@@ -20,8 +20,9 @@ from adapters.telegram_convert import (
     to_inbound,
     utf16_len,
 )
-from adapters.telegram_menus import CUSTOMER_MENU, MANAGER_MENU, STAFF_MENU
-from bot.commands import CUSTOMER_COMMANDS, MANAGER_COMMANDS, STAFF_COMMANDS
+from adapters.telegram_menus import Menus
+from bot.commands import default_registry
+from bot.errors import DeliveryError, MessageRejected, PlatformGone, RecipientUnreachable, TryLater
 from bot.types import ChatRef, Choice, Image, InboundKind, Outbound
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -154,20 +155,28 @@ def test_customer_text_is_sent_verbatim_as_plain_text() -> None:
 
 # ---------------------------------------------------------------------------------------- errors and menus
 @pytest.mark.parametrize(
-    ("error", "permanent"),
+    ("error", "cause"),
     [
-        (Forbidden("Forbidden: bot was blocked by the user"), True),
-        (Forbidden("Forbidden: bot can't initiate conversation with a user"), True),
-        (BadRequest("Bad Request: chat not found"), True),
-        (BadRequest("Bad Request: message is too long"), False),  # our bug: never "unreachable"
-        (TimedOut(), False),
-        (NetworkError("httpx.ConnectError: connection refused"), False),
+        (Forbidden("Forbidden: bot was blocked by the user"), RecipientUnreachable),
+        (Forbidden("Forbidden: bot can't initiate conversation with a user"), RecipientUnreachable),
+        (Forbidden("Forbidden: user is deactivated"), RecipientUnreachable),
+        (BadRequest("Bad Request: chat not found"), RecipientUnreachable),
+        (BadRequest("Bad Request: message is too long"), MessageRejected),  # our bug: never "unreachable"
+        (InvalidToken("Unauthorized"), PlatformGone),
+        (TimedOut(), TryLater),
+        (NetworkError("httpx.ConnectError: connection refused"), TryLater),
     ],
 )
-def test_delivery_errors(error: Exception, permanent: bool) -> None:
+def test_delivery_errors_are_told_apart_by_cause(error: Exception, cause: type[DeliveryError]) -> None:
     translated = delivery_error(error)  # type: ignore[arg-type]
-    assert translated.permanent is permanent
+    assert type(translated) is cause
     assert translated.reason.startswith("telegram: ")
+
+
+def test_a_429_is_passing_and_carries_its_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+    translated = delivery_error(RetryAfter(timedelta(seconds=7)))
+    assert type(translated) is TryLater and translated.retry_after == 7.0
 
 
 def test_retry_after_in_either_form(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -180,6 +189,9 @@ def test_retry_after_in_either_form(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_menus_cover_exactly_the_engine_commands() -> None:
-    assert set(CUSTOMER_MENU) == CUSTOMER_COMMANDS
-    assert set(STAFF_MENU) == CUSTOMER_COMMANDS | STAFF_COMMANDS
-    assert set(MANAGER_MENU) == CUSTOMER_COMMANDS | STAFF_COMMANDS | MANAGER_COMMANDS
+    menus = Menus.from_registry(default_registry())
+    customer = {"start", "stop", "mydata", "forget", "privacy", "help"}
+    assert set(menus.customer) == customer
+    assert set(menus.staff) == customer | {"poll", "polls", "status"}
+    assert set(menus.manager) == customer | {"poll", "polls", "status", "digest", "goals"}
+    assert menus.team_group == ("help", "poll", "polls", "status", "digest", "goals")

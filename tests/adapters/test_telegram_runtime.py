@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot import texts
-from bot.app import Runtime
+from bot.app import build_runtime
 from tests.adapters.fake_telegram import FakeTelegram, FakeUser
-from tests.adapters.telegram_harness import MANAGER_ID, STAFF_ID, TEAM_GROUP, FakeTime, make_adapter
+from tests.adapters.telegram_harness import MANAGER_ID, STAFF_ID, TEAM_GROUP, TEST_LIMITS, make_adapter
 from tests.support import make_settings
 
 ALICE = FakeUser(4242, "Alice")
@@ -19,7 +19,7 @@ ALICE = FakeUser(4242, "Alice")
 
 @pytest.fixture
 async def fake_telegram() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
+    async with FakeTelegram(limits=TEST_LIMITS) as fake:
         yield fake
 
 
@@ -35,7 +35,7 @@ async def test_customer_staff_and_manager_through_the_runtime(fake_telegram: Fak
             "digest_chats": [str(TEAM_GROUP)],
         },
     )
-    runtime = Runtime(settings, [make_adapter(fake, settings, FakeTime())])
+    runtime = build_runtime(settings, adapters=[make_adapter(fake, settings)])
     stop = asyncio.Event()
     running = asyncio.create_task(runtime.run(stop))
     try:
@@ -44,17 +44,20 @@ async def test_customer_staff_and_manager_through_the_runtime(fake_telegram: Fak
         await fake.wait_confirmed()  # different senders are handled side by side: order them here
         fake.send_text(FakeUser(STAFF_ID, "Sam"), "/poll visit")
         await fake.wait_confirmed()
+        await fake.until(lambda: fake.messages(STAFF_ID))  # replies leave through the running worker
         assert fake.last(STAFF_ID).shown.startswith("Poll 'visit' started (run 1): 1 customer will be asked.")
         await fake.until(lambda: fake.last(ALICE.id).shown == "What was your favourite part?")  # the worker woke
 
         fake.send_text(ALICE, "Friendly staff")
         await fake.wait_confirmed()
+        await fake.until(lambda: fake.last(ALICE.id).buttons)
         fake.press(ALICE, fake.last(ALICE.id), "rate:1:5")
         await fake.wait_confirmed()
-        assert fake.last(ALICE.id).shown == texts.RATING_THANKS
+        await fake.until(lambda: fake.last(ALICE.id).shown == texts.RATING_THANKS)
 
         fake.send_text(FakeUser(MANAGER_ID, "Morgan"), "/digest@FeedbackTestBot week", group=TEAM_GROUP)
         await fake.wait_confirmed(within=30)
+        await fake.until(lambda: fake.messages(TEAM_GROUP), within=30)
         digest = fake.messages(TEAM_GROUP)
         assert digest[0].method == "sendPhoto" and digest[0].photo is not None
         assert digest[0].photo.startswith(b"\x89PNG")

@@ -9,19 +9,22 @@ import aiohttp
 import pytest
 
 from adapters.telegram import SECRET_HEADER
+from bot.adapter import Handled
+from bot.customer_commands import mydata_json
 from bot.errors import ConfigError
 from bot.types import Inbound
-from storage.repository import Repository
+from storage.store import Store
 from tests.adapters.fake_telegram import FakeTelegram, FakeUser
 from tests.adapters.telegram_harness import (
+    TEST_LIMITS,
     FailsFirstCommit,
-    FakeTime,
     TelegramWorld,
     make_adapter,
     open_world,
     running_world,
     telegram_settings,
 )
+from tests.support import find_customer
 
 ALICE = FakeUser(4242, "Alice")
 SECRET = "s3cret-Value_1"
@@ -36,16 +39,16 @@ def free_port() -> int:
 
 @pytest.fixture
 async def fake_telegram() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
+    async with FakeTelegram(limits=TEST_LIMITS) as fake:
         yield fake
 
 
 @pytest.fixture
-async def hooked(fake_telegram: FakeTelegram, sqlite_repo: Repository) -> AsyncIterator[TelegramWorld]:
+async def hooked(fake_telegram: FakeTelegram, sqlite_store: Store) -> AsyncIterator[TelegramWorld]:
     port = free_port()
     settings = telegram_settings(fake_telegram, mode="webhook", webhook_url=PUBLIC_URL, port=port)
     environ = {"TELEGRAM_WEBHOOK_SECRET": SECRET}
-    async with running_world(fake_telegram, sqlite_repo, settings, environ=environ) as world:
+    async with running_world(fake_telegram, sqlite_store, settings, environ=environ) as world:
         yield world
 
 
@@ -69,11 +72,12 @@ async def test_requests_without_the_right_secret_are_rejected(hooked: TelegramWo
             assert response.status == 401
         async with session.post(local_url(hooked), json=update, headers={SECRET_HEADER: "guess"}) as response:
             assert response.status == 403
-    assert await hooked.repo.find_customer("telegram", str(ALICE.id)) is None
+    assert await find_customer(hooked.store, "telegram", str(ALICE.id)) is None
     assert fake.messages(ALICE.id) == []
 
     assert await fake.deliver_webhook(local_url(hooked)) == [200]
-    assert await hooked.repo.find_customer("telegram", str(ALICE.id)) is not None  # committed before the 200
+    assert await find_customer(hooked.store, "telegram", str(ALICE.id)) is not None  # committed before the 200
+    await hooked.worker.drain()
     assert "You're subscribed" in fake.last(ALICE.id).shown
     assert fake.pending_updates == []
 
@@ -88,21 +92,26 @@ async def test_an_update_posted_twice_is_stored_once(hooked: TelegramWorld) -> N
     fake.send_text(ALICE, "Great coffee")
     update = fake.pending_updates[0]
     assert await fake.deliver_webhook(local_url(hooked)) == [200]
+    await hooked.worker.drain()
     sent = len(fake.messages(ALICE.id))
     fake.redeliver(update)
     assert await fake.deliver_webhook(local_url(hooked)) == [200]
-    customer = await hooked.repo.find_customer("telegram", str(ALICE.id))
+    await hooked.worker.drain()
+    customer = await find_customer(hooked.store, "telegram", str(ALICE.id))
     assert customer is not None and customer.id is not None
-    answers = (await hooked.repo.customer_data(customer.id))["answers"]
+    async with hooked.store.read() as unit:
+        data = await unit.customers.data(customer.id)
+    assert data is not None
+    answers = mydata_json(data)["answers"]
     assert [a["answer"] for a in answers] == ["Great coffee"]
     assert len(fake.messages(ALICE.id)) == sent
 
 
 async def test_failed_update_answers_500_so_telegram_retries(
-    fake_telegram: FakeTelegram, sqlite_repo: Repository
+    fake_telegram: FakeTelegram, sqlite_store: Store
 ) -> None:
     settings = telegram_settings(fake_telegram, mode="webhook", webhook_url=PUBLIC_URL, port=free_port())
-    world = await open_world(fake_telegram, sqlite_repo, settings, webhook_secret=SECRET)
+    world = await open_world(fake_telegram, sqlite_store, settings, webhook_secret=SECRET)
     await world.adapter.stop()
     await world.restart(FailsFirstCommit(world.engine))
     try:
@@ -110,19 +119,19 @@ async def test_failed_update_answers_500_so_telegram_retries(
         assert await fake_telegram.deliver_webhook(local_url(world)) == [500]
         assert len(fake_telegram.pending_updates) == 1
         assert await fake_telegram.deliver_webhook(local_url(world)) == [200]
-        assert await world.repo.find_customer("telegram", str(ALICE.id)) is not None
+        assert await find_customer(world.store, "telegram", str(ALICE.id)) is not None
     finally:
         await world.adapter.stop()
 
 
 async def test_switching_back_to_polling_deletes_the_webhook(
-    fake_telegram: FakeTelegram, sqlite_repo: Repository
+    fake_telegram: FakeTelegram, sqlite_store: Store
 ) -> None:
     settings = telegram_settings(fake_telegram, mode="webhook", webhook_url=PUBLIC_URL, port=free_port())
-    async with running_world(fake_telegram, sqlite_repo, settings, webhook_secret=SECRET):
+    async with running_world(fake_telegram, sqlite_store, settings, webhook_secret=SECRET):
         pass
     assert fake_telegram.webhook["url"] == PUBLIC_URL  # stopping keeps it: Telegram queues updates meanwhile
-    async with running_world(fake_telegram, sqlite_repo) as world:
+    async with running_world(fake_telegram, sqlite_store) as world:
         assert fake_telegram.webhook["url"] == ""
         await world.say(ALICE, "/start")
         assert "You're subscribed" in fake_telegram.last(ALICE.id).shown
@@ -130,13 +139,14 @@ async def test_switching_back_to_polling_deletes_the_webhook(
 
 async def test_webhook_mode_needs_a_secret(fake_telegram: FakeTelegram) -> None:
     settings = telegram_settings(fake_telegram, mode="webhook", webhook_url=PUBLIC_URL)
-    adapter = make_adapter(fake_telegram, settings, FakeTime(), environ={})
+    adapter = make_adapter(fake_telegram, settings, environ={})
 
-    async def nothing(inbound: Inbound) -> None: ...
+    async def nothing(inbound: Inbound) -> Handled:
+        return Handled()
 
     with pytest.raises(ConfigError, match="TELEGRAM_WEBHOOK_SECRET is not set"):
         await adapter.start(nothing)
-    bad = make_adapter(fake_telegram, settings, FakeTime(), webhook_secret="has spaces")
+    bad = make_adapter(fake_telegram, settings, webhook_secret="has spaces")
     with pytest.raises(ConfigError, match="1-256 characters"):
         await bad.start(nothing)
     assert fake_telegram.calls == []  # refused before talking to Telegram
