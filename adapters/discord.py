@@ -5,7 +5,12 @@ Customers opt in with /start (slash command or typed in a DM) and get questions 
 Every interaction is acknowledged within Discord's 3 seconds before the engine is awaited: slash
 commands are deferred ("thinking", ephemeral in a server), a button press or form submit is
 acknowledged by removing the buttons from its message (so it cannot be pressed twice). The engine's
-reply to an interaction (`reply_to` = the interaction id) becomes the interaction's follow-up.
+replies leave through the outbox like everything else; a reply to an interaction carries the
+interaction's follow-up handle (`Inbound.reply_handle`), so whichever process sends it within
+Discord's 15 minutes answers in place. A "thinking..." placeholder with no reply coming is removed.
+
+Discord never delivers a gateway event twice, so a DM or an interaction the engine defers (the
+database is away) is tried again here, with back-off, for as long as the adapter runs.
 
 Gateway intents: GUILDS and DIRECT_MESSAGES only. The privileged message-content intent is not
 needed: DMs to the bot and interactions carry their content without it.
@@ -18,7 +23,6 @@ import contextlib
 import io
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import discord
 import yarl
@@ -27,7 +31,14 @@ from discord.http import Route
 from discord.utils import MISSING
 
 from adapters.discord_commands import PERSONAL, build_tree
-from adapters.discord_convert import PLATFORM, SEND_ERRORS, delivery_error, interaction_inbound, message_inbound
+from adapters.discord_convert import (
+    PLATFORM,
+    SEND_ERRORS,
+    delivery_error,
+    interaction_inbound,
+    message_inbound,
+    parse_reply_handle,
+)
 from adapters.discord_ui import (
     ANSWER_INPUT,
     MODAL_TEMPLATE,
@@ -40,9 +51,10 @@ from adapters.discord_ui import (
     split_text,
 )
 from bot import texts
-from bot.adapter import OnMessage
+from bot.adapter import Handled, OnMessage
 from bot.config import DiscordSettings
-from bot.errors import ConfigError, DeliveryError
+from bot.errors import ConfigError, DeliveryError, HandlingDeferred, RecipientUnreachable, TryLater
+from bot.pacing import LocalPacer, Pacer, PaceRules
 from bot.types import ChatRef, Inbound, InboundKind, Outbound, QuestionRef, answer_choice
 
 log = logging.getLogger("feedbot.discord")
@@ -58,13 +70,12 @@ def _intents() -> discord.Intents:
     return intents
 
 
-@dataclass
-class _Pending:
-    """An interaction the engine is handling; its replies go out as the interaction's follow-ups."""
+INTERACTION_RETRY_FOR = 14 * 60.0  # an interaction's token lives 15 minutes
 
-    interaction: discord.Interaction
-    ephemeral: bool
-    answered: bool = False
+
+def pace_rules(per_second: float) -> PaceRules:
+    """discord.py reacts to 429s but does not pace the global limit (50 requests/s) in advance."""
+    return PaceRules(per_second=per_second)
 
 
 class DiscordAdapter:
@@ -79,8 +90,14 @@ class DiscordAdapter:
         guild_ready_timeout: float = 2.0,
         ready_timeout: float = 60.0,
         sync_commands: bool = True,
+        pacer: Pacer | None = None,
+        retry_backoff: float = 0.5,
+        interaction_retry_for: float = INTERACTION_RETRY_FOR,
     ) -> None:
         self.settings = settings
+        self.pacer: Pacer = pacer or LocalPacer(pace_rules(settings.send_rate))
+        self.retry_backoff = retry_backoff
+        self.interaction_retry_for = interaction_retry_for
         self._token = token
         self._poll_ids = tuple(poll_ids)
         self._guild_ready_timeout = guild_ready_timeout
@@ -89,7 +106,6 @@ class DiscordAdapter:
         self._client: discord.Client | None = None
         self._task: asyncio.Task[None] | None = None
         self._on_message: OnMessage | None = None
-        self._pending: dict[str, _Pending] = {}
         self._buttons = ButtonKit(self._on_choice, self._on_answer_button)
         self._saved_urls: tuple[str, yarl.URL] | None = None
 
@@ -209,15 +225,34 @@ class DiscordAdapter:
             client.event(handler)
 
     # ------------------------------------------------------------------ inbound: DMs
+    async def _deliver(self, inbound: Inbound, give_up_after: float | None = None) -> Handled | None:
+        """Hand an inbound message to the engine, again and again while it is deferred.
+
+        None: it could not be handled (the adapter is stopping, or the time ran out).
+        """
+        assert self._on_message is not None
+        loop = asyncio.get_running_loop()
+        deadline = None if give_up_after is None else loop.time() + give_up_after
+        delay = self.retry_backoff
+        while self._client is not None:
+            try:
+                return await self._on_message(inbound)
+            except HandlingDeferred as exc:
+                log.warning("discord message %s deferred (%s); trying again in %.1fs", inbound.message_id, exc, delay)
+                pause = min(delay, max(exc.retry_after, 0.01))
+            if deadline is not None and loop.time() + pause > deadline:
+                return None
+            await asyncio.sleep(pause)
+            delay = min(delay * 2, 30.0)
+        return None
+
     async def _on_dm(self, message: discord.Message, kind: InboundKind) -> None:
         inbound = message_inbound(message, kind)
         if inbound is None or self._on_message is None:
             return
-        try:
-            await self._on_message(inbound)
-        except Exception:
+        if await self._deliver(inbound) is None:
             # Discord never re-delivers a gateway event: say so, so the customer can send it again.
-            log.exception("handling a discord DM failed chat=%s user=%s", inbound.chat.chat_id, inbound.sender_id)
+            log.error("a discord DM could not be handled chat=%s user=%s", inbound.chat.chat_id, inbound.sender_id)
             with contextlib.suppress(*SEND_ERRORS):
                 await message.channel.send(texts.ERROR, allowed_mentions=NO_MENTIONS)
 
@@ -244,7 +279,7 @@ class DiscordAdapter:
             log.exception("cannot open a DM with user=%s", interaction.user.id)
             await interaction.followup.send(texts.ERROR, ephemeral=in_server)
             return
-        inbound = interaction_inbound(interaction, chat, text, is_private=private)
+        inbound = interaction_inbound(interaction, chat, text, is_private=private, ephemeral=in_server)
         await self._handle_interaction(interaction, inbound, ephemeral=in_server, thinking=True)
 
     async def _on_choice(self, interaction: discord.Interaction, value: str) -> None:
@@ -252,7 +287,9 @@ class DiscordAdapter:
         restore = self._buttons.view_from_message(interaction.message, ephemeral=in_server)
         await interaction.response.edit_message(view=None)  # the acknowledgement: no second press
         chat = await self._personal_chat(interaction)
-        inbound = interaction_inbound(interaction, chat, "", is_private=True, kind=InboundKind.CHOICE, choice=value)
+        inbound = interaction_inbound(
+            interaction, chat, "", is_private=True, ephemeral=in_server, kind=InboundKind.CHOICE, choice=value
+        )
         await self._handle_interaction(interaction, inbound, ephemeral=in_server, restore=restore)
 
     async def _on_answer_button(self, interaction: discord.Interaction, question: QuestionRef) -> None:
@@ -280,6 +317,7 @@ class DiscordAdapter:
             chat,
             values.get(ANSWER_INPUT, "").strip(),
             is_private=True,
+            ephemeral=in_server,
             choice=answer_choice(question.run_id, rating),
         )
         await self._handle_interaction(
@@ -295,20 +333,17 @@ class DiscordAdapter:
         thinking: bool = False,
         restore: discord.ui.View | None = None,
     ) -> None:
-        assert self._on_message is not None
-        pending = self._pending[inbound.message_id] = _Pending(interaction, ephemeral)
-        try:
-            await self._on_message(inbound)
-        except Exception:
-            log.exception("handling a discord interaction failed user=%s msg=%s", inbound.sender_id, inbound.message_id)
+        handled = await self._deliver(inbound, give_up_after=self.interaction_retry_for)
+        if handled is None:
+            log.error(
+                "a discord interaction could not be handled user=%s msg=%s", inbound.sender_id, inbound.message_id
+            )
             with contextlib.suppress(*SEND_ERRORS):
                 if restore is not None:
                     await interaction.edit_original_response(view=restore)
                 await interaction.followup.send(texts.ERROR, ephemeral=ephemeral)
-                pending.answered = True
-        finally:
-            self._pending.pop(inbound.message_id, None)
-        if thinking and not pending.answered:
+            return
+        if thinking and handled.replies == 0:
             with contextlib.suppress(*SEND_ERRORS):
                 await interaction.delete_original_response()  # nothing to say: end the "thinking..."
 
@@ -316,24 +351,26 @@ class DiscordAdapter:
     async def send(self, message: Outbound) -> str:
         client = self._client
         if client is None or client.is_closed():
-            raise DeliveryError("discord: not connected", permanent=False)
-        pending = self._pending.get(message.reply_to) if message.reply_to else None
+            raise TryLater("discord: not connected")
+        handle = parse_reply_handle(message.reply_handle) if message.reply_handle else None
+        private = message.chat.user_id is not None
         try:
-            if pending is not None:
-                return await self._send_followup(pending, message)
-            return await self._send_to_channel(client, message)
+            async with self.pacer.slot(message.chat.chat_id, private=private):
+                if handle is not None:
+                    return await self._send_followup(client, handle, message)
+                return await self._send_to_channel(client, message)
         except DeliveryError:
             raise
         except SEND_ERRORS as exc:
             error = delivery_error(exc)
-            if pending is not None and error.permanent:
+            if handle is not None and isinstance(error, RecipientUnreachable):
                 # A refused follow-up (an expired interaction token...) says nothing about whether the
                 # customer can be reached, so it must not mark them unreachable.
-                error = DeliveryError(error.reason, permanent=False)
+                error = TryLater(error.reason)
             log.warning(
-                "discord send failed chat=%s permanent=%s reason=%s",
+                "discord send failed chat=%s cause=%s reason=%s",
                 message.chat.chat_id,
-                error.permanent,
+                type(error).__name__,
                 error.reason,
             )
             raise error from exc
@@ -364,9 +401,14 @@ class DiscordAdapter:
         log.debug("discord sent chat=%s msg=%s parts=%d", message.chat.chat_id, sent.id, len(parts))
         return str(sent.id)
 
-    async def _send_followup(self, pending: _Pending, message: Outbound) -> str:
-        parts, view = self._parts(message, ephemeral=pending.ephemeral)
-        followup = pending.interaction.followup
+    async def _send_followup(self, client: discord.Client, handle: tuple[int, bool, str], message: Outbound) -> str:
+        """The reply to an interaction, as its follow-up (the same webhook `Interaction.followup` uses)."""
+        application_id, ephemeral, token = handle
+        followup = discord.Webhook.from_state(
+            data={"id": application_id, "type": 3, "token": token},
+            state=client._connection,  # noqa: SLF001  (what discord.py's own Interaction.followup passes)
+        )
+        parts, view = self._parts(message, ephemeral=ephemeral)
         sent: discord.WebhookMessage | None = None
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
@@ -374,11 +416,10 @@ class DiscordAdapter:
                 content=part or MISSING,
                 view=view if last and view is not None else MISSING,
                 file=(self._file(message) if last else None) or MISSING,
-                ephemeral=pending.ephemeral,
+                ephemeral=ephemeral,
                 allowed_mentions=NO_MENTIONS,
                 wait=True,
             )
-            pending.answered = True
         assert sent is not None
         return str(sent.id)
 
@@ -386,7 +427,7 @@ class DiscordAdapter:
         try:
             channel_id = int(chat.chat_id)
         except ValueError:
-            raise DeliveryError(f"discord: not a channel id: {chat.chat_id!r}", permanent=True) from None
+            raise RecipientUnreachable(f"discord: not a channel id: {chat.chat_id!r}") from None
         if chat.user_id is not None and chat.chat_id == chat.user_id:
             # A user id stored as the address: open (or reuse) the DM with them.
             return await client.create_dm(discord.Object(id=int(chat.user_id)))

@@ -7,7 +7,7 @@ from datetime import UTC
 import aiohttp
 import discord
 
-from bot.errors import DeliveryError
+from bot.errors import DeliveryError, MessageRejected, PlatformGone, RecipientUnreachable, TryLater
 from bot.types import ChatRef, Inbound, InboundKind
 
 PLATFORM = "discord"
@@ -16,25 +16,38 @@ PLATFORM = "discord"
 SEND_ERRORS = (discord.HTTPException, discord.RateLimited, aiohttp.ClientError, OSError, TimeoutError, ValueError)
 
 
-def delivery_error(exc: BaseException) -> DeliveryError:
-    """Translate what discord.py and aiohttp raise into our DeliveryError.
+# "This person can't be reached": DMs closed or bot blocked, no mutual server, unknown channel or user.
+UNREACHABLE_CODES = frozenset({50007, 50278, 10003, 10013})
 
-    Every 403 is permanent: retrying it only adds to the invalid-request count (Discord bans an IP
-    past 10,000 invalid requests in 10 minutes). 50007: DMs closed or bot blocked; 50278: no mutual
-    server left. A 429 reaches us only when Discord asks for a longer wait than discord.py waits in
-    place (`max_ratelimit_timeout`): the outbox retries after `retry_after`.
+
+def delivery_error(exc: BaseException) -> DeliveryError:
+    """Translate what discord.py and aiohttp raise into our DeliveryError classes.
+
+    - RecipientUnreachable: only 50007, 50278, 10003 and 10013 (never retried: Discord bans an IP past
+      10,000 invalid requests in 10 minutes);
+    - PlatformGone: 401, the token was reset;
+    - TryLater: 429 (when Discord asks for a longer wait than discord.py waits in place), 5xx,
+      network trouble;
+    - MessageRejected: any other 4xx (our own payload, a missing permission in a channel): that
+      delivery fails, the customer stays reachable.
     """
-    if isinstance(exc, discord.Forbidden | discord.NotFound):
-        return DeliveryError(f"discord {exc.code}: {exc.text or exc.status}", permanent=True)
     if isinstance(exc, discord.RateLimited):
-        return DeliveryError("discord: rate limited", permanent=False, retry_after=exc.retry_after)
+        return TryLater("discord: rate limited", retry_after=exc.retry_after)
     if isinstance(exc, discord.HTTPException):
+        reason = f"discord {exc.code or exc.status}: {exc.text or exc.status}"
+        if exc.code in UNREACHABLE_CODES:
+            return RecipientUnreachable(reason)
+        if exc.status == 401:
+            return PlatformGone(reason)
+        if exc.status == 429:
+            retry_after = getattr(exc, "retry_after", None)
+            return TryLater(reason, retry_after=float(retry_after) if retry_after else None)
         if exc.status >= 500:
-            return DeliveryError(f"discord {exc.status}: server error", permanent=False)
-        return DeliveryError(f"discord {exc.code or exc.status}: {exc.text}", permanent=True)
+            return TryLater(f"discord {exc.status}: server error")
+        return MessageRejected(reason)
     if isinstance(exc, ValueError):  # a message Discord would refuse (too many buttons...)
-        return DeliveryError(f"discord: {exc}", permanent=True)
-    return DeliveryError(f"discord: {type(exc).__name__}", permanent=False)
+        return MessageRejected(f"discord: {exc}")
+    return TryLater(f"discord: {type(exc).__name__}")
 
 
 def message_inbound(message: discord.Message, kind: InboundKind) -> Inbound | None:
@@ -57,7 +70,13 @@ def message_inbound(message: discord.Message, kind: InboundKind) -> Inbound | No
         is_private=True,
         kind=kind,
         reply_to=str(reference) if reference else None,
+        update_ref=_edit_ref(message) if kind is InboundKind.EDIT else None,
     )
+
+
+def _edit_ref(message: discord.Message) -> str | None:
+    """Each edit of a message is its own update (the edit time tells them apart, to the microsecond)."""
+    return f"{message.id}@{message.edited_at.timestamp():.6f}" if message.edited_at else None
 
 
 def interaction_inbound(
@@ -66,6 +85,7 @@ def interaction_inbound(
     text: str,
     *,
     is_private: bool,
+    ephemeral: bool,
     kind: InboundKind = InboundKind.TEXT,
     choice: str | None = None,
 ) -> Inbound:
@@ -85,4 +105,19 @@ def interaction_inbound(
         choice=choice,
         sender_roles=frozenset(r.name for r in roles if not r.is_default()),
         language=str(interaction.locale.value)[:16] if interaction.locale else None,
+        reply_handle=reply_handle(interaction, ephemeral),
     )
+
+
+def reply_handle(interaction: discord.Interaction, ephemeral: bool) -> str:
+    """What answering this interaction later takes (its follow-up webhook lives 15 minutes)."""
+    return f"{interaction.application_id}:{'e' if ephemeral else 'p'}:{interaction.token}"
+
+
+def parse_reply_handle(handle: str) -> tuple[int, bool, str] | None:
+    """(application id, ephemeral, interaction token) from `reply_handle`, or None if malformed."""
+    app_id, _, rest = handle.partition(":")
+    flag, _, token = rest.partition(":")
+    if not app_id.isdigit() or flag not in ("e", "p") or not token:
+        return None
+    return int(app_id), flag == "e", token

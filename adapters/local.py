@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from bot.adapter import Handled, OnMessage
 from bot.errors import DeliveryError, HandlingDeferred, RecipientUnreachable, TryLater
-from bot.pacing import LocalPacer, PaceRules
+from bot.pacing import LocalPacer, Pacer, PaceRules
 from bot.types import ChatRef, Inbound, InboundKind, Outbound
 
 REDELIVERIES = 20  # a "platform" that re-delivers forever would hang a test; real ones keep updates 24 h
@@ -48,7 +48,7 @@ class LocalAdapter:
         rules: PaceRules | None = None,
     ) -> None:
         self._now = now or (lambda: datetime.now(UTC))
-        self.pacer = LocalPacer(rules or PaceRules())
+        self.pacer: Pacer = LocalPacer(rules or PaceRules())
         self.redelivery_pause = redelivery_pause
         self._on_message: OnMessage | None = None
         self._ids = itertools.count(1)

@@ -182,6 +182,8 @@ class DiscordSettings(_Frozen):
     staff_roles: tuple[str, ...] = ()
     manager_roles: tuple[str, ...] = ()
     digest_channels: IdList = ()
+    # Requests per second we allow ourselves (Discord's global limit is 50; mass DMs should go slowly).
+    send_rate: float = Field(default=5, gt=0, le=50)
 
 
 class Settings(_Frozen):

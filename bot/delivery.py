@@ -21,6 +21,7 @@ import logging
 import os
 import socket
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -95,7 +96,8 @@ class DeliveryWorker:
         self.silent_after = silent_after
         self.max_lanes = max_lanes
         self._wake = asyncio.Event()
-        self._lanes: dict[tuple[str, str], asyncio.Task[None]] = {}
+        # One lane per chat with claims in hand: a task sending its queue one message after the other.
+        self._lanes: dict[tuple[str, str], tuple[asyncio.Task[None], deque[Claim]]] = {}
         self._in_flight: dict[str, int] = {}
         self._gone: dict[str, str] = {}  # platform -> why it refuses us (token revoked)
         self._registered = False
@@ -141,8 +143,9 @@ class DeliveryWorker:
                 except Exception:
                     log.exception("delivery worker failed; retrying")
                     await asyncio.sleep(1.0)
+                timeout = await self._idle_timeout()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), await self._idle_timeout())
+                    await asyncio.wait_for(self._wake.wait(), timeout)
         finally:
             heart.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -169,7 +172,7 @@ class DeliveryWorker:
         self._registered = False
 
     async def _stop_lanes(self) -> None:
-        lanes = list(self._lanes.values())
+        lanes = [task for task, _ in self._lanes.values()]
         for lane in lanes:
             lane.cancel()
         for lane in lanes:
@@ -226,21 +229,21 @@ class DeliveryWorker:
         return claimed
 
     def _dispatch(self, claims: Sequence[Claim]) -> None:
-        by_chat: dict[tuple[str, str], list[Claim]] = {}
         for claim in claims:
-            by_chat.setdefault((claim.platform, claim.chat_id), []).append(claim)
             self._in_flight[claim.platform] = self._in_flight.get(claim.platform, 0) + 1
-        for chat, chat_claims in by_chat.items():
-            # A chat with a send in flight is never claimed again until it is recorded, so no lane exists.
-            assert chat not in self._lanes, chat
-            task = asyncio.create_task(self._lane(chat_claims), name=f"deliver-{chat[0]}-{chat[1]}")
-            self._lanes[chat] = task
-            task.add_done_callback(lambda done, key=chat: self._lane_done(key, done))
+            chat = (claim.platform, claim.chat_id)
+            lane = self._lanes.get(chat)
+            if lane is not None:  # its last claim was recorded but the lane has not looked again yet
+                lane[1].append(claim)
+                continue
+            queue = deque([claim])
+            task = asyncio.create_task(self._lane(chat, queue), name=f"deliver-{chat[0]}-{chat[1]}")
+            self._lanes[chat] = (task, queue)
+            task.add_done_callback(self._lane_done)
 
-    def _lane_done(self, chat: tuple[str, str], task: asyncio.Task[None]) -> None:
-        self._lanes.pop(chat, None)
+    def _lane_done(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
-            log.error("delivery lane for %s failed", chat, exc_info=task.exception())
+            log.error("a delivery lane failed", exc_info=task.exception())
         self.wake()
 
     async def _write(self, op: Callable[[Unit], Awaitable[T]]) -> T:
@@ -265,35 +268,42 @@ class DeliveryWorker:
             claimed = await self._claim_and_dispatch()
             attempted += claimed
             if self._lanes:
-                await asyncio.wait(list(self._lanes.values()), return_when=asyncio.FIRST_COMPLETED)
+                lanes = [task for task, _ in self._lanes.values()]
+                await asyncio.wait(lanes, return_when=asyncio.FIRST_COMPLETED)
                 continue
             if not claimed:
                 return attempted
 
     # ------------------------------------------------------------------ sending
-    async def _lane(self, claims: list[Claim]) -> None:
-        """One chat's claimed messages, one after the other.
+    async def _lane(self, chat: tuple[str, str], queue: deque[Claim]) -> None:
+        """One chat's claimed messages, one after the other, until its queue is empty.
 
         Cancelled (a clean stop), the lane lets an API call already on the wire finish and be
         recorded; a send still waiting for its turn is not made, and it and the rest go back.
         """
-        for i, claim in enumerate(claims):
+        while queue:
+            claim = queue.popleft()
             task: asyncio.Task[bool] = asyncio.ensure_future(self._deliver(claim))
             try:
                 await asyncio.shield(task)
             except asyncio.CancelledError:
                 adapter = self.adapters.get(claim.platform)
-                if adapter is not None and not task.done() and not adapter.pacer.has_called(task):  # type: ignore[arg-type]
+                if adapter is not None and not task.done() and not adapter.pacer.has_called(task):
                     task.cancel()
                 sent = False
                 with contextlib.suppress(BaseException):
                     sent = await task
                 if not sent:
                     await self._hand_back([claim], count=False)
-                await self._hand_back(claims[i + 1 :])
+                rest = list(queue)
+                queue.clear()
+                del self._lanes[chat]
+                await self._hand_back(rest)
                 raise
             finally:
                 self._in_flight[claim.platform] -= 1
+        # No await between the empty check and this: a claim dispatched later starts a new lane.
+        del self._lanes[chat]
 
     async def _hand_back(self, claims: Sequence[Claim], *, count: bool = True) -> None:
         """Claimed but never sent: back to the queue now, not when this worker is declared silent.

@@ -22,7 +22,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -39,7 +39,7 @@ class PaceRules:
 
 
 class Pacer(Protocol):
-    def slot(self, chat_id: str, *, private: bool) -> AsyncIterator[None]:
+    def slot(self, chat_id: str, *, private: bool) -> AbstractAsyncContextManager[None]:
         """`async with pacer.slot(chat, private=True):` around one API call that sends to `chat`."""
         ...
 

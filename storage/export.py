@@ -35,13 +35,13 @@ async def iter_answers(
     while True:
         stmt = (
             select(
-                a.id,
-                r.poll_id,
-                a.run_id,
+                a.id.label("answer_id"),
+                r.poll_id.label("poll"),
+                a.run_id.label("run"),
                 c.platform,
-                c.platform_user_id,
+                c.platform_user_id.label("user"),
                 c.display_name,
-                a.text,
+                a.text.label("answer"),
                 a.rating,
                 a.late,
                 a.answered_at,
@@ -54,7 +54,7 @@ async def iter_answers(
         if since is not None:
             stmt = stmt.where(a.answered_at >= since)
         async with store.read() as unit:
-            rows = [ExportRow(*row) for row in await unit.conn.execute(stmt)]
+            rows = [ExportRow(**row._mapping) for row in await unit.conn.execute(stmt)]
         if not rows:
             return
         yield rows

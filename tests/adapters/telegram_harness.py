@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from adapters.telegram import TelegramAdapter
@@ -135,7 +136,7 @@ async def open_world(
     fake: FakeTelegram, store: Store, settings: Settings | None = None, **adapter_options: Any
 ) -> TelegramWorld:
     settings = settings or telegram_settings(fake)
-    clock = FakeClock()
+    clock = FakeClock(datetime.now(UTC))  # Telegram dates messages with the real time
     adapter = make_adapter(fake, settings, **adapter_options)
     runtime = build_runtime(settings, adapters=[adapter], clock=clock, store=store, reporting=FakeReporting())
     await adapter.start(runtime.engine.on_message)

@@ -4,10 +4,12 @@ the fake Discord in fake_discord.py (REST and gateway on 127.0.0.1)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import discord
@@ -17,16 +19,23 @@ from discord.http import Route
 
 from adapters.discord import DiscordAdapter
 from bot import texts
-from bot.app import Reporting
+from bot.adapter import Handled
+from bot.app import Runtime, build_runtime
 from bot.config import Settings
+from bot.customer_commands import mydata_json
 from bot.delivery import DeliveryWorker
 from bot.engine import Engine
-from bot.errors import ConfigError, DeliveryError
-from bot.staff import StaffCommands
-from bot.types import ChatRef, Choice, Image, Inbound, Outbound
+from bot.errors import (
+    ConfigError,
+    HandlingDeferred,
+    MessageRejected,
+    RecipientUnreachable,
+    TryLater,
+)
+from bot.types import ChatRef, Choice, Inbound, Outbound
 from storage.store import Store
 from tests.adapters.fake_discord import FakeDiscord, FakeGuild, FakeInteraction, FakeUser, buttons
-from tests.support import FakeClock, make_settings
+from tests.support import FakeClock, find_customer, latest_run, make_settings
 
 POLLS = {
     "polls": [
@@ -56,14 +65,27 @@ class Shop:
     guild: FakeGuild
     general: int
     reports: int
-    store: Store
-    settings: Settings
+    runtime: Runtime
     clock: FakeClock
-    engine: Engine
-    worker: DeliveryWorker
     adapter: DiscordAdapter
     sam: FakeUser  # staff by user id
     olga: FakeUser  # manager by role
+
+    @property
+    def store(self) -> Store:
+        return self.runtime.store
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
+
+    @property
+    def engine(self) -> Engine:
+        return self.runtime.engine
+
+    @property
+    def worker(self) -> DeliveryWorker:
+        return self.runtime.worker
 
     def member(self, name: str, *roles: str, dms_closed: bool = False) -> FakeUser:
         user = self.fake.add_user(name, dms_closed=dms_closed)
@@ -74,7 +96,7 @@ class Shop:
         """The bot process restarts: a new client, nothing kept in memory."""
         await self.adapter.stop()
         self.adapter = new_adapter(self.fake, self.settings)
-        self.engine.attach(self.adapter)
+        self.runtime.adapters[self.adapter.platform] = self.adapter
         await self.adapter.start(self.engine.on_message)
 
     async def subscribe(self, user: FakeUser, tag: str | None = None) -> None:
@@ -88,16 +110,18 @@ class Shop:
         return started.run_id
 
     async def answers(self, user: FakeUser) -> list[dict[str, Any]]:
-        customer = await self.repo.find_customer("discord", str(user.id))
-        assert customer is not None and customer.id is not None
-        data = await self.repo.customer_data(customer.id)
-        return list(data["answers"])
+        customer = await find_customer(self.store, "discord", str(user.id))
+        assert customer is not None
+        async with self.store.read() as unit:
+            data = await unit.customers.data(customer.id)
+        assert data is not None
+        return list(mydata_json(data)["answers"])
 
 
-def new_adapter(fake: FakeDiscord, settings: Settings) -> DiscordAdapter:
+def new_adapter(fake: FakeDiscord, settings: Settings, **options: Any) -> DiscordAdapter:
     assert settings.discord is not None
     return DiscordAdapter(
-        settings.discord, fake.token, poll_ids=[p.id for p in settings.polls], guild_ready_timeout=0.05
+        settings.discord, fake.token, poll_ids=[p.id for p in settings.polls], guild_ready_timeout=0.05, **options
     )
 
 
@@ -110,7 +134,8 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 
 
 @pytest.fixture
-async def shop(fake: FakeDiscord, sqlite_store: Store, clock: FakeClock) -> AsyncIterator[Shop]:
+async def shop(fake: FakeDiscord, sqlite_store: Store) -> AsyncIterator[Shop]:
+    clock = FakeClock(datetime.now(UTC))  # Discord dates messages and interactions with the real time
     guild = fake.add_guild("Coffee shop", roles=("Staff", "Managers"), channels=("general", "reports"))
     sam = fake.add_user("sam")
     olga = fake.add_user("olga")
@@ -128,17 +153,15 @@ async def shop(fake: FakeDiscord, sqlite_store: Store, clock: FakeClock) -> Asyn
             "digest_channels": [str(reports)],
         },
     )
-    engine = Engine(sqlite_store, settings, clock)
-    reporting = Reporting(sqlite_store, settings)  # the real digest and chart, as bot.app wires them
-    engine.staff_commands = StaffCommands(engine, digest=reporting.digest, goals=reporting.goals)
     adapter = new_adapter(fake, settings)
-    engine.attach(adapter)
-    worker = DeliveryWorker(sqlite_store, engine.adapters, settings, clock)
-    await adapter.start(engine.on_message)
-    shop = Shop(
-        fake, guild, fake.channel_id(guild), reports, sqlite_store, settings, clock, engine, worker, adapter, sam, olga
-    )
+    runtime = build_runtime(settings, adapters=[adapter], clock=clock, store=sqlite_store)  # the real digest
+    await adapter.start(runtime.engine.on_message)
+    shop = Shop(fake, guild, fake.channel_id(guild), reports, runtime, clock, adapter, sam, olga)
+    worker = asyncio.create_task(runtime.worker.run_forever())  # replies leave as they do in production
     yield shop
+    worker.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await worker
     await shop.adapter.stop()
     # Every test: each interaction got its one response within Discord's 3 seconds.
     assert fake.late_interactions() == []
@@ -153,7 +176,7 @@ async def test_opt_in_in_the_server_then_answer_the_dm_question_with_the_form(sh
     welcome = await fake.reply(ix)
     assert ix.response_type == 5 and ix.callbacks[0][1]["flags"] == 64  # deferred, ephemeral in the server
     assert welcome["content"].startswith("Hi alice! You're subscribed.")
-    customer = await shop.repo.find_customer("discord", str(alice.id))
+    customer = await find_customer(shop.store, "discord", str(alice.id))
     assert customer is not None and customer.chat_id == str(fake.dm_channels[alice.id])  # the DM, not #general
 
     seen = len(fake.conversation(alice))
@@ -215,7 +238,7 @@ async def test_forget_in_the_server_asks_with_private_buttons_and_erases(shop: S
     assert confirm["flags"] & 64 and confirm["content"] == texts.FORGET_CONFIRM  # only cleo sees it
     press = await fake.press(cleo, confirm, "Yes, erase everything")
     assert (await fake.reply(press))["content"] == texts.FORGET_DONE
-    assert await shop.repo.find_customer("discord", str(cleo.id)) is None
+    assert await find_customer(shop.store, "discord", str(cleo.id)) is None
 
 
 # ---------------------------------------------------------------------- staff and managers
@@ -235,7 +258,7 @@ async def test_staff_start_a_poll_by_user_id_and_by_role_with_autocomplete(shop:
     rita = shop.member("rita", "Staff")
     ix = await fake.slash(rita, "poll", {"poll_id": "weekly", "tag": "vip"}, channel_id=shop.general)
     assert "1 customer tagged 'vip' will be asked" in (await fake.reply(ix))["content"]
-    run = await shop.repo.latest_run()
+    run = await latest_run(shop.store)
     assert run is not None and run.triggered_by == f"discord:{rita.id}"
 
     ix = await fake.slash(rita, "status", {"run": 1}, channel_id=shop.general)
@@ -249,7 +272,7 @@ async def test_member_without_the_role_is_refused_and_nothing_starts(shop: Shop)
     assert (await fake.reply(ix))["content"] == texts.NOT_ALLOWED.format(role="staff")
     ix = await fake.slash(shop.sam, "digest", channel_id=shop.general)  # staff, but not a manager
     assert (await fake.reply(ix))["content"] == texts.NOT_ALLOWED.format(role="managers")
-    assert await shop.repo.latest_run() is None
+    assert await latest_run(shop.store) is None
 
 
 async def test_manager_digest_comes_with_the_chart_attached(shop: Shop) -> None:
@@ -271,13 +294,12 @@ async def test_manager_digest_comes_with_the_chart_attached(shop: Shop) -> None:
     ix = await fake.slash(shop.olga, "goals", channel_id=shop.general)
     assert "answers" in (await fake.reply(ix))["content"]
 
-    # The scheduled digest: one message with the chart in each digest channel.
-    text, png = await Reporting(shop.repo, shop.settings).digest("week", shop.clock.now())
-    assert png is not None
-    image = Image("digest-week.png", png)
-    message_id = await shop.engine.send_reply(Outbound(ChatRef("discord", str(shop.reports)), text, image=image))
+    # The scheduled digest: one message with the chart in each digest channel, through the outbox.
+    assert await shop.runtime.digests.post(shop.clock.now()) == 1
+    await fake.until(lambda: fake.channel_messages(shop.reports))
     [posted] = fake.channel_messages(shop.reports)
-    assert posted["id"] == message_id and posted["attachments"][0]["_data"] == png
+    assert posted["content"].startswith("Feedback digest") and "\\*\\*cake\\*\\*" in posted["content"]
+    assert posted["attachments"][0]["_data"].startswith(PNG_MAGIC)
     assert posted["allowed_mentions"] == {"parse": []}
 
 
@@ -290,9 +312,9 @@ async def test_slow_work_is_acknowledged_in_time_and_answered_after(shop: Shop) 
     await shop.run_poll("visit")
     question = fake.last(ivy)
 
-    async def slow(inbound: Inbound) -> None:
+    async def slow(inbound: Inbound) -> Handled:
         await asyncio.sleep(0.5)
-        await shop.engine.on_message(inbound)
+        return await shop.engine.on_message(inbound)
 
     await shop.adapter.stop()
     await shop.adapter.start(slow)
@@ -316,10 +338,12 @@ async def test_a_press_that_fails_puts_the_buttons_back_and_says_sorry(shop: Sho
     ask = await fake.next_message(max_, 2)
     before = buttons(ask)
 
-    async def broken(inbound: Inbound) -> None:
-        raise OSError("database is down")
+    async def broken(inbound: Inbound) -> Handled:
+        raise HandlingDeferred("database is down", retry_after=0.05)
 
     await shop.adapter.stop()
+    shop.adapter = new_adapter(fake, shop.settings, interaction_retry_for=0.3)  # Discord's 15 minutes, scaled
+    shop.runtime.adapters["discord"] = shop.adapter
     await shop.adapter.start(broken)
     press = await fake.press(max_, ask, "3")
     assert (await fake.reply(press))["content"] == texts.ERROR
@@ -347,7 +371,7 @@ async def test_dms_closed_50007_marks_the_customer_unreachable_and_is_never_retr
     dave.dms_closed = True
     dm = fake.dm_channels[dave.id]
     await shop.run_poll("visit")
-    customer = await shop.repo.find_customer("discord", str(dave.id))
+    customer = await find_customer(shop.store, "discord", str(dave.id))
     assert customer is not None and not customer.reachable
     assert customer.unreachable_reason == "discord 50007: Cannot send messages to this user"
     shop.clock.advance(hours=3)
@@ -372,30 +396,30 @@ async def test_a_429_is_waited_out_as_discord_asks(shop: Shop) -> None:
 
 
 async def test_send_errors_become_delivery_errors(shop: Shop) -> None:
-    with pytest.raises(DeliveryError) as unknown:
+    with pytest.raises(RecipientUnreachable) as unknown:
         await shop.adapter.send(Outbound(ChatRef("discord", "12345"), "hello"))
-    assert unknown.value.permanent and unknown.value.reason.startswith("discord 10003")
-    with pytest.raises(DeliveryError) as bad:
+    assert unknown.value.reason.startswith("discord 10003")
+    with pytest.raises(RecipientUnreachable):
         await shop.adapter.send(Outbound(ChatRef("discord", "general"), "hello"))
-    assert bad.value.permanent
     shop.fake.rate_limit("POST", rf"/channels/{shop.reports}/messages$", retry_after=60)
-    with pytest.raises(DeliveryError) as limited:  # longer than we wait in place: the outbox retries later
+    with pytest.raises(TryLater) as limited:  # longer than we wait in place: the outbox retries later
         await shop.adapter.send(Outbound(ChatRef("discord", str(shop.reports)), "hello"))
-    assert not limited.value.permanent and limited.value.retry_after == 60
+    assert limited.value.retry_after == 60
     shop.fake.fail("POST", rf"/channels/{shop.reports}/messages$", 503, 0, "Service Unavailable")
-    with pytest.raises(DeliveryError) as unavailable:
+    with pytest.raises(TryLater):
         await shop.adapter.send(Outbound(ChatRef("discord", str(shop.reports)), "hello"))
-    assert not unavailable.value.permanent
+    shop.fake.fail("POST", rf"/channels/{shop.reports}/messages$", 400, 50035, "Invalid Form Body")
+    with pytest.raises(MessageRejected):  # our own payload: never "unreachable"
+        await shop.adapter.send(Outbound(ChatRef("discord", str(shop.reports)), "hello"))
     kim = shop.member("kim")
     await shop.subscribe(kim)
     shop.fake.fail("POST", r"/channels/\d+/messages$", 403, 50278, "Cannot send messages to this user")
     await shop.run_poll("visit")  # kim left every server the bot is in
-    customer = await shop.repo.find_customer("discord", str(kim.id))
+    customer = await find_customer(shop.store, "discord", str(kim.id))
     assert customer is not None and customer.unreachable_reason == "discord 50278: Cannot send messages to this user"
     await shop.adapter.stop()
-    with pytest.raises(DeliveryError) as stopped:
+    with pytest.raises(TryLater):
         await shop.adapter.send(Outbound(ChatRef("discord", str(shop.reports)), "hello"))
-    assert not stopped.value.permanent
 
 
 async def test_long_text_is_split_escaped_and_never_pings(shop: Shop) -> None:
@@ -465,8 +489,8 @@ async def test_gateway_and_rest_root_point_at_api_base_and_are_restored(fake: Fa
     settings = make_settings(POLLS, discord={"api_base": fake.api_base})
     adapter = new_adapter(fake, settings)
 
-    async def ignore(_: object) -> None:
-        return None
+    async def ignore(_: object) -> Handled:
+        return Handled()
 
     await adapter.start(ignore)
     try:
@@ -483,18 +507,21 @@ async def test_gateway_and_rest_root_point_at_api_base_and_are_restored(fake: Fa
 
 async def test_global_commands_work_in_the_dm(fake: FakeDiscord, sqlite_store: Store, clock: FakeClock) -> None:
     settings = make_settings(POLLS, discord={"api_base": fake.api_base})
-    engine = Engine(sqlite_store, settings, clock)
     adapter = new_adapter(fake, settings)
-    engine.attach(adapter)
-    await adapter.start(engine.on_message)
+    runtime = build_runtime(settings, adapters=[adapter], clock=clock, store=sqlite_store)
+    await adapter.start(runtime.engine.on_message)
+    worker = asyncio.create_task(runtime.worker.run_forever())
     try:
         hana = fake.add_user("hana")
         ix = await fake.slash(hana, "start")
         welcome = await fake.reply(ix)
         assert welcome["content"].startswith("Hi hana!") and not welcome["flags"] & 64  # a DM needs no ephemeral
-        customer = await sqlite_store.find_customer("discord", str(hana.id))
+        customer = await find_customer(sqlite_store, "discord", str(hana.id))
         assert customer is not None and customer.chat_id == str(fake.dm_channels[hana.id])
     finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
         await adapter.stop()
 
 
@@ -503,8 +530,8 @@ async def test_a_wrong_token_fails_start_with_a_config_error(fake: FakeDiscord) 
     assert settings.discord is not None
     adapter = DiscordAdapter(settings.discord, "not-the-token")
 
-    async def ignore(_: object) -> None:
-        return None
+    async def ignore(_: object) -> Handled:
+        return Handled()
 
     with pytest.raises(ConfigError, match="DISCORD_BOT_TOKEN"):
         await adapter.start(ignore)
