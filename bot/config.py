@@ -78,7 +78,7 @@ def _languages(value: object) -> tuple[str, ...]:
     from bot.text import supported_language
 
     if not isinstance(value, list | tuple) or not value:
-        raise ValueError("expected a non-empty list of language codes such as [\"en\", \"fr\"]")
+        raise ValueError('expected a non-empty list of language codes such as ["en", "fr"]')
     codes = []
     for item in value:
         if not isinstance(item, str) or not supported_language(item.strip().lower()):

@@ -85,9 +85,7 @@ class AnalysisStore(SessionScope):
     async def discard_orphan_changes(self) -> int:
         """Change rows of runs that no longer exist (deleted with their answers)."""
         async with self._tx() as s:
-            result = await s.exec(
-                delete(AnalysisChange).where(~exists().where(PollRun.id == AnalysisChange.run_id))
-            )
+            result = await s.exec(delete(AnalysisChange).where(~exists().where(PollRun.id == AnalysisChange.run_id)))
             return int(result.rowcount or 0)
 
     async def change_ids(self, run_id: int) -> list[int]:
@@ -128,7 +126,7 @@ class AnalysisStore(SessionScope):
                 return
             await s.exec(
                 insert(AnswerAnalysis),
-                [
+                params=[
                     {
                         "answer_id": f.answer_id,
                         "run_id": f.run_id,
@@ -141,7 +139,7 @@ class AnalysisStore(SessionScope):
             )
             themes = [{"answer_id": f.answer_id, "run_id": f.run_id, "theme": t} for f in kept for t in f.themes]
             if themes:
-                await s.exec(insert(AnswerTheme), themes)
+                await s.exec(insert(AnswerTheme), params=themes)
             terms = [
                 {"answer_id": f.answer_id, "run_id": f.run_id, "term": t}
                 for f in kept
@@ -149,7 +147,7 @@ class AnalysisStore(SessionScope):
                 for t in sorted(f.terms)
             ]
             if terms:
-                await s.exec(insert(AnswerTerm), terms)
+                await s.exec(insert(AnswerTerm), params=terms)
 
     async def refresh_run(self, run_id: int, fingerprint: str, change_ids: Sequence[int], now: datetime) -> None:
         """Rebuild the run's tallies and quote candidates; drop the change rows noted before analysing."""
