@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Protocol
 
 from bot.commands import TAG, Command
 from bot.engine import Engine
@@ -16,8 +17,17 @@ log = logging.getLogger("feedbot.staff")
 
 PERIODS = ("day", "week", "month")
 
-# (period, now) -> (text, chart png or None); provided by the composition root from bot.digest.
-DigestRenderer = Callable[[str, datetime], Awaitable[tuple[str, bytes | None]]]
+
+class DigestRenderer(Protocol):
+    """(period, now, current) -> (text, chart png or None); the composition root provides it from bot.digest.
+
+    `current`: the period so far (compared with the same stretch of the one before); otherwise the
+    last complete period, as the scheduled digest shows.
+    """
+
+    def __call__(self, period: str, now: datetime, current: bool = False) -> Awaitable[tuple[str, bytes | None]]: ...
+
+
 GoalsRenderer = Callable[[datetime], Awaitable[str]]
 
 
@@ -109,12 +119,17 @@ class StaffCommands:
         )
 
     async def _digest(self, inbound: Inbound, command: Command) -> list[Outbound]:
-        period = command.args[0].lower() if command.args else self.settings.digest.period
-        if len(command.args) > 1 or period not in PERIODS:
-            return self._reply(inbound, "Usage: /digest [day|week|month]")
+        """`/digest [day|week|month]`: the period so far; `/digest last [day|week|month]`: the last complete one."""
+        args = [arg.lower() for arg in command.args]
+        last = bool(args) and args[0] == "last"
+        if last:
+            args = args[1:]
+        period = args[0] if args else self.settings.digest.period
+        if len(args) > 1 or period not in PERIODS:
+            return self._reply(inbound, "Usage: /digest [last] [day|week|month]")
         if self.digest is None:
             return self._reply(inbound, "Digests are not available in this deployment.")
-        text, png = await self.digest(period, self.engine.clock.now())
+        text, png = await self.digest(period, self.engine.clock.now(), not last)
         image = Image(filename=f"digest-{period}.png", data=png) if png else None
         return self._reply(inbound, text, image)
 

@@ -54,7 +54,7 @@ class FakeTime:
         await asyncio.sleep(0)
 
 
-async def fake_digest(period: str, now: datetime) -> tuple[str, bytes | None]:
+async def fake_digest(period: str, now: datetime, current: bool = False) -> tuple[str, bytes | None]:
     return f"Digest for the {period}: 3 answers, average 4.3", CHART
 
 
