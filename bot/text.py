@@ -45,10 +45,15 @@ def supported_language(code: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Token:
+    word: str  # as written, case-folded (accents kept: the dictionaries need them)
     surface: str  # folded word as written
     lemma: str  # folded lemma
-    known: bool  # the dictionary knows the word (so it is not a typo)
+    known_in: frozenset[str]  # languages whose dictionary knows the word (there it is not a typo)
     stop: bool  # a stop word in one of the languages
+
+    @property
+    def known(self) -> bool:
+        return bool(self.known_in)
 
 
 class Lexicon:
@@ -64,16 +69,47 @@ class Lexicon:
                 stop.update(fold(word) for word in stopwordsiso.stopwords(code))
         self._stop = frozenset(stop)
         self._token = lru_cache(maxsize=50_000)(self._make_token)
+        self.corrections = lru_cache(maxsize=20_000)(self._corrections)
+
+    def _lemma(self, word: str) -> str:
+        lang = self.languages if len(self.languages) > 1 else self.languages[0]
+        lemma = simplemma.lemmatize(word, lang=lang)
+        if lemma == word and word != word.lower():
+            lemma = simplemma.lemmatize(word.lower(), lang=lang)
+        return lemma
+
+    def _known_in(self, word: str) -> frozenset[str]:
+        lower = word.lower()
+        return frozenset(
+            code
+            for code in self.languages
+            if simplemma.is_known(lower, lang=code) or simplemma.is_known(word, lang=code)
+        )
 
     def _make_token(self, word: str) -> Token:
-        lang = self.languages if len(self.languages) > 1 else self.languages[0]
         bare = _ELISION.sub("", word)
-        lemma = simplemma.lemmatize(bare, lang=lang)
-        if lemma == bare and bare != bare.lower():
-            lemma = simplemma.lemmatize(bare.lower(), lang=lang)
-        known = simplemma.is_known(bare.lower(), lang=lang) or simplemma.is_known(bare, lang=lang)
-        surface, folded_lemma = fold(bare), fold(lemma)
-        return Token(surface, folded_lemma, known, surface in self._stop or folded_lemma in self._stop)
+        surface, lemma = fold(bare), fold(self._lemma(bare))
+        stop = surface in self._stop or lemma in self._stop
+        return Token(bare.casefold(), surface, lemma, self._known_in(bare), stop)
+
+    def _corrections(self, word: str) -> frozenset[tuple[str, frozenset[str]]]:
+        """Folded lemmas of the dictionary words one typo away from `word`, with their languages.
+
+        A typo is one letter inserted, deleted, replaced, or two neighbours swapped (Norvig's edits).
+        """
+        letters = set("abcdefghijklmnopqrstuvwxyz") | set(word)
+        splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+        candidates = {a + b[1:] for a, b in splits if b}
+        candidates |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+        candidates |= {a + c + b[1:] for a, b in splits if b for c in letters}
+        candidates |= {a + c + b for a, b in splits for c in letters}
+        candidates.discard(word)
+        found = set()
+        for candidate in candidates:
+            languages = self._known_in(candidate)
+            if languages:
+                found.add((fold(self._lemma(candidate)), languages))
+        return frozenset(found)
 
     def tokens(self, text: str) -> list[Token]:
         normalised = unicodedata.normalize("NFC", text)

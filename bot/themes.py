@@ -5,9 +5,10 @@ Keywords and answers are compared as lemmas (bot.text): "croissants" matches the
 matches only as that phrase, word after word. Matching is on whole tokens, so a keyword never
 matches inside another word ("tea" is not in "steak").
 
-One typo is forgiven in words of 5 or more letters ("coffe", "croisants"), but only when the
-answer's word is not itself a dictionary word: "toffee" is not a typo of "coffee", nor "stuff" of
-"staff". A plural -s is tried too, so a misspelt plural still meets its keyword.
+One typo is forgiven in words of 5 or more letters ("coffe", "croisants", "pastires"), but only
+when the answer's word is not itself a word of the keyword's language: "toffee" is not a typo of
+"coffee", nor "stuff" of "staff". The word is compared with the keyword directly and, through the
+dictionary, with the words one typo away and their lemmas, so a misspelt plural meets its keyword.
 """
 
 from __future__ import annotations
@@ -16,18 +17,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
 from bot.config import ThemeSettings
 from bot.text import Lexicon, Token
 
 TYPO_MIN_LETTERS = 5
+SIMILAR = 60  # rapidfuzz ratio below which a word cannot be one typo (plus an ending) from a keyword
 
 
 @dataclass(frozen=True, slots=True)
 class _Word:
     forms: frozenset[str]  # the keyword word's folded lemma and its folded spelling
     typo_ok: bool
+    languages: frozenset[str]  # where the keyword is a word (all configured ones if none knows it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +44,7 @@ class ThemeMatcher:
     """Matches token lists against `[[themes]]`; built once per configuration."""
 
     def __init__(self, themes: Sequence[ThemeSettings], lexicon: Lexicon) -> None:
+        self.lexicon = lexicon
         self.names = tuple(theme.name for theme in themes)
         self._words: list[_Word] = []
         index: dict[frozenset[str], int] = {}
@@ -52,7 +57,8 @@ class ThemeMatcher:
                     forms = frozenset({token.lemma, token.surface})
                     if forms not in index:
                         index[forms] = len(self._words)
-                        self._words.append(_Word(forms, len(token.lemma) >= TYPO_MIN_LETTERS))
+                        languages = token.known_in or frozenset(lexicon.languages)
+                        self._words.append(_Word(forms, len(token.lemma) >= TYPO_MIN_LETTERS, languages))
                         for form in forms:
                             self._by_form.setdefault(form, set()).add(index[forms])
                     ids.append(index[forms])
@@ -64,13 +70,24 @@ class ThemeMatcher:
         ids: set[int] = set()
         for form in (token.lemma, token.surface):
             ids.update(self._by_form.get(form, ()))
-        if not token.known and len(token.surface) >= TYPO_MIN_LETTERS:
-            spellings = {token.surface, token.lemma}
-            if token.surface.endswith("s"):
-                spellings.add(token.surface[:-1])
-            for i, word in enumerate(self._words):
-                if word.typo_ok and i not in ids and _one_typo(spellings, word.forms):
-                    ids.add(i)
+        if len(token.surface) < TYPO_MIN_LETTERS:
+            return frozenset(ids)
+        open_to_typos = [
+            (i, word)
+            for i, word in enumerate(self._words)
+            if word.typo_ok
+            and i not in ids
+            and not (token.known_in & word.languages)
+            and any(fuzz.ratio(token.surface, form) >= SIMILAR for form in word.forms)
+        ]
+        if not open_to_typos:
+            return frozenset(ids)
+        corrected = self.lexicon.corrections(token.word)
+        for i, word in open_to_typos:
+            if _one_typo({token.surface, token.lemma}, word.forms) or any(
+                lemma in word.forms and languages & word.languages for lemma, languages in corrected
+            ):
+                ids.add(i)
         return frozenset(ids)
 
     def match(self, tokens: Sequence[Token]) -> tuple[str, ...]:
