@@ -312,8 +312,9 @@ async def build_digest(
         for name in _ranked(liked_now, order)[:THEMES_SHOWN]
     )
     problems = _theme_counts(tallies, {"problem"})
-    problems[NO_THEME] = sum(t.answers for t in tallies if t.theme == NO_THEME and t.tone == "problem")
-    fix_names = _ranked(problems, [*order, NO_THEME])[:THEMES_SHOWN]
+    unthemed = sum(t.answers for t in tallies if t.theme == NO_THEME and t.tone == "problem")
+    fix_names = _ranked(problems, order)[:THEMES_SHOWN] + ([NO_THEME] if unthemed else [])
+    problems[NO_THEME] = unthemed
     quotes = await reports.quote_candidates(*span, fix_names, poll_id)
     fix = tuple(FixItem(name, problems[name], _lowest(quotes, name, FIX_QUOTES)) for name in fix_names)
     also = _also_mentioned(await reports.top_terms(*span, TERMS_SHOWN * 3, poll_id), TERMS_SHOWN)

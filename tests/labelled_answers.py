@@ -13,7 +13,10 @@ LANGUAGES = ["en", "fr", "es"]
 THEMES: list[dict[str, Any]] = [
     {"name": "Pastries", "keywords": ["pastry", "croissant", "cake", "muffin", "scone", "pâtisserie"]},
     {"name": "Coffee", "keywords": ["coffee", "flat white", "espresso", "latte", "cappuccino"]},
-    {"name": "Staff", "keywords": ["staff", "waiter", "waitress", "barista", "friendly", "rude", "serveur", "camarero"]},
+    {
+        "name": "Staff",
+        "keywords": ["staff", "waiter", "waitress", "barista", "friendly", "rude", "serveur", "camarero"],
+    },
     {"name": "Service", "keywords": ["service", "slow", "wait", "queue", "lento"]},
     {"name": "Seating", "keywords": ["outdoor seating", "terrace", "terrasse", "terraza", "table"]},
     {"name": "Price", "keywords": ["price", "expensive", "cheap", "prix", "precio"]},
