@@ -119,3 +119,18 @@ async def test_staff_commands_work_in_a_group(team: Chat) -> None:
     await team.adapter.say_in_group(team.users["staff"], "-500", "/poll@FeedBot visit")
     assert team.adapter.outbox[-1].chat.chat_id == "-500"
     assert "started" in team.adapter.outbox[-1].text
+
+
+async def test_digest_arguments_choose_the_period_so_far_or_the_last_complete_one(team: Chat) -> None:
+    calls: list[tuple[str, bool]] = []
+
+    async def renderer(period: str, now: object, current: bool = False) -> tuple[str, bytes | None]:
+        calls.append((period, current))
+        return f"digest {period} {'so far' if current else 'last'}", None
+
+    team.engine.staff_commands = StaffCommands(team.engine, digest=renderer)
+    boss = team.users["boss"]
+    for command in ("/digest", "/digest day", "/digest last", "/digest LAST month", "/digest last week extra"):
+        await team.say(boss, command)
+    assert calls == [("week", True), ("day", True), ("week", False), ("month", False)]
+    assert team.last_text(boss) == "Usage: /digest [last] [day|week|month]"
