@@ -100,9 +100,9 @@ def period_label(period: Period) -> str:
 
 
 def so_far(period: Period, now: datetime) -> tuple[tuple[datetime, datetime], tuple[datetime, datetime]]:
-    """[start, now) of a period in progress, and the same stretch of the period before."""
+    """[start, now] of a period in progress, and the same stretch of the period before."""
     before = previous_period(period)
-    end = min(max(now, period.start), period.end)
+    end = min(max(now, period.start) + timedelta(microseconds=1), period.end)  # what happened at `now` counts
     elapsed = end - period.start
     return (period.start, end), (before.start, min(before.start + elapsed, before.end))
 

@@ -257,11 +257,12 @@ async def test_manager_digest_comes_with_the_chart_attached(shop: Shop) -> None:
     jo = shop.member("jo")
     await shop.subscribe(jo)
     await shop.run_poll("visit")
+    seen = len(fake.conversation(jo))
     await fake.dm(jo, "Lovely @everyone **cake**")
-    await fake.next_message(jo, 2)
-    shop.clock.advance(days=7)
+    ask = await fake.next_message(jo, seen)
+    await fake.reply(await fake.press(jo, ask, "2"))  # rated low: quoted under "What to fix"
 
-    ix = await fake.slash(shop.olga, "digest", {"period": "week"}, channel_id=shop.general)
+    ix = await fake.slash(shop.olga, "digest", {"period": "week"}, channel_id=shop.general)  # the week so far
     reply = await fake.reply(ix)
     assert ix.response_type == 5  # deferred at once: building the chart takes a while
     assert "Lovely @everyone \\*\\*cake\\*\\*" in reply["content"]
@@ -269,10 +270,12 @@ async def test_manager_digest_comes_with_the_chart_attached(shop: Shop) -> None:
     [chart] = reply["attachments"]
     assert chart["filename"] == "digest-week.png" and chart["_data"].startswith(PNG_MAGIC)
     ix = await fake.slash(shop.olga, "goals", channel_id=shop.general)
-    assert "answers" in (await fake.reply(ix))["content"]
+    assert "Answers 1 – target 10" in (await fake.reply(ix))["content"]
 
     # The scheduled digest: one message with the chart in each digest channel.
+    shop.clock.advance(days=7)
     text, png = await Reporting(shop.repo, shop.settings).digest("week", shop.clock.now())
+    assert "Lovely @everyone **cake**" in text
     assert png is not None
     image = Image("digest-week.png", png)
     message_id = await shop.engine.send_reply(Outbound(ChatRef("discord", str(shop.reports)), text, image=image))
