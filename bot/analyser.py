@@ -72,7 +72,7 @@ class TextAnalysis:
         tokens = self.lexicon.tokens(answer.text)
         themes = self.matcher.match(tokens)
         terms = frozenset() if themes else frozenset(self.lexicon.terms(tokens))
-        return AnswerFacts(answer.answer_id, answer.run_id, answer.edited_at, themes, terms)
+        return AnswerFacts(answer.answer_id, answer.run_id, answer.edited_at, themes, terms, answer.analysed)
 
     def batch(self, answers: Sequence[PendingAnswer]) -> list[AnswerFacts]:
         return [self.facts(a) for a in answers]

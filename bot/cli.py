@@ -146,6 +146,7 @@ async def _digest(settings: Settings, args: argparse.Namespace) -> int:
             SystemClock().now(),
             args.poll,
             current=args.current,
+            chart=args.chart is not None,
         )
     finally:
         await engine.dispose()

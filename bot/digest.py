@@ -138,7 +138,7 @@ class Digest:
     fix: tuple[FixItem, ...]
     also: tuple[tuple[str, int], ...]  # frequent words and phrases of answers matching no theme
     days: tuple[ChartDay, ...]
-    chart_png: bytes
+    chart_png: bytes  # empty when built with chart=False
 
     @property
     def start(self) -> datetime:
@@ -269,8 +269,12 @@ async def build_digest(
     poll_id: str | None = None,
     *,
     current: bool = False,
+    chart: bool = True,
 ) -> Digest:
-    """The digest of the last complete `period` before `now`, or with `current` the one in progress."""
+    """The digest of the last complete `period` before `now`, or with `current` the one in progress.
+
+    `chart=False` skips rendering the image (a constant ~0.2 s of matplotlib) when only the text is needed.
+    """
     if period not in PERIODS:
         raise ValueError(f"period must be one of {', '.join(PERIODS)}, got {period!r}")
     if now.tzinfo is None:
@@ -340,7 +344,7 @@ async def build_digest(
         fix=fix,
         also=also,
         days=days,
-        chart_png=await render_chart_async(days, _goal_rate(goals, poll_id), title),
+        chart_png=await render_chart_async(days, _goal_rate(goals, poll_id), title) if chart else b"",
     )
 
 

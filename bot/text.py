@@ -26,6 +26,7 @@ _WORD = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
 _ELISION = re.compile(r"^(?:[cdjlmnst]|qu)['’]", re.IGNORECASE)  # French "l'", "qu'": l'accueil -> accueil
 
 MIN_TERM_LENGTH = 3
+MAX_TERM_LENGTH = 40  # longer "words" are links, codes or keyboard mashing, not topics
 
 
 def fold(text: str) -> str:
@@ -125,7 +126,7 @@ class Lexicon:
         previous: str | None = None
         for token in tokens:
             word = token.lemma
-            if token.stop or len(word) < MIN_TERM_LENGTH or any(ch.isdigit() for ch in word):
+            if token.stop or not MIN_TERM_LENGTH <= len(word) <= MAX_TERM_LENGTH or any(ch.isdigit() for ch in word):
                 previous = None
                 continue
             found.add(word)

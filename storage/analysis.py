@@ -8,7 +8,9 @@ fingerprint, or its text was edited since (`edited_at` differs from the one anal
 
 Refreshing a run: note its change rows, analyse its stale answers, then in one transaction rebuild
 its tallies and quote candidates and delete exactly the change rows noted. A change that lands
-meanwhile has a row not noted, so the run stays stale and is refreshed next time.
+meanwhile has a row not noted, so the run stays stale and is refreshed next time. Two processes
+refreshing the same run (a scheduled digest and a manager's /digest) take turns: on PostgreSQL each
+write transaction holds an advisory lock on the run; SQLite has one writer anyway.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, delete, exists, func, insert, literal, or_, select, union_all
 from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import SessionScope
 from storage.models import (
@@ -37,6 +40,7 @@ from storage.tone import tone_sql
 ALL = "*"  # RunThemeTally.theme for all of a run's answers
 NO_THEME = ""  # RunThemeTally.theme for analysed answers that matched no theme
 QUOTES_PER_THEME = 3
+_LOCK_NAMESPACE = 0x11A  # first key of the (namespace, run id) advisory lock
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,7 @@ class PendingAnswer:
     run_id: int
     text: str
     edited_at: datetime | None
+    analysed: bool  # has an older analysis to replace
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,7 @@ class AnswerFacts:
     edited_at: datetime | None
     themes: tuple[str, ...]
     terms: frozenset[str]
+    replaces: bool = False  # an older analysis of this answer exists
 
 
 def runs_between(start: datetime, end: datetime, poll_id: str | None) -> list[ColumnElement[bool]]:
@@ -103,25 +109,29 @@ class AnalysisStore(SessionScope):
         async with self._tx() as s:
             rows = (
                 await s.exec(
-                    select(Answer.id, Answer.run_id, Answer.text, Answer.edited_at)
+                    select(Answer.id, Answer.run_id, Answer.text, Answer.edited_at, AnswerAnalysis.answer_id)
                     .outerjoin(AnswerAnalysis, AnswerAnalysis.answer_id == Answer.id)
                     .where(Answer.run_id == run_id, Answer.id > after_id, stale)
                     .order_by(Answer.id)
                     .limit(limit)
                 )
             ).all()
-        return [PendingAnswer(int(i), int(r), text, edited) for i, r, text, edited in rows]
+        return [PendingAnswer(int(i), int(r), text, edited, old is not None) for i, r, text, edited, old in rows]
 
     async def save_facts(self, facts: Sequence[AnswerFacts], fingerprint: str, now: datetime) -> None:
         """Replace the analysis of these answers (answers deleted meanwhile are skipped)."""
         if not facts:
             return
         async with self._tx() as s:
+            for run_id in sorted({f.run_id for f in facts}):
+                await _lock_run(s, run_id)
             ids = [f.answer_id for f in facts]
             existing = set((await s.exec(select(Answer.id).where(Answer.id.in_(ids)))).scalars())
             kept = [f for f in facts if f.answer_id in existing]
-            for table in (AnswerTheme, AnswerTerm, AnswerAnalysis):
-                await s.exec(delete(table).where(table.answer_id.in_(ids)))
+            # Only answers analysed before have rows to replace (a first analysis deletes nothing).
+            replaced = [f.answer_id for f in facts if f.replaces]
+            for table in (AnswerTheme, AnswerTerm, AnswerAnalysis) if replaced else ():
+                await s.exec(delete(table).where(table.answer_id.in_(replaced)))
             if not kept:
                 return
             await s.exec(
@@ -152,6 +162,7 @@ class AnalysisStore(SessionScope):
     async def refresh_run(self, run_id: int, fingerprint: str, change_ids: Sequence[int], now: datetime) -> None:
         """Rebuild the run's tallies and quote candidates; drop the change rows noted before analysing."""
         async with self._tx() as s:
+            await _lock_run(s, run_id)
             for table in (RunThemeTally, RunThemeQuote):
                 await s.exec(delete(table).where(table.run_id == run_id))
             if change_ids:
@@ -171,6 +182,12 @@ class AnalysisStore(SessionScope):
             )
             await s.exec(delete(RunAnalysis).where(RunAnalysis.run_id == run_id))
             s.add(RunAnalysis(run_id=run_id, fingerprint=fingerprint, analysed_at=now))
+
+
+async def _lock_run(s: AsyncSession, run_id: int) -> None:
+    """Serialise writers of one run's analysis until the transaction ends (PostgreSQL only)."""
+    if s.bind.dialect.name == "postgresql":
+        await s.exec(select(func.pg_advisory_xact_lock(_LOCK_NAMESPACE, run_id)))
 
 
 def _tallies(run_id: int):  # type: ignore[no-untyped-def]

@@ -225,16 +225,18 @@ class Reports(SessionScope):
         async with self._tx() as s:
             per_run = (
                 await s.exec(
+                    # Grouped by the run's primary key, in the order the runs are read: no sort.
                     select(
-                        Delivery.run_id,
+                        PollRun.id,
                         PollRun.poll_id,
                         PollRun.created_at,
                         func.count(),
                         func.count().filter(Delivery.status == "sent"),
                     )
-                    .join(PollRun, PollRun.id == Delivery.run_id)
+                    .select_from(PollRun)
+                    .join(Delivery, Delivery.run_id == PollRun.id)
                     .where(Delivery.kind == "question", *runs)
-                    .group_by(Delivery.run_id, PollRun.poll_id, PollRun.created_at)
+                    .group_by(PollRun.id)
                 )
             ).all()
             distinct = 0
