@@ -41,7 +41,8 @@ class ChartDay:
 
 def render_chart(days: Sequence[ChartDay], goal_rate: float | None, title: str) -> bytes:
     """A 1000x700 PNG."""
-    fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, layout="constrained")
+    fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
+    fig.subplots_adjust(left=0.085, right=0.915, top=0.93, bottom=0.15, hspace=0.1)  # fixed: layout engines cost ~40%
     FigureCanvasAgg(fig)
     answers_ax, rate_ax = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
     positions = list(range(len(days)))
@@ -85,7 +86,7 @@ def render_chart(days: Sequence[ChartDay], goal_rate: float | None, title: str) 
         more_handles, more_labels = ax.get_legend_handles_labels()
         handles += more_handles
         labels += more_labels
-    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), frameon=False, fontsize=FONT - 1)
+    fig.legend(handles, labels, loc="lower center", ncols=len(labels), frameon=False, fontsize=FONT - 1)
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI)

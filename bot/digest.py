@@ -310,7 +310,7 @@ async def build_digest(
     order = [t.name for t in settings.themes]
     liked_now = _theme_counts(tallies, {"praise", "neutral"})
     liked_before = _theme_counts(earlier, {"praise", "neutral"})
-    has_before = any(t.theme == ALL for t in earlier)
+    has_before = bool(earlier_deliveries.runs) or any(t.theme == ALL for t in earlier)
     liked = tuple(
         ThemeCount(name, liked_now[name], liked_before[name] if has_before else None)
         for name in _ranked(liked_now, order)[:THEMES_SHOWN]

@@ -8,6 +8,10 @@ few more late answers for the same period; the set of runs (and so asked and del
 
 Only question deliveries count (reminders are the same question again, not another customer asked).
 Intervals are UTC and half-open: ``start <= run.created_at < end``.
+
+Theme counts, tones, quotes and terms come from the analysis tables (storage.analysis), which
+`bot.analyser` brings up to date for a period before a digest reads them; the export reads the
+answers themselves with their analysed themes.
 """
 
 from __future__ import annotations
