@@ -71,13 +71,13 @@ class DigestReporting:
         self.reports = Reports(store.db)
         self.settings = settings
 
-    async def build(self, period: str, now: datetime) -> Digest:
+    async def build(self, period: str, now: datetime, current: bool = False) -> Digest:
         if period not in PERIODS:
             raise ValueError(f"unknown digest period {period!r}")
-        return await build_digest(self.reports, self.settings, period, now)  # type: ignore[arg-type]
+        return await build_digest(self.reports, self.settings, period, now, current=current)  # type: ignore[arg-type]
 
-    async def digest(self, period: str, now: datetime) -> tuple[str, bytes | None]:
-        digest = await self.build(period, now)
+    async def digest(self, period: str, now: datetime, current: bool = False) -> tuple[str, bytes | None]:
+        digest = await self.build(period, now, current)
         return digest.text, digest.chart_png
 
     async def goals(self, now: datetime) -> str:

@@ -36,10 +36,13 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("json", "csv"), default="json")
     export.add_argument("--since", help="only answers from this date (YYYY-MM-DD, UTC) or ISO time on")
     export.add_argument("--output", type=Path, help="write to this file instead of standard output")
+    export.add_argument("--anonymize", action="store_true", help="leave out user ids and display names")
 
     digest = sub.add_parser("digest", help="print the digest for a period")
     digest.add_argument("--config", required=True, type=Path)
     digest.add_argument("--period", choices=("day", "week", "month"))
+    digest.add_argument("--current", action="store_true", help="the period so far (default: the last complete one)")
+    digest.add_argument("--poll", metavar="ID", help="only this poll")
     digest.add_argument("--chart", type=Path, help="write the chart PNG here")
 
     db = sub.add_parser("db", help="database maintenance")
@@ -98,45 +101,58 @@ async def _run(settings: Settings) -> int:
 
 
 async def _export(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.analyser import Analyser
+    from bot.clock import SystemClock
     from bot.export import export_answers
     from storage.db import make_engine, upgrade
-    from storage.store import Store
+    from storage.reporting import Reports
 
     since = parse_since(args.since)
     engine = make_engine(settings.storage.url)
     try:
         await upgrade(engine)
-        store = Store(engine)
+        analyser = Analyser(engine, settings)
+        await analyser.refresh(SystemClock().now())
+        reports = Reports(engine)
+        fingerprint, anonymize = analyser.fingerprint, args.anonymize
         if args.output:
             with args.output.open("w", encoding="utf-8", newline="") as out:
-                count = await export_answers(store, out, args.format, since)
+                count = await export_answers(
+                    reports, out, args.format, since, fingerprint=fingerprint, anonymize=anonymize
+                )
             print(f"wrote {count} answers to {args.output}", file=sys.stderr)
         else:
-            await export_answers(store, sys.stdout, args.format, since)
+            await export_answers(reports, sys.stdout, args.format, since, fingerprint=fingerprint, anonymize=anonymize)
     finally:
         await engine.dispose()
     return 0
 
 
 async def _digest(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import DigestReporting
     from bot.clock import SystemClock
+    from bot.digest import build_digest
     from storage.db import make_engine, upgrade
-    from storage.store import Store
+    from storage.reporting import Reports
 
+    if args.poll is not None and settings.poll(args.poll) is None:
+        raise ConfigError("--poll", f"no poll with id {args.poll!r} in the configuration")
     engine = make_engine(settings.storage.url)
     try:
         await upgrade(engine)
-        reporting = DigestReporting(Store(engine), settings)
-        text, png = await reporting.digest(args.period or settings.digest.period, SystemClock().now())
+        digest = await build_digest(
+            Reports(engine),
+            settings,
+            args.period or settings.digest.period,
+            SystemClock().now(),
+            args.poll,
+            current=args.current,
+            chart=args.chart is not None,
+        )
     finally:
         await engine.dispose()
-    print(text)
+    print(digest.text)
     if args.chart:
-        if png is None:
-            print("no chart for this period", file=sys.stderr)
-            return 1
-        args.chart.write_bytes(png)
+        args.chart.write_bytes(digest.chart_png)
         print(f"chart written to {args.chart}", file=sys.stderr)
     return 0
 

@@ -50,7 +50,9 @@ class Place(StrEnum):
 class Reporting(Protocol):
     """Digest and goal texts (bot.runtime wires bot.digest in); rendered outside the transaction."""
 
-    async def digest(self, period: str, now: datetime) -> tuple[str, bytes | None]: ...
+    async def digest(self, period: str, now: datetime, current: bool = False) -> tuple[str, bytes | None]:
+        """`current`: the period so far, against the same stretch of the one before; else the last complete one."""
+        ...
 
     async def goals(self, now: datetime) -> str: ...
 

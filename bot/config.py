@@ -74,6 +74,19 @@ def _ids(value: object) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _languages(value: object) -> tuple[str, ...]:
+    from bot.text import supported_language
+
+    if not isinstance(value, list | tuple) or not value:
+        raise ValueError('expected a non-empty list of language codes such as ["en", "fr"]')
+    codes = []
+    for item in value:
+        if not isinstance(item, str) or not supported_language(item.strip().lower()):
+            raise ValueError(f"unsupported language {item!r} (ISO 639-1 codes such as 'en', 'fr', 'es', 'de')")
+        codes.append(item.strip().lower())
+    return tuple(dict.fromkeys(codes))
+
+
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 IdList = Annotated[tuple[str, ...], BeforeValidator(_ids)]
 TimeZoneName = Annotated[str, BeforeValidator(_validate_timezone)]
@@ -127,6 +140,8 @@ class EngineSettings(_Frozen):
     missed_run_grace: Duration = timedelta(hours=1)
     max_attempts: int = Field(default=5, ge=1, le=50)
     privacy_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    # Languages of the answers (ISO 639-1): lemmas and stop words for themes and "also mentioned".
+    languages: Annotated[tuple[str, ...], BeforeValidator(_languages)] = ("en",)
 
 
 class PollSettings(_Frozen):
@@ -154,8 +169,8 @@ class GoalSettings(_Frozen):
 
 
 class ThemeSettings(_Frozen):
-    name: str = Field(min_length=1)
-    keywords: tuple[str, ...] = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[^*]")
+    keywords: tuple[Annotated[str, Field(pattern=r"[^\W_]")], ...] = Field(min_length=1)
 
 
 class TelegramSettings(_Frozen):
@@ -237,6 +252,11 @@ def _check_cross_references(settings: Settings) -> None:
             validate_cron(settings.digest.schedule, settings.digest.timezone or settings.engine.timezone)
         except ValueError as exc:
             raise ConfigError("digest.schedule", str(exc)) from None
+    names: set[str] = set()
+    for i, theme in enumerate(settings.themes):
+        if theme.name in names:
+            raise ConfigError(f"themes[{i}].name", f"duplicate theme name {theme.name!r}")
+        names.add(theme.name)
     for i, goal in enumerate(settings.goals):
         if goal.poll is not None and goal.poll not in seen:
             raise ConfigError(f"goals[{i}].poll", f"no poll with id {goal.poll!r}")

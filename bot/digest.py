@@ -1,130 +1,65 @@
-"""The manager digest: a period's numbers, goals, themes and newest answers, as text and a chart.
+"""The manager digest: what to keep and what to fix, with the numbers and goals, as text and a chart.
 
-Periods are the last *complete* one in the digest time zone (`[digest] timezone`, else
-`[engine] timezone`): "day" is yesterday 00:00-24:00 local, "week" the previous Monday to Monday,
-"month" the previous calendar month. Days are local calendar days, so a week across a DST change
-is 167 or 169 hours long. The period before is the same kind of calendar period just before it.
-What a period counts (the runs created in it) is described in `storage.reporting`.
+A scheduled digest covers the last complete period; an on-demand one the period so far, compared
+with the same stretch of the one before (bot.periods). What a period counts is described in
+`storage.reporting`: the runs created in it, with all their deliveries and answers.
 
-`/goals` uses the period in progress instead: from its start to now, compared with the same
-stretch of the period before (Monday 00:00 to Wednesday 15:00 against the same last week).
-
-`Digest.text` is plain text; adapters escape it for their markup. Customer text is quoted only
-after `sanitise_quote`, so an answer cannot add lines (a fake "WARNING") or reorder the text.
+Before counting, the analyser brings the answers of both periods up to date (bot.analyser), so
+theme counts, tones and "also mentioned" terms are sums over per-run tallies in SQL: a digest never
+lemmatises a week of answers itself. The text is rendered by bot.digest_text.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from collections import Counter
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal, get_args
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
-from bot.chart import render_chart_async
+from bot.analyser import Analyser
+from bot.chart import ChartDay, render_chart_async
 from bot.config import GoalSettings, Settings
-from bot.goals import (
-    GoalResult,
-    evaluate_goal,
-    format_target,
-    format_value,
-    goal_line,
-    round_half_up,
-    whole_percent,
+from bot.digest_text import digest_lines, missed_twice_lines
+from bot.goals import GoalResult, evaluate_goal, goal_line, round_half_up, whole_percent
+from bot.periods import (
+    PERIODS,
+    Period,
+    PeriodName,
+    current_period,
+    digest_timezone,
+    last_complete_period,
+    local_midnights,
+    period_label,
+    previous_name,
+    previous_period,
+    short_date,
+    so_far,
 )
-from bot.themes import ThemeSummary, count_themes, count_words, summarise
-from storage.reporting import DayPoint, PeriodMetrics, Reports
+from storage.analysis import ALL, NO_THEME
+from storage.reporting import DeliveryCounts, PeriodMetrics, Quote, Reports, TallyRow
 
-PeriodName = Literal["day", "week", "month"]
-PERIODS: tuple[str, ...] = get_args(PeriodName)
+__all__ = [
+    "PERIODS",
+    "Digest",
+    "build_digest",
+    "current_period",
+    "goal_status",
+    "goals_status_text",
+    "last_complete_period",
+    "period_label",
+    "previous_period",
+    "sanitise_quote",
+]
 
-QUOTES = 3
 QUOTE_LENGTH = 200
-THEMES_SHOWN = 5
-
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_MONTH_NAMES = "January February March April May June July August September October November December".split()
+THEMES_SHOWN = 6
+FIX_QUOTES = 2
+TERMS_SHOWN = 8
 # Invisible format characters kept in quotes: joiners that emoji sequences and some scripts need.
 _KEEP_FORMAT = frozenset({"\u200c", "\u200d"})
 
-
-# ---------------------------------------------------------------------------------------- periods
-@dataclass(frozen=True, slots=True)
-class Period:
-    kind: PeriodName
-    start: datetime  # UTC, the local midnight that begins the period
-    end: datetime  # UTC, exclusive
-    tz: ZoneInfo
-
-    @property
-    def first_day(self) -> date:
-        return self.start.astimezone(self.tz).date()
-
-    @property
-    def last_day(self) -> date:
-        return (self.end - timedelta(microseconds=1)).astimezone(self.tz).date()
-
-
-def _midnight(day: date, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
-
-
-def _period_start(kind: PeriodName, day: date) -> date:
-    if kind == "day":
-        return day
-    if kind == "week":
-        return day - timedelta(days=day.weekday())
-    return day.replace(day=1)
-
-
-def _shift(kind: PeriodName, start: date, periods: int) -> date:
-    """The start of the period `periods` away from the one starting on `start`."""
-    if kind == "day":
-        return start + timedelta(days=periods)
-    if kind == "week":
-        return start + timedelta(weeks=periods)
-    months = start.year * 12 + start.month - 1 + periods
-    return date(months // 12, months % 12 + 1, 1)
-
-
-def _period(kind: PeriodName, start: date, tz: ZoneInfo) -> Period:
-    return Period(kind, _midnight(start, tz), _midnight(_shift(kind, start, 1), tz), tz)
-
-
-def current_period(kind: PeriodName, now: datetime, tz: ZoneInfo) -> Period:
-    """The period `now` falls in (still in progress)."""
-    return _period(kind, _period_start(kind, now.astimezone(tz).date()), tz)
-
-
-def last_complete_period(kind: PeriodName, now: datetime, tz: ZoneInfo) -> Period:
-    """The period a digest at `now` reports on: the last one that has fully ended."""
-    return previous_period(current_period(kind, now, tz))
-
-
-def previous_period(period: Period) -> Period:
-    return _period(period.kind, _shift(period.kind, period.first_day, -1), period.tz)
-
-
-def digest_timezone(settings: Settings) -> ZoneInfo:
-    return ZoneInfo(settings.digest.timezone or settings.engine.timezone)
-
-
-def _short_date(day: date, year: bool = True) -> str:
-    text = f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]}"
-    return f"{text} {day.year}" if year else text
-
-
-def period_label(period: Period) -> str:
-    """'Sun 8 Mar 2026', 'week Mon 2 Mar – Sun 8 Mar 2026', 'March 2026'."""
-    first, last = period.first_day, period.last_day
-    if period.kind == "day":
-        return _short_date(first)
-    if period.kind == "month":
-        return f"{_MONTH_NAMES[first.month - 1]} {first.year}"
-    return f"week {_short_date(first, year=first.year != last.year)} – {_short_date(last)}"
+Span = tuple[datetime, datetime]
 
 
 # ---------------------------------------------------------------------------------------- quotes
@@ -165,15 +100,32 @@ class QuotedAnswer:
 
     def line(self) -> str:
         rating = f" ({self.rating}/{self.scale})" if self.rating is not None else ""
-        return f"• “{self.text}”{rating}"
+        return f"“{self.text}”{rating}"
 
 
 # ---------------------------------------------------------------------------------------- digest
 @dataclass(frozen=True, slots=True)
+class ThemeCount:
+    name: str
+    count: int  # answers in the period
+    previous: int | None  # the same in the period compared with; None: nothing to compare
+
+
+@dataclass(frozen=True, slots=True)
+class FixItem:
+    name: str  # a theme, or '' for problems that matched no theme
+    count: int
+    quotes: tuple[QuotedAnswer, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Digest:
     period: Period
+    so_far: Span | None  # set for the period in progress: [start, now)
+    compared: Span  # the period (or stretch) the changes are against
     poll_id: str | None
-    asked: int
+    customers: int  # distinct customers asked
+    questions: int  # questions queued (one per run and customer)
     delivered: int
     answers: int
     response_rate: int  # whole percent, half up; 0 when nothing was delivered (the text says n/a)
@@ -182,10 +134,11 @@ class Digest:
     nps: int | None  # 0-10 polls
     nps_ratings: int
     goals: tuple[GoalResult, ...]
-    themes: ThemeSummary
-    quotes: tuple[QuotedAnswer, ...]
-    series: tuple[DayPoint, ...]
-    chart_png: bytes
+    liked: tuple[ThemeCount, ...]
+    fix: tuple[FixItem, ...]
+    also: tuple[tuple[str, int], ...]  # frequent words and phrases of answers matching no theme
+    days: tuple[ChartDay, ...]
+    chart_png: bytes  # empty when built with chart=False
 
     @property
     def start(self) -> datetime:
@@ -196,53 +149,18 @@ class Digest:
         return self.period.end
 
     @property
+    def versus(self) -> str:
+        """'last week', or 'the same point last week' for a period in progress."""
+        name = previous_name(self.period.kind)
+        return f"the same point {name}" if self.so_far else name
+
+    @property
     def warnings(self) -> tuple[str, ...]:
-        return _missed_twice_lines(self.goals, self.period.kind)
+        return missed_twice_lines(self.goals, self.period.kind) if self.so_far is None else ()
 
     @property
     def text(self) -> str:
-        return "\n".join(_digest_lines(self))
-
-
-def _missed_twice_lines(goals: Sequence[GoalResult], unit: str) -> tuple[str, ...]:
-    return tuple(
-        f"⚠️ WARNING: goal {g.label} missed two {unit}s in a row "
-        f"({format_value(g.metric, g.previous)} the {unit} before, {format_value(g.metric, g.actual)} now; "
-        f"target {format_target(g.metric, g.target)})"
-        for g in goals
-        if g.missed_twice
-    )
-
-
-def _digest_lines(d: Digest) -> list[str]:
-    scope = f" – poll {d.poll_id}" if d.poll_id else ""
-    lines = [f"Feedback digest – {period_label(d.period)} ({d.period.tz.key}){scope}", *d.warnings]
-    rate = f"{d.response_rate}%" if d.delivered else "n/a"
-    lines.append(f"Asked {d.asked} · Delivered {d.delivered} · Answers {d.answers} · Response rate {rate}")
-    if d.average_rating is not None:
-        shown = format_value("average_rating", round_half_up(d.average_rating, 1))  # as in the goal lines
-        lines.append(f"Average rating {shown} / 5 ({_count(d.ratings, 'rating')})")
-    else:
-        lines.append("Average rating n/a (no ratings)")
-    if d.nps is not None:
-        lines.append(f"NPS {d.nps} ({_count(d.nps_ratings, 'rating')} on 0-10)")
-    if d.goals:
-        lines += ["", "Goals:"]
-        lines += [goal_line(g, f"vs previous {d.period.kind}") for g in d.goals]
-    if d.themes.items:
-        heading = "What customers liked:" if d.themes.from_keywords else "Words customers used most:"
-        lines += ["", heading]
-        lines += [f"• {t.name}: {_count(t.count, 'answer')}" for t in d.themes.items]
-    if d.quotes:
-        lines += ["", "Newest answers:"]
-        lines += [q.line() for q in d.quotes]
-    elif not d.answers:
-        lines += ["", "No answers in this period."]
-    return lines
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+        return "\n".join(digest_lines(self))
 
 
 def _goals_in_scope(goals: Sequence[GoalSettings], poll_id: str | None) -> list[GoalSettings]:
@@ -250,9 +168,187 @@ def _goals_in_scope(goals: Sequence[GoalSettings], poll_id: str | None) -> list[
     return [g for g in goals if poll_id is None or g.poll in (None, poll_id)]
 
 
-Span = tuple[datetime, datetime]
+def _metrics(tallies: Iterable[TallyRow], deliveries: DeliveryCounts, poll_id: str | None) -> PeriodMetrics:
+    """Goal metrics from the tallies' all-answers rows and the deliveries, for one poll or all."""
+    rows = [t for t in tallies if t.theme == ALL and (poll_id is None or t.poll_id == poll_id)]
+    five = [t for t in rows if t.scale != 10]
+    ten = [t for t in rows if t.scale == 10]
+    return PeriodMetrics(
+        asked=deliveries.customers,
+        delivered=sum(r.delivered for r in deliveries.runs if poll_id is None or r.poll_id == poll_id),
+        answers=sum(t.answers for t in rows),
+        ratings=sum(t.rated for t in five),
+        rating_sum=sum(t.rating_sum for t in five),
+        nps_ratings=sum(t.rated for t in ten),
+        promoters=sum(t.promoters for t in ten),
+        detractors=sum(t.detractors for t in ten),
+    )
 
 
+def _theme_counts(tallies: Iterable[TallyRow], tones: set[str]) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for t in tallies:
+        if t.theme not in (ALL, NO_THEME) and t.tone in tones:
+            counts[t.theme] += t.answers
+    return counts
+
+
+def _ranked(counts: Counter[str], order: Sequence[str]) -> list[str]:
+    """Most answers first; ties in configuration order so the digest is stable."""
+    position = {name: i for i, name in enumerate(order)}
+    return sorted((n for n, c in counts.items() if c > 0), key=lambda n: (-counts[n], position.get(n, len(order))))
+
+
+def _lowest(quotes: Iterable[Quote], theme: str, limit: int) -> tuple[QuotedAnswer, ...]:
+    """The lowest-rated (relative to the scale) quotes of a theme; the newest first on ties."""
+    chosen = sorted(
+        (q for q in quotes if q.theme == theme),
+        key=lambda q: (q.rating / q.scale, -q.answered_at.timestamp(), -q.answer_id),
+    )
+    return tuple(QuotedAnswer(sanitise_quote(q.text), q.rating, q.scale) for q in chosen[:limit])
+
+
+def _also_mentioned(terms: Sequence[tuple[str, int]], limit: int) -> tuple[tuple[str, int], ...]:
+    """Frequent terms; a word is left out when a shown phrase with it is about as frequent."""
+    phrases = [(t, n) for t, n in terms if " " in t]
+    shown: list[tuple[str, int]] = []
+    for term, n in terms:
+        if " " not in term and any(term in p.split() and n <= pn for p, pn in phrases):
+            continue
+        shown.append((term, n))
+    return tuple(shown[:limit])
+
+
+def _chart_days(
+    period: Period,
+    span: Span,
+    arrivals: Sequence[tuple[int, int, int, int]],
+    tallies: Sequence[TallyRow],
+    deliveries: DeliveryCounts,
+) -> tuple[ChartDay, ...]:
+    tz = period.tz
+    first = period.first_day
+    last = (span[1] - timedelta(microseconds=1)).astimezone(tz).date() if span[1] > span[0] else first
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    by_bucket = {index: (n, rated, total) for index, n, rated, total in arrivals}
+    asked: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for run in deliveries.runs:
+        asked[(run.created_at.astimezone(tz).date() - first).days][0] += run.delivered
+    for t in tallies:
+        if t.theme == ALL:
+            asked[(t.created_at.astimezone(tz).date() - first).days][1] += t.answers
+    out = []
+    for i, day in enumerate(days):
+        n, rated, total = by_bucket.get(i, (0, 0, 0))
+        sent, answered = asked.get(i, (0, 0))
+        out.append(
+            ChartDay(
+                label=f"{short_date(day, year=False).rsplit(' ', 1)[0]}" if len(days) <= 8 else str(day.day),
+                answers=n,
+                average_rating=total / rated if rated else None,
+                response_rate=100 * answered / sent if sent else None,
+            )
+        )
+    later = by_bucket.get(len(days))
+    if later is not None and later[0]:
+        n, rated, total = later
+        out.append(ChartDay("later", n, total / rated if rated else None, None))
+    return tuple(out)
+
+
+def _goal_rate(goals: Sequence[GoalSettings], poll_id: str | None) -> float | None:
+    """The response-rate target drawn on the chart: the first one for the digest's own scope."""
+    return next((g.target for g in goals if g.metric == "response_rate" and g.poll == poll_id), None)
+
+
+async def build_digest(
+    reports: Reports,
+    settings: Settings,
+    period: PeriodName,
+    now: datetime,
+    poll_id: str | None = None,
+    *,
+    current: bool = False,
+    chart: bool = True,
+) -> Digest:
+    """The digest of the last complete `period` before `now`, or with `current` the one in progress.
+
+    `chart=False` skips rendering the image (a constant ~0.2 s of matplotlib) when only the text is needed.
+    """
+    if period not in PERIODS:
+        raise ValueError(f"period must be one of {', '.join(PERIODS)}, got {period!r}")
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    tz = digest_timezone(settings)
+    if current:
+        shown = current_period(period, now, tz)
+        span, compared = so_far(shown, now)
+    else:
+        shown = last_complete_period(period, now, tz)
+        before = previous_period(shown)
+        span, compared = (shown.start, shown.end), (before.start, before.end)
+
+    await Analyser(reports.engine, settings).refresh(now, scope=(compared[0], span[1], poll_id))
+    tallies = await reports.tallies(*span, poll_id)
+    earlier = await reports.tallies(*compared, poll_id)
+    deliveries = await reports.delivery_counts(*span, poll_id)
+    earlier_deliveries = await reports.delivery_counts(*compared, poll_id, customers=False)
+    last_day = (span[1] - timedelta(microseconds=1)).astimezone(tz).date() if span[1] > span[0] else shown.first_day
+    boundaries = local_midnights(shown.first_day, last_day, tz)
+    arrivals = [(a.index, a.answers, a.rated, a.rating_sum) for a in await reports.arrivals(*span, boundaries, poll_id)]
+
+    goals = _goals_in_scope(settings.goals, poll_id)
+    results = tuple(
+        evaluate_goal(
+            goal,
+            _metrics(tallies, deliveries, goal.poll or poll_id),
+            _metrics(earlier, earlier_deliveries, goal.poll or poll_id),
+        )
+        for goal in goals
+    )
+    metrics = _metrics(tallies, deliveries, poll_id)
+    order = [t.name for t in settings.themes]
+    liked_now = _theme_counts(tallies, {"praise", "neutral"})
+    liked_before = _theme_counts(earlier, {"praise", "neutral"})
+    has_before = bool(earlier_deliveries.runs) or any(t.theme == ALL for t in earlier)
+    liked = tuple(
+        ThemeCount(name, liked_now[name], liked_before[name] if has_before else None)
+        for name in _ranked(liked_now, order)[:THEMES_SHOWN]
+    )
+    problems = _theme_counts(tallies, {"problem"})
+    unthemed = sum(t.answers for t in tallies if t.theme == NO_THEME and t.tone == "problem")
+    fix_names = _ranked(problems, order)[:THEMES_SHOWN] + ([NO_THEME] if unthemed else [])
+    problems[NO_THEME] = unthemed
+    quotes = await reports.quote_candidates(*span, fix_names, poll_id)
+    fix = tuple(FixItem(name, problems[name], _lowest(quotes, name, FIX_QUOTES)) for name in fix_names)
+    also = _also_mentioned(await reports.top_terms(*span, TERMS_SHOWN * 3, poll_id), TERMS_SHOWN)
+    days = _chart_days(shown, span, arrivals, tallies, deliveries)
+    nps = metrics.nps
+    title = f"{'So far' if current else 'Feedback'} – {period_label(shown)}"
+    return Digest(
+        period=shown,
+        so_far=span if current else None,
+        compared=compared,
+        poll_id=poll_id,
+        customers=deliveries.customers,
+        questions=deliveries.questions,
+        delivered=metrics.delivered,
+        answers=metrics.answers,
+        response_rate=whole_percent(metrics.answers, metrics.delivered),
+        average_rating=metrics.average_rating,
+        ratings=metrics.ratings,
+        nps=None if nps is None else int(round_half_up(nps)),
+        nps_ratings=metrics.nps_ratings,
+        goals=results,
+        liked=liked,
+        fix=fix,
+        also=also,
+        days=days,
+        chart_png=await render_chart_async(days, _goal_rate(goals, poll_id), title) if chart else b"",
+    )
+
+
+# ---------------------------------------------------------------------------------------- /goals
 async def _evaluate_goals(
     reports: Reports, goals: Sequence[GoalSettings], current: Span, previous: Span, poll_id: str | None
 ) -> tuple[GoalResult, ...]:
@@ -272,70 +368,14 @@ async def _evaluate_goals(
     return tuple(results)
 
 
-async def _themes(reports: Reports, settings: Settings, period: Period, poll_id: str | None) -> ThemeSummary:
-    theme_counts: Counter[str] = Counter()
-    word_counts: Counter[str] = Counter()
-    async for batch in reports.iter_answer_texts(period.start, period.end, poll_id):
-        theme_counts.update(count_themes(batch, settings.themes))
-        if not theme_counts:  # words are only shown when no theme matched at all
-            word_counts.update(count_words(batch))
-    return summarise(theme_counts, word_counts, THEMES_SHOWN)
-
-
-def _goal_rate(goals: Sequence[GoalSettings], poll_id: str | None) -> float | None:
-    """The response-rate target drawn on the chart: the first one for the digest's own scope."""
-    return next((g.target for g in goals if g.metric == "response_rate" and g.poll == poll_id), None)
-
-
-async def build_digest(
-    reports: Reports, settings: Settings, period: PeriodName, now: datetime, poll_id: str | None = None
-) -> Digest:
-    """The digest of the last complete `period` before `now` (see the module docstring)."""
-    if period not in PERIODS:
-        raise ValueError(f"period must be one of {', '.join(PERIODS)}, got {period!r}")
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    tz = digest_timezone(settings)
-    current = last_complete_period(period, now, tz)
-    metrics = await reports.period_metrics(current.start, current.end, poll_id)
-    goals = _goals_in_scope(settings.goals, poll_id)
-    before = previous_period(current)
-    results = await _evaluate_goals(reports, goals, (current.start, current.end), (before.start, before.end), poll_id)
-    series = tuple(await reports.daily_series(current.start, current.end, tz, poll_id))
-    quotes = await reports.newest_quotes(current.start, current.end, QUOTES, poll_id)
-    title = f"Answers and response rate – {period_label(current)}"
-    nps = metrics.nps
-    return Digest(
-        period=current,
-        poll_id=poll_id,
-        asked=metrics.asked,
-        delivered=metrics.delivered,
-        answers=metrics.answers,
-        response_rate=whole_percent(metrics.answers, metrics.delivered),
-        average_rating=metrics.average_rating,
-        ratings=metrics.ratings,
-        nps=None if nps is None else int(round_half_up(nps)),
-        nps_ratings=metrics.nps_ratings,
-        goals=results,
-        themes=await _themes(reports, settings, current, poll_id),
-        quotes=tuple(QuotedAnswer(sanitise_quote(q.text), q.rating, q.scale) for q in quotes),
-        series=series,
-        chart_png=await render_chart_async(series, _goal_rate(goals, poll_id), title),
-    )
-
-
-# ---------------------------------------------------------------------------------------- /goals
 async def goal_status(
     reports: Reports, settings: Settings, now: datetime, period: PeriodName | None = None
 ) -> tuple[Period, tuple[GoalResult, ...]]:
     """Each goal over the period in progress up to `now`, against the same stretch of the one before."""
     kind = period or settings.digest.period
     current = current_period(kind, now, digest_timezone(settings))
-    before = previous_period(current)
-    elapsed = min(now, current.end) - current.start
-    so_far = (current.start, min(now, current.end))
-    same_stretch_before = (before.start, min(before.start + elapsed, before.end))
-    return current, await _evaluate_goals(reports, settings.goals, so_far, same_stretch_before, None)
+    so_far_span, same_stretch_before = so_far(current, now)
+    return current, await _evaluate_goals(reports, settings.goals, so_far_span, same_stretch_before, None)
 
 
 async def goals_status_text(reports: Reports, settings: Settings, now: datetime) -> str:
@@ -344,11 +384,12 @@ async def goals_status_text(reports: Reports, settings: Settings, now: datetime)
         return "No goals are configured ([[goals]] in the config file)."
     current, results = await goal_status(reports, settings, now)
     kind = current.kind
-    since = _short_date(current.first_day, year=False)
+    since = short_date(current.first_day, year=False)
     heading = f"Goals – this {kind} so far (since {since} 00:00, {current.tz.key}):"
     # The digest's warning, for the last two complete periods, belongs at the top here too.
     last = last_complete_period(kind, now, current.tz)
     before = previous_period(last)
     complete = await _evaluate_goals(reports, settings.goals, (last.start, last.end), (before.start, before.end), None)
-    lines = [*_missed_twice_lines(complete, kind), heading]
-    return "\n".join(lines + [goal_line(r, f"vs same point last {kind}") for r in results])
+    lines = [*missed_twice_lines(complete, kind), heading]
+    versus = f"the same point {previous_name(kind)}"
+    return "\n".join(lines + [goal_line(r, versus) for r in results])

@@ -18,6 +18,13 @@ from storage.reporting import PeriodMetrics
 Metric = Literal["response_rate", "average_rating", "answers", "nps"]
 
 PLACES: dict[str, int] = {"response_rate": 0, "average_rating": 1, "answers": 0, "nps": 0}
+NAMES: dict[str, str] = {
+    "response_rate": "Response rate",
+    "average_rating": "Average rating",
+    "answers": "Answers",
+    "nps": "NPS",
+}
+_POINTS = frozenset({"response_rate", "nps"})  # changes of a percentage or a score are points
 
 
 def round_half_up(value: float, places: int = 0) -> float:
@@ -72,7 +79,9 @@ class GoalResult:
 
     @property
     def label(self) -> str:
-        return f"{self.metric} ({self.poll})" if self.poll else self.metric
+        """'Response rate', or 'Response rate (poll visit)' for a one-poll goal."""
+        name = NAMES[self.metric]
+        return f"{name} (poll {self.poll})" if self.poll else name
 
 
 def evaluate_goal(goal: GoalSettings, current: PeriodMetrics, previous: PeriodMetrics) -> GoalResult:
@@ -100,24 +109,28 @@ def format_target(metric: Metric, target: float) -> str:
     return f"{text}%" if metric == "response_rate" else text
 
 
-def format_change(result: GoalResult, versus: str = "vs previous") -> str:
+def format_change(result: GoalResult, versus: str = "last week") -> str:
+    """'up 5 points on last week', 'down 0.2 on yesterday', 'same as last month'."""
     change = result.change
     if change is None:
-        return "(no data to compare)" if result.actual is not None else ""
+        return f"nothing to compare with {versus}" if result.actual is not None else ""
     if change == 0:
-        return f"= no change {versus}"
+        return f"same as {versus}"
     amount = f"{abs(change):.1f}" if result.metric == "average_rating" else _plain(abs(change))
-    return f"▲ +{amount} {versus}" if change > 0 else f"▼ -{amount} {versus}"
+    if result.metric in _POINTS:
+        amount += " point" if abs(change) == 1 else " points"
+    return f"{'up' if change > 0 else 'down'} {amount} on {versus}"
 
 
-def goal_line(result: GoalResult, versus: str = "vs previous") -> str:
-    """'✅ response_rate: 38% (target 33%) ▲ +8 vs previous'."""
+def goal_line(result: GoalResult, versus: str = "last week") -> str:
+    """'✅ Response rate 62% – target 60% – met, up 5 points on last week'."""
     mark = {True: "✅", False: "❌", None: "➖"}[result.met]
+    status = {True: "met", False: "missed", None: "no data yet"}[result.met]
     value = format_value(result.metric, result.actual)
-    line = f"{mark} {result.label}: {value} (target {format_target(result.metric, result.target)})"
+    line = f"{mark} {result.label} {value} – target {format_target(result.metric, result.target)} – {status}"
     if result.actual is None:
-        return f"{line} – no data yet"
-    return f"{line} {format_change(result, versus)}"
+        return line
+    return f"{line}, {format_change(result, versus)}"
 
 
 def _plain(value: float) -> str:

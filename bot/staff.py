@@ -89,28 +89,38 @@ async def status(ctx: CommandContext) -> Decision:
     )
 
 
-def _digest_period(ctx: PrepareContext | CommandContext) -> str | None:
-    args = ctx.command.args
-    period = args[0].lower() if args else ctx.settings.digest.period
-    return period if len(args) <= 1 and period in PERIODS else None
+def _digest_request(ctx: PrepareContext | CommandContext) -> tuple[str, bool] | None:
+    """`/digest [day|week|month]`: the period so far; `/digest last [day|week|month]`: the last complete one.
+
+    Returns (period, current), or None for a malformed request.
+    """
+    args = [arg.lower() for arg in ctx.command.args]
+    last = bool(args) and args[0] == "last"
+    if last:
+        args = args[1:]
+    period = args[0] if args else ctx.settings.digest.period
+    if len(args) > 1 or period not in PERIODS:
+        return None
+    return period, not last
 
 
 async def prepare_digest(ctx: PrepareContext) -> Any:
     """Rendered before the transaction: a digest reads many rows and draws a chart."""
-    period = _digest_period(ctx)
-    if period is None or ctx.reporting is None:
+    request = _digest_request(ctx)
+    if request is None or ctx.reporting is None:
         return None
-    return await ctx.reporting.digest(period, ctx.now)
+    period, current = request
+    return await ctx.reporting.digest(period, ctx.now, current)
 
 
 async def digest(ctx: CommandContext) -> Decision:
-    period = _digest_period(ctx)
-    if period is None:
-        return Decision.reply(ctx.reply("Usage: /digest [day|week|month]"))
+    request = _digest_request(ctx)
+    if request is None:
+        return Decision.reply(ctx.reply("Usage: /digest [last] [day|week|month]"))
     if ctx.prepared is None:
         return Decision.reply(ctx.reply("Digests are not available in this deployment."))
     text, png = ctx.prepared
-    image = Image(filename=f"digest-{period}.png", data=png) if png else None
+    image = Image(filename=f"digest-{request[0]}.png", data=png) if png else None
     return Decision.reply(ctx.reply(text, image=image))
 
 
@@ -158,9 +168,9 @@ STAFF_SPECS = (
         Role.MANAGER,
         Place.TEAM,
         help="results against goals",
-        menu="Results against goals: /digest [day|week|month]",
+        menu="Results against goals: /digest [last] [day|week|month]",
         handler=digest,
-        usage="[day|week|month]",
+        usage="[last] [day|week|month]",
         prepare=prepare_digest,
     ),
     CommandSpec(

@@ -241,3 +241,113 @@ class DigestPost(SQLModel, table=True):
     period: str = Field(max_length=8)
     period_start: datetime = Field(sa_column=_utc())
     posted_at: datetime = Field(sa_column=_utc())
+
+
+# ------------------------------------------------------------------------------------ answer analysis
+# Derived from answers by bot.analyser; everything here can be deleted and rebuilt. Rows of an
+# answer go with it (ON DELETE CASCADE), so /forget erases what was derived from the text too.
+
+
+class AnalysisChange(SQLModel, table=True):
+    """A queue written by database triggers on `answer` (insert, delete, text/rating/edit update).
+
+    Each row says "this run's answers changed": the analyser re-reads that run and deletes the rows
+    it saw. Triggers, not the repository, write it, so no write path can forget to. No foreign key:
+    a run deleted with its answers still leaves its (harmless, later discarded) change rows.
+    """
+
+    __tablename__ = "analysis_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(index=True)
+
+
+class AnswerAnalysis(SQLModel, table=True):
+    """One row per analysed answer: under which configuration, and which edit of the text."""
+
+    __tablename__ = "answer_analysis"
+
+    answer_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("answer.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
+    )
+    run_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("poll_run.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    fingerprint: str = Field(max_length=32)  # of languages + themes + analyser version
+    edited_at: datetime | None = Field(default=None, sa_column=_utc(True))  # the answer's edited_at analysed
+    analysed_at: datetime = Field(sa_column=_utc())
+
+
+class AnswerTheme(SQLModel, table=True):
+    """A configured theme an answer mentions."""
+
+    __tablename__ = "answer_theme"
+    __table_args__ = (Index("ix_answer_theme_run_theme", "run_id", "theme"),)
+
+    answer_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("answer.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
+    )
+    theme: str = Field(max_length=100, primary_key=True)
+    run_id: int = Field(sa_column=Column(Integer, ForeignKey("poll_run.id", ondelete="CASCADE"), nullable=False))
+
+
+class AnswerTerm(SQLModel, table=True):
+    """A word or two-word phrase (lemmatised) of an answer that matched no theme."""
+
+    __tablename__ = "answer_term"
+    __table_args__ = (Index("ix_answer_term_run_term", "run_id", "term"),)
+
+    answer_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("answer.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
+    )
+    term: str = Field(max_length=100, primary_key=True)
+    run_id: int = Field(sa_column=Column(Integer, ForeignKey("poll_run.id", ondelete="CASCADE"), nullable=False))
+
+
+class RunAnalysis(SQLModel, table=True):
+    """A run whose tallies are up to date for `fingerprint` (as of its last change row)."""
+
+    __tablename__ = "run_analysis"
+
+    run_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("poll_run.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
+    )
+    fingerprint: str = Field(max_length=32)
+    analysed_at: datetime = Field(sa_column=_utc())
+
+
+class RunThemeTally(SQLModel, table=True):
+    """Answer counts of one run by theme and tone, so a digest sums a few rows per run.
+
+    `theme` is a configured theme's name, '' for analysed answers that matched none, or '*' for
+    all the run's answers. Ratings are summed raw; the run's scale says how to read them.
+    """
+
+    __tablename__ = "run_theme_tally"
+
+    run_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("poll_run.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
+    )
+    theme: str = Field(max_length=100, primary_key=True)
+    tone: str = Field(max_length=8, primary_key=True)
+    answers: int
+    rated: int
+    rating_sum: int
+    promoters: int  # rated 9-10 (meaningful on 0-10 runs)
+    detractors: int  # rated 0-6 (meaningful on 0-10 runs)
+
+
+class RunThemeQuote(SQLModel, table=True):
+    """The lowest-rated problem answers of one run for each theme ('' = no theme): quote candidates."""
+
+    __tablename__ = "run_theme_quote"
+
+    run_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("poll_run.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
+    )
+    theme: str = Field(max_length=100, primary_key=True)
+    answer_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("answer.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
+    )
+    rating: int
+    answered_at: datetime = Field(sa_column=_utc())

@@ -8,20 +8,35 @@ few more late answers for the same period; the set of runs (and so asked and del
 
 Only question deliveries count (reminders are the same question again, not another customer asked).
 Intervals are UTC and half-open: ``start <= run.created_at < end``.
+
+Theme counts, tones, quotes and terms come from the analysis tables (storage.analysis), which
+`bot.analyser` brings up to date for a period before a digest reads them; the export reads the
+answers themselves with their analysed themes.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlmodel import col
 
 from storage.db import SessionScope
-from storage.models import Answer, Delivery, PollRun
+from storage.models import (
+    Answer,
+    AnswerAnalysis,
+    AnswerTerm,
+    AnswerTheme,
+    Customer,
+    CustomerTag,
+    Delivery,
+    PollRun,
+    RunThemeQuote,
+    RunThemeTally,
+)
 
 FIVE_POINT = 5
 NPS_SCALE = 10
@@ -58,26 +73,82 @@ class PeriodMetrics:
 
 
 @dataclass(frozen=True, slots=True)
-class DayPoint:
-    """One local calendar day of a period (runs created that day, as in the period totals)."""
+class TallyRow:
+    """One run's answers for one theme ('*' all, '' none) and tone (storage.analysis keeps these)."""
 
-    day: date
-    delivered: int
+    run_id: int
+    poll_id: str
+    created_at: datetime
+    scale: int
+    theme: str
+    tone: str
     answers: int
+    rated: int
+    rating_sum: int
+    promoters: int
+    detractors: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunDeliveries:
+    run_id: int
+    poll_id: str
+    created_at: datetime
+    questions: int  # question deliveries, any status
+    delivered: int  # question deliveries sent
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryCounts:
+    customers: int  # distinct customers a question was queued for (0 when not asked for)
+    runs: tuple[RunDeliveries, ...]
 
     @property
-    def response_rate(self) -> float | None:
-        return 100 * self.answers / self.delivered if self.delivered else None
+    def questions(self) -> int:
+        return sum(r.questions for r in self.runs)
+
+    @property
+    def delivered(self) -> int:
+        return sum(r.delivered for r in self.runs)
+
+
+@dataclass(frozen=True, slots=True)
+class ArrivalDay:
+    """Answers that arrived in one bucket of `Reports.arrivals` (ratings of 1-5 runs only)."""
+
+    index: int
+    answers: int
+    rated: int
+    rating_sum: int
 
 
 @dataclass(frozen=True, slots=True)
 class Quote:
     answer_id: int
     poll_id: str
+    theme: str  # '' when the answer matched no theme
     text: str  # as stored: the caller must sanitise before showing it
-    rating: int | None
+    rating: int
     scale: int
     answered_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRow:
+    answer_id: int
+    poll: str
+    question: str
+    run: int
+    platform: str
+    user: str
+    display_name: str
+    tags: tuple[str, ...]
+    answer: str
+    rating: int | None
+    scale: int
+    late: bool
+    answered_at: datetime
+    themes: tuple[str, ...] | None  # None: not analysed under the current configuration
 
 
 class Reports(SessionScope):
@@ -126,77 +197,220 @@ class Reports(SessionScope):
             detractors=int(row[5]),
         )
 
-    async def daily_series(
-        self, start: datetime, end: datetime, tz: ZoneInfo, poll_id: str | None = None
-    ) -> list[DayPoint]:
-        """Delivered and answers per local day in `tz`, every day of [start, end) present (zeros too).
-
-        SQL aggregates per run (GROUP BY run); the runs, a handful per day, are put into local days
-        here, which avoids time-zone functions that SQLite does not have.
-        """
-        async with self._tx() as s:
-            per_run_sent = (
-                await s.exec(
-                    select(PollRun.created_at, func.count(Delivery.id))
-                    .join(Delivery, Delivery.run_id == PollRun.id)
-                    .where(Delivery.kind == "question", Delivery.status == "sent", *_runs_in(start, end, poll_id))
-                    .group_by(PollRun.id, PollRun.created_at)
-                )
-            ).all()
-            per_run_answers = (
-                await s.exec(
-                    select(PollRun.created_at, func.count(Answer.id))
-                    .join(Answer, Answer.run_id == PollRun.id)
-                    .where(*_runs_in(start, end, poll_id))
-                    .group_by(PollRun.id, PollRun.created_at)
-                )
-            ).all()
-        days = {day: [0, 0] for day in local_days(start, end, tz)}
-        for created_at, count in per_run_sent:
-            days[created_at.astimezone(tz).date()][0] += int(count)
-        for created_at, count in per_run_answers:
-            days[created_at.astimezone(tz).date()][1] += int(count)
-        return [DayPoint(day=day, delivered=d, answers=a) for day, (d, a) in days.items()]
-
-    async def newest_quotes(
-        self, start: datetime, end: datetime, limit: int = 3, poll_id: str | None = None
-    ) -> list[Quote]:
-        """The `limit` newest non-blank answers (by answered time) to runs of the period."""
+    async def tallies(self, start: datetime, end: datetime, poll_id: str | None = None) -> list[TallyRow]:
+        """The analysed tallies of the period's runs (run `bot.analyser` for the period first)."""
         async with self._tx() as s:
             rows = (
                 await s.exec(
-                    select(Answer.id, PollRun.poll_id, Answer.text, Answer.rating, PollRun.scale, Answer.answered_at)
+                    select(
+                        RunThemeTally.run_id,
+                        PollRun.poll_id,
+                        PollRun.created_at,
+                        PollRun.scale,
+                        RunThemeTally.theme,
+                        RunThemeTally.tone,
+                        RunThemeTally.answers,
+                        RunThemeTally.rated,
+                        RunThemeTally.rating_sum,
+                        RunThemeTally.promoters,
+                        RunThemeTally.detractors,
+                    )
+                    .join(PollRun, PollRun.id == RunThemeTally.run_id)
+                    .where(*_runs_in(start, end, poll_id))
+                )
+            ).all()
+        return [TallyRow(int(r[0]), r[1], r[2], int(r[3]), r[4], r[5], *(int(v) for v in r[6:])) for r in rows]
+
+    async def delivery_counts(
+        self, start: datetime, end: datetime, poll_id: str | None = None, *, customers: bool = True
+    ) -> DeliveryCounts:
+        """Question deliveries of the period's runs, per run; distinct customers only if asked for."""
+        runs = _runs_in(start, end, poll_id)
+        async with self._tx() as s:
+            per_run = (
+                await s.exec(
+                    # Grouped by the run's primary key, in the order the runs are read: no sort.
+                    select(
+                        PollRun.id,
+                        PollRun.poll_id,
+                        PollRun.created_at,
+                        func.count(),
+                        func.count().filter(Delivery.status == "sent"),
+                    )
+                    .select_from(PollRun)
+                    .join(Delivery, Delivery.run_id == PollRun.id)
+                    .where(Delivery.kind == "question", *runs)
+                    .group_by(PollRun.id)
+                )
+            ).all()
+            distinct = 0
+            if customers:
+                distinct = (
+                    await s.exec(
+                        select(func.count(func.distinct(Delivery.customer_id)))
+                        .join(PollRun, PollRun.id == Delivery.run_id)
+                        .where(Delivery.kind == "question", *runs)
+                    )
+                ).one()[0]
+        return DeliveryCounts(
+            customers=int(distinct),
+            runs=tuple(RunDeliveries(int(r), p, at, int(q), int(d)) for r, p, at, q, d in per_run),
+        )
+
+    async def arrivals(
+        self, start: datetime, end: datetime, boundaries: Sequence[datetime], poll_id: str | None = None
+    ) -> list[ArrivalDay]:
+        """Answers to the period's runs by when they arrived: bucket i is [boundaries[i], boundaries[i+1]).
+
+        Answers before boundaries[0] fall in bucket 0 and after the last boundary in the bucket
+        `len(boundaries) - 1` ("later"); the caller passes local midnights, so days are local days
+        on every backend, DST included, without time-zone functions in SQL.
+        """
+        bucket = case(
+            *[(Answer.answered_at < edge, i) for i, edge in enumerate(boundaries[1:])], else_=len(boundaries) - 1
+        )
+        five = PollRun.scale == FIVE_POINT
+        async with self._tx() as s:
+            rows = (
+                await s.exec(
+                    select(
+                        bucket,
+                        func.count(),
+                        func.count(Answer.rating).filter(five),
+                        func.coalesce(func.sum(Answer.rating).filter(five), 0),
+                    )
+                    .select_from(Answer)
                     .join(PollRun, PollRun.id == Answer.run_id)
-                    .where(func.length(func.trim(Answer.text)) > 0, *_runs_in(start, end, poll_id))
-                    .order_by(Answer.answered_at.desc(), Answer.id.desc())
+                    .where(*_runs_in(start, end, poll_id))
+                    .group_by(bucket)
+                )
+            ).all()
+        return [ArrivalDay(int(i), int(n), int(r), int(total)) for i, n, r, total in rows]
+
+    async def top_terms(
+        self, start: datetime, end: datetime, limit: int, poll_id: str | None = None
+    ) -> list[tuple[str, int]]:
+        """The most frequent words and phrases of the period's answers that matched no theme."""
+        count = func.count().label("answers")
+        async with self._tx() as s:
+            rows = (
+                await s.exec(
+                    select(AnswerTerm.term, count)
+                    .join(PollRun, PollRun.id == AnswerTerm.run_id)
+                    .where(*_runs_in(start, end, poll_id))
+                    .group_by(AnswerTerm.term)
+                    .order_by(count.desc(), AnswerTerm.term)
                     .limit(limit)
                 )
             ).all()
-        return [
-            Quote(answer_id=int(i), poll_id=p, text=t, rating=r, scale=int(sc), answered_at=at)
-            for i, p, t, r, sc, at in rows
-        ]
+        return [(term, int(n)) for term, n in rows]
 
-    async def iter_answer_texts(
-        self, start: datetime, end: datetime, poll_id: str | None = None, batch: int = 500
-    ) -> AsyncIterator[list[str]]:
-        """Answer texts of the period's runs, `batch` at a time (keyset on id: memory stays flat)."""
+    async def quote_candidates(
+        self, start: datetime, end: datetime, themes: Sequence[str], poll_id: str | None = None
+    ) -> list[Quote]:
+        """The lowest-rated problem answers of each run for these themes ('' = no theme)."""
+        if not themes:
+            return []
+        async with self._tx() as s:
+            rows = (
+                await s.exec(
+                    select(
+                        RunThemeQuote.answer_id,
+                        PollRun.poll_id,
+                        RunThemeQuote.theme,
+                        Answer.text,
+                        Answer.rating,
+                        PollRun.scale,
+                        Answer.answered_at,
+                    )
+                    .join(PollRun, PollRun.id == RunThemeQuote.run_id)
+                    .join(Answer, Answer.id == RunThemeQuote.answer_id)
+                    .where(
+                        RunThemeQuote.theme.in_(list(themes)),
+                        Answer.rating.is_not(None),
+                        *_runs_in(start, end, poll_id),
+                    )
+                )
+            ).all()
+        return [Quote(int(i), p, th, t, int(r), int(sc), at) for i, p, th, t, r, sc, at in rows]
+
+    async def iter_export(
+        self, since: datetime | None = None, fingerprint: str | None = None, batch: int = 500
+    ) -> AsyncIterator[list[ExportRow]]:
+        """Every answer with its poll, run, customer and tags, in id order, `batch` at a time.
+
+        Themes are those analysed under `fingerprint` and for the current text; otherwise None.
+        """
         last_id = 0
         while True:
             async with self._tx() as s:
-                rows = (
-                    await s.exec(
-                        select(Answer.id, Answer.text)
-                        .join(PollRun, PollRun.id == Answer.run_id)
-                        .where(Answer.id > last_id, *_runs_in(start, end, poll_id))
-                        .order_by(Answer.id)
-                        .limit(batch)
+                stmt = (
+                    select(
+                        Answer.id,
+                        PollRun.poll_id,
+                        PollRun.question,
+                        Answer.run_id,
+                        Customer.id,
+                        Customer.platform,
+                        Customer.platform_user_id,
+                        Customer.display_name,
+                        Answer.text,
+                        Answer.rating,
+                        PollRun.scale,
+                        Answer.late,
+                        Answer.answered_at,
+                        (
+                            (AnswerAnalysis.fingerprint == (fingerprint or ""))
+                            & Answer.edited_at.is_not_distinct_from(AnswerAnalysis.edited_at)
+                        ).label("fresh"),
                     )
-                ).all()
-            if not rows:
-                return
-            yield [text for _, text in rows]
-            last_id = int(rows[-1][0])
+                    .join(PollRun, PollRun.id == Answer.run_id)
+                    .join(Customer, Customer.id == Answer.customer_id)
+                    .outerjoin(AnswerAnalysis, AnswerAnalysis.answer_id == Answer.id)
+                    .where(Answer.id > last_id)
+                    .order_by(Answer.id)
+                    .limit(batch)
+                )
+                if since is not None:
+                    stmt = stmt.where(Answer.answered_at >= since)
+                rows = (await s.exec(stmt)).all()
+                if not rows:
+                    return
+                ids = [int(r[0]) for r in rows]
+                themes: dict[int, list[str]] = {}
+                for answer_id, theme in await s.exec(
+                    select(AnswerTheme.answer_id, AnswerTheme.theme)
+                    .where(AnswerTheme.answer_id.in_(ids))
+                    .order_by(AnswerTheme.answer_id, AnswerTheme.theme)
+                ):
+                    themes.setdefault(int(answer_id), []).append(theme)
+                tags: dict[int, list[str]] = {}
+                for customer_id, tag in await s.exec(
+                    select(CustomerTag.customer_id, CustomerTag.tag)
+                    .where(CustomerTag.customer_id.in_({int(r[4]) for r in rows}))
+                    .order_by(CustomerTag.customer_id, CustomerTag.tag)
+                ):
+                    tags.setdefault(int(customer_id), []).append(tag)
+            yield [
+                ExportRow(
+                    answer_id=int(r[0]),
+                    poll=r[1],
+                    question=r[2],
+                    run=int(r[3]),
+                    platform=r[5],
+                    user=r[6],
+                    display_name=r[7],
+                    tags=tuple(tags.get(int(r[4]), ())),
+                    answer=r[8],
+                    rating=r[9],
+                    scale=int(r[10]),
+                    late=bool(r[11]),
+                    answered_at=r[12],
+                    themes=tuple(themes.get(int(r[0]), ())) if fingerprint and r[13] else None,
+                )
+                for r in rows
+            ]
+            last_id = ids[-1]
 
 
 def _runs_in(start: datetime, end: datetime, poll_id: str | None) -> list[ColumnElement[bool]]:

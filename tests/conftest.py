@@ -17,6 +17,13 @@ from tests.support import Chat, FakeClock
 
 PG_ADMIN_DSN = os.environ.get("FEEDBOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 TABLES = (
+    "analysis_change",
+    "run_theme_quote",
+    "run_theme_tally",
+    "run_analysis",
+    "answer_term",
+    "answer_theme",
+    "answer_analysis",
     "answer",
     "delivery",
     "customer_tag",

@@ -10,7 +10,7 @@ from typing import Any
 
 from adapters.local import LocalAdapter, LocalUser
 from bot.app import Runtime, build_runtime
-from bot.commands import CommandRegistry
+from bot.commands import CommandRegistry, Reporting
 from bot.config import Settings, settings_from_mapping
 from bot.delivery import DeliveryWorker
 from bot.engine import Engine
@@ -120,6 +120,7 @@ class Chat:
         managers: tuple[str, ...] = (),
         registry: CommandRegistry | None = None,
         adapter: LocalAdapter | None = None,
+        reporting: Reporting | None = None,
     ) -> Chat:
         settings = settings or make_settings()
         clock = clock or FakeClock()
@@ -127,7 +128,9 @@ class Chat:
         roles = RolePolicy.from_settings(settings).with_platform(
             "local", PlatformRoles(staff_ids=frozenset(staff), manager_ids=frozenset(managers))
         )
-        runtime = build_runtime(settings, adapters=[adapter], clock=clock, store=store, roles=roles, registry=registry)
+        runtime = build_runtime(
+            settings, adapters=[adapter], clock=clock, store=store, roles=roles, registry=registry, reporting=reporting
+        )
         await adapter.start(runtime.engine.on_message)
         return cls(runtime, adapter, clock)
 

@@ -62,7 +62,7 @@ class FakeTime:
 
 
 class FakeReporting:
-    async def digest(self, period: str, now: object) -> tuple[str, bytes | None]:
+    async def digest(self, period: str, now: object, current: bool = False) -> tuple[str, bytes | None]:
         return f"Digest for the {period}: 3 answers, average 4.3", CHART
 
     async def goals(self, now: object) -> str:

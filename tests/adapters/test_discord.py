@@ -280,11 +280,12 @@ async def test_manager_digest_comes_with_the_chart_attached(shop: Shop) -> None:
     jo = shop.member("jo")
     await shop.subscribe(jo)
     await shop.run_poll("visit")
+    seen = len(fake.conversation(jo))
     await fake.dm(jo, "Lovely @everyone **cake**")
-    await fake.next_message(jo, 2)
-    shop.clock.advance(days=7)
+    ask = await fake.next_message(jo, seen)
+    await fake.reply(await fake.press(jo, ask, "2"))  # rated low: quoted under "What to fix"
 
-    ix = await fake.slash(shop.olga, "digest", {"period": "week"}, channel_id=shop.general)
+    ix = await fake.slash(shop.olga, "digest", {"period": "week"}, channel_id=shop.general)  # the week so far
     reply = await fake.reply(ix)
     assert ix.response_type == 5  # deferred at once: building the chart takes a while
     assert "Lovely @everyone \\*\\*cake\\*\\*" in reply["content"]
@@ -292,9 +293,10 @@ async def test_manager_digest_comes_with_the_chart_attached(shop: Shop) -> None:
     [chart] = reply["attachments"]
     assert chart["filename"] == "digest-week.png" and chart["_data"].startswith(PNG_MAGIC)
     ix = await fake.slash(shop.olga, "goals", channel_id=shop.general)
-    assert "answers" in (await fake.reply(ix))["content"]
+    assert "Answers 1 – target 10" in (await fake.reply(ix))["content"]
 
-    # The scheduled digest: one message with the chart in each digest channel, through the outbox.
+    # The scheduled digest (the last complete week): one message with the chart in each digest channel.
+    shop.clock.advance(days=7)
     assert await shop.runtime.digests.post(shop.clock.now()) == 1
     await fake.until(lambda: fake.channel_messages(shop.reports))
     [posted] = fake.channel_messages(shop.reports)

@@ -107,11 +107,14 @@ async def test_manager_digest_command_returns_text_and_chart(tmp_path: Path) -> 
     await adapter.say(boss, "/digest week")
     await runtime.worker.drain()
     reply = adapter.last(boss)
-    assert reply.text.startswith("Feedback digest – week")
+    assert reply.text.startswith("Feedback digest – this week so far (week Mon 2 Mar – Sun 8 Mar 2026")
     assert reply.image is not None and reply.image.data[:4] == b"\x89PNG"
+    await adapter.say(boss, "/digest last week")
+    await runtime.worker.drain()
+    assert adapter.last(boss).text.startswith("Feedback digest – week Mon 23 Feb – Sun 1 Mar 2026")
     await adapter.say(boss, "/digest year")
     await runtime.worker.drain()
-    assert adapter.last(boss).text == "Usage: /digest [day|week|month]"
+    assert adapter.last(boss).text == "Usage: /digest [last] [day|week|month]"
     await adapter.say(boss, "/goals")
     await runtime.worker.drain()
     assert "\nGoals – this week so far" in adapter.last(boss).text  # after the missed-twice warning (no answers yet)

@@ -1,23 +1,29 @@
-"""The digest chart is a readable PNG of the expected size, rendered off the event loop."""
+"""The digest chart is a readable PNG: answers by day, the rating line, the rate with its goal."""
 
 from __future__ import annotations
 
 import io
 import threading
-from datetime import date, timedelta
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from bot import chart
-from bot.chart import render_chart, render_chart_async
-from storage.reporting import DayPoint
+from bot.chart import ChartDay, render_chart, render_chart_async
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 WEEK = [
-    DayPoint(date(2026, 3, 2) + timedelta(days=i), delivered, answers)
-    for i, (delivered, answers) in enumerate([(0, 0), (8, 3), (0, 0), (5, 4), (0, 0), (0, 0), (10, 1)])
+    ChartDay(label, answers, rating, rate)
+    for label, answers, rating, rate in [
+        ("Mon 2", 0, None, None),
+        ("Tue 3", 3, 4.0, 37.5),
+        ("Wed 4", 5, 2.5, None),
+        ("Thu 5", 4, 4.5, 80.0),
+        ("Fri 6", 0, None, None),
+        ("Sat 7", 0, None, None),
+        ("Sun 8", 1, 5.0, 10.0),
+    ]
 ]
 
 
@@ -27,23 +33,37 @@ def decode(png: bytes) -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
-def test_chart_is_a_900_by_500_png_that_is_not_blank() -> None:
-    pixels = decode(render_chart(WEEK, 33.0, "Answers and response rate – week Mon 2 Mar – Sun 8 Mar 2026"))
-    assert pixels.shape == (500, 900, 3)
-    assert pixels.std() > 10  # not one flat colour
-    colours = {tuple(c) for c in pixels.reshape(-1, 3)[::7]}
-    assert len(colours) > 20
-    # The bars, the rate line and the goal line are all drawn.
-    for hex_colour in (chart.BAR_COLOUR, chart.RATE_COLOUR, chart.GOAL_COLOUR):
-        rgb = np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)])
-        assert (np.abs(pixels.astype(int) - rgb).sum(axis=2) < 40).sum() > 50, hex_colour
+def pixels_of(pixels: np.ndarray, hex_colour: str) -> np.ndarray:
+    rgb = np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)])
+    return np.abs(pixels.astype(int) - rgb).sum(axis=2) < 40
 
 
-def test_empty_period_and_a_month_still_render() -> None:
-    empty = [DayPoint(date(2026, 3, 2) + timedelta(days=i), 0, 0) for i in range(7)]
-    assert decode(render_chart(empty, None, "Nothing yet")).shape == (500, 900, 3)
-    month = [DayPoint(date(2026, 1, 1) + timedelta(days=i), 10, i % 7) for i in range(31)]
-    assert decode(render_chart(month, 120.0, "January 2026")).shape == (500, 900, 3)
+def test_chart_draws_bars_rating_rate_and_goal() -> None:
+    pixels = decode(render_chart(WEEK, 33.0, "Feedback – week Mon 2 Mar – Sun 8 Mar 2026"))
+    assert pixels.shape == (700, 1000, 3)
+    for colour in (chart.BAR_COLOUR, chart.RATING_COLOUR, chart.RATE_COLOUR, chart.GOAL_COLOUR):
+        assert pixels_of(pixels, colour).sum() > 200, colour
+
+
+def test_the_goal_is_drawn_on_the_response_rate_panel() -> None:
+    pixels = decode(render_chart(WEEK, 33.0, "week"))
+    rows = np.nonzero(pixels_of(pixels, chart.GOAL_COLOUR).sum(axis=1) > 300)[0]  # the dashed line's rows
+    assert rows.size and rows.min() > pixels.shape[0] * 0.55  # in the lower (percent) panel
+    bars = np.nonzero(pixels_of(pixels, chart.BAR_COLOUR).any(axis=1))[0]
+    above_legend = bars[bars < pixels.shape[0] * 0.9]
+    assert above_legend.max() < rows.min()  # the bars (answers panel) are all above it
+
+
+def test_an_empty_period_says_no_answers_yet_and_stays_readable_as_a_thumbnail() -> None:
+    empty = [ChartDay(f"D{i}", 0, None, None) for i in range(7)]
+    png = render_chart(empty, None, "Nothing yet")
+    pixels = decode(png)
+    upper = pixels[: pixels.shape[0] // 2]
+    dark = (upper.sum(axis=2) < 200).sum()
+    assert dark > 2000  # the large "no answers yet" text
+    with Image.open(io.BytesIO(png)) as image:
+        thumb = np.asarray(image.convert("L").resize((400, 280)))
+    assert (thumb < 128).sum() > 400  # the text and axes survive at chat-thumbnail size
 
 
 async def test_async_rendering_runs_in_a_worker_thread(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -33,9 +33,9 @@ def test_demo_prints_a_transcript_and_summary(tmp_path: Path) -> None:
     assert "Run 2: asked 5 · delivered 5 · answers 2 · response rate 40% · rated 2" in out
     assert "Average rating: 4.2 / 5 from 6 ratings" in out
     digest = out.split("weekly digest", 1)[1]
-    assert "Asked 5 · Delivered 10 · Answers 6 · Response rate 60%" in digest
-    assert "✅ response_rate: 60% (target 60%)" in digest
-    assert "• “Brunch was slow today” (2/5)" in digest
+    assert "5 customers asked 10 questions, 10 delivered, 6 answers – response rate 60%" in digest
+    assert "✅ Response rate 60% – target 60% – met" in digest
+    assert "   “Brunch was slow today” (2/5)" in digest
 
 
 def write_config(tmp_path: Path, extra: str = "") -> Path:
@@ -49,20 +49,31 @@ def write_config(tmp_path: Path, extra: str = "") -> Path:
 
 def test_export_json_and_csv_from_the_demo_database(tmp_path: Path) -> None:
     assert feedbot("demo", "--db", str(tmp_path / "demo.db")).returncode == 0
-    config = write_config(tmp_path)
+    config = write_config(tmp_path, '[[themes]]\nname = "Music"\nkeywords = ["jazz"]\n')
     result = feedbot("export", "--config", str(config), "--format", "json")
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
     assert len(rows) == 6
-    assert {"poll", "run", "platform", "user", "answer", "rating", "answered_at"} <= rows[0].keys()
+    assert list(rows[0]) == [
+        "poll", "question", "run", "platform", "user", "display_name", "tags",
+        "answer", "rating", "scale", "late", "themes", "tone", "answered_at",
+    ]  # fmt: skip
     assert rows[0]["poll"] == "weekend-visit" and rows[0]["answered_at"].endswith("+00:00")
+    assert rows[0]["question"] == "What was your favourite part of your visit?"
     assert rows[0]["answer"] == "The live jazz on Saturday night 🎷"
+    assert (rows[0]["themes"], rows[0]["tone"], rows[0]["scale"], rows[0]["late"]) == (["Music"], "praise", 5, False)
+    assert [r["tone"] for r in rows].count("problem") == 1 and all(isinstance(r["tags"], list) for r in rows)
+
+    anonymous = json.loads(feedbot("export", "--config", str(config), "--anonymize").stdout)
+    assert "user" not in anonymous[0] and "display_name" not in anonymous[0]
+    assert [r["answer"] for r in anonymous] == [r["answer"] for r in rows]
 
     out = tmp_path / "answers.csv"
     result = feedbot("export", "--config", str(config), "--format", "csv", "--output", str(out))
     assert result.returncode == 0, result.stderr
     parsed = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
     assert [r["rating"] for r in parsed] == ["5", "4", "4", "5", "5", "2"]
+    assert parsed[0]["themes"] == "Music" and parsed[0]["late"] == "false" and parsed[0]["tone"] == "praise"
 
     future = feedbot("export", "--config", str(config), "--since", "2999-01-01")
     assert json.loads(future.stdout) == []
@@ -76,8 +87,8 @@ def test_digest_with_chart_on_the_demo_database(tmp_path: Path) -> None:
     chart = tmp_path / "out.png"
     result = feedbot("digest", "--config", str(config), "--period", "week", "--chart", str(chart))
     assert result.returncode == 0, result.stderr
-    assert "Asked 5 · Delivered 10 · Answers 6 · Response rate 60%" in result.stdout
-    assert "✅ response_rate: 60% (target 60%)" in result.stdout
+    assert "5 customers asked 10 questions, 10 delivered, 6 answers – response rate 60%" in result.stdout
+    assert "✅ Response rate 60% – target 60% – met" in result.stdout
 
     from matplotlib import image
 
@@ -85,6 +96,17 @@ def test_digest_with_chart_on_the_demo_database(tmp_path: Path) -> None:
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert pixels.shape[0] >= 400 and pixels.shape[1] >= 800
     assert pixels.std() > 0.05  # not a blank image
+
+
+def test_digest_of_the_period_so_far_and_of_one_poll(tmp_path: Path) -> None:
+    assert feedbot("demo", "--db", str(tmp_path / "demo.db")).returncode == 0
+    config = write_config(tmp_path)
+    current = feedbot("digest", "--config", str(config), "--period", "month", "--current", "--poll", "weekend-visit")
+    assert current.returncode == 0, current.stderr
+    assert current.stdout.startswith("Feedback digest – this month so far (")
+    assert current.stdout.splitlines()[0].endswith(" – poll weekend-visit")
+    unknown = feedbot("digest", "--config", str(config), "--poll", "nope")
+    assert unknown.returncode == 2 and "--poll" in unknown.stderr
 
 
 def test_db_upgrade(tmp_path: Path) -> None:

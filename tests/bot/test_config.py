@@ -20,6 +20,8 @@ def test_example_config_loads_and_mirrors_every_settings_key() -> None:
     assert settings.polls[0].remind_after == timedelta(days=1)
     assert settings.telegram is not None and settings.telegram.staff == ("111111111",)
     assert settings.discord is not None and settings.discord.staff_roles == ("Staff",)
+    assert settings.engine.languages == ("en", "fr", "es")
+    assert settings_from_mapping({}).engine.languages == ("en",)
     text = (ROOT / "config.example.toml").read_text()
     for name, field in Settings.model_fields.items():
         assert f"[{name}]" in text or f"[[{name}]]" in text, name
@@ -49,6 +51,11 @@ def test_example_config_loads_and_mirrors_every_settings_key() -> None:
         ({"telegram": {"staff": [1.5]}}, "telegram.staff"),
         ({"discord": {"port": 1}}, "discord.port: unknown key"),
         ({"slack": {}}, "slack: unknown key"),
+        ({"engine": {"languages": ["en", "xx"]}}, "engine.languages: unsupported language 'xx'"),
+        ({"engine": {"languages": []}}, "engine.languages: expected a non-empty list"),
+        ({"themes": [{"name": "A", "keywords": ["a"]}, {"name": "A", "keywords": ["b"]}]}, "themes[1].name: duplicate"),
+        ({"themes": [{"name": "A", "keywords": ["!!"]}]}, "themes[0].keywords[0]"),
+        ({"themes": [{"name": "*", "keywords": ["a"]}]}, "themes[0].name"),
     ],
 )
 def test_bad_config_names_the_key(data: dict[str, object], message: str) -> None:

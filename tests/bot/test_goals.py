@@ -58,19 +58,19 @@ def test_met_goal_with_improvement() -> None:
     result = evaluate_goal(GoalSettings(metric="response_rate", target=33), THIS_WEEK, LAST_WEEK)
     assert (result.actual, result.previous, result.met, result.change) == (38, 30, True, 8)
     assert not result.missed_twice
-    assert goal_line(result) == "✅ response_rate: 38% (target 33%) ▲ +8 vs previous"
+    assert goal_line(result) == "✅ Response rate 38% – target 33% – met, up 8 points on last week"
 
 
 def test_missed_goal_after_a_met_one_is_not_missed_twice() -> None:
     result = evaluate_goal(GoalSettings(metric="average_rating", target=4.2), THIS_WEEK, LAST_WEEK)
     assert (result.met, result.previous_met, result.missed_twice) == (False, True, False)
-    assert goal_line(result, "vs previous week") == "❌ average_rating: 4.0 (target 4.2) ▼ -1.0 vs previous week"
+    assert goal_line(result, "yesterday") == "❌ Average rating 4.0 – target 4.2 – missed, down 1.0 on yesterday"
 
 
 def test_goal_missed_two_periods_in_a_row() -> None:
     result = evaluate_goal(GoalSettings(metric="answers", target=5, poll="visit"), THIS_WEEK, LAST_WEEK)
     assert result.missed_twice
-    assert goal_line(result) == "❌ answers (visit): 3 (target 5) = no change vs previous"
+    assert goal_line(result) == "❌ Answers (poll visit) 3 – target 5 – missed, same as last week"
 
 
 def test_goal_is_judged_on_the_value_shown() -> None:
@@ -85,13 +85,13 @@ def test_goal_is_judged_on_the_value_shown() -> None:
 def test_no_data_is_neither_met_nor_missed() -> None:
     result = evaluate_goal(GoalSettings(metric="response_rate", target=33), metrics(), metrics())
     assert (result.met, result.previous_met, result.change, result.missed_twice) == (None, None, None, False)
-    assert goal_line(result) == "➖ response_rate: n/a (target 33%) – no data yet"
+    assert goal_line(result) == "➖ Response rate n/a – target 33% – no data yet"
     first = evaluate_goal(GoalSettings(metric="response_rate", target=33), THIS_WEEK, metrics())
-    assert goal_line(first) == "✅ response_rate: 38% (target 33%) (no data to compare)"
+    assert goal_line(first) == "✅ Response rate 38% – target 33% – met, nothing to compare with last week"
 
 
 def test_goal_results_are_frozen() -> None:
     result = GoalResult(metric="nps", target=30, poll=None, actual=40, previous=20)
     with pytest.raises(AttributeError):
         result.actual = 0  # type: ignore[misc]
-    assert goal_line(result) == "✅ nps: 40 (target 30) ▲ +20 vs previous"
+    assert goal_line(result) == "✅ NPS 40 – target 30 – met, up 20 points on last week"

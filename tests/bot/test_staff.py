@@ -117,3 +117,25 @@ async def test_staff_commands_work_in_a_group(team: Chat) -> None:
     await team.say_in_group(team.users["staff"], "-500", "/poll@FeedBot visit")
     in_group = [m for m in team.adapter.outbox if m.chat.chat_id == "-500"]
     assert len(in_group) == 1 and "started" in in_group[0].text
+
+
+async def test_digest_arguments_choose_the_period_so_far_or_the_last_complete_one(team: Chat) -> None:
+    calls: list[tuple[str, bool]] = []
+
+    async def renderer(period: str, now: object, current: bool = False) -> tuple[str, bytes | None]:
+        calls.append((period, current))
+        return f"digest {period} {'so far' if current else 'last'}", None
+
+    class Recording:
+        async def digest(self, period: str, now: object, current: bool = False) -> tuple[str, bytes | None]:
+            return await renderer(period, now, current)
+
+        async def goals(self, now: object) -> str:
+            return ""
+
+    team = await Chat.open(team.store, team.settings, team.clock, managers=("901",), reporting=Recording())
+    boss = team.user("boss", "901")
+    for command in ("/digest", "/digest day", "/digest last", "/digest LAST month", "/digest last week extra"):
+        await team.say(boss, command)
+    assert calls == [("week", True), ("day", True), ("week", False), ("month", False)]
+    assert team.last_text(boss) == "Usage: /digest [last] [day|week|month]"

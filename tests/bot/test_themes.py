@@ -1,69 +1,77 @@
-"""Themes by keyword (whole words, any case, any script) and the frequent-words fallback."""
+"""Themes by meaning: the labelled set, and each matching rule on its own."""
 
 from __future__ import annotations
 
-from collections import Counter
+import pytest
 
+from bot.analyser import TextAnalysis, fingerprint
 from bot.config import ThemeSettings
-from bot.themes import ThemeCount, count_themes, count_words, meaningful_words, summarise, summarise_texts
+from bot.text import Lexicon, fold
+from storage.tone import tone
+from tests.labelled_answers import LABELLED, LANGUAGES, THEMES
 
-FOOD = ThemeSettings(name="Food", keywords=("coffee", "breakfast", "café"))
-STAFF = ThemeSettings(name="Staff", keywords=("staff", "friendly", "customer service"))
-TEA = ThemeSettings(name="Tea", keywords=("tea",))
-
-
-def test_keywords_match_whole_words_in_any_case() -> None:
-    counts = count_themes(
-        ["COFFEE was great", "Breakfast!", "a coffeeshop vibe", "the steak", "Tea-time", "(tea)"], [FOOD, TEA]
-    )
-    assert counts == Counter({"Food": 2, "Tea": 2})
+CAFE = [ThemeSettings(**theme) for theme in THEMES]
+ANALYSIS = TextAnalysis(LANGUAGES, CAFE)
 
 
-def test_an_answer_counts_once_per_theme_but_once_for_each_theme() -> None:
-    counts = count_themes(["coffee, coffee and breakfast from friendly staff"], [FOOD, STAFF])
-    assert counts == Counter({"Food": 1, "Staff": 1})
+def test_the_labelled_set_is_big_enough_and_covers_every_theme_and_tone() -> None:
+    assert len(LABELLED) >= 100
+    assert {name for *_, themes, _ in LABELLED for name in themes} == {t.name for t in CAFE}
+    assert {label for *_, label in LABELLED} == {"praise", "neutral", "problem"}
 
 
-def test_matching_is_unicode_aware() -> None:
-    streets = ThemeSettings(name="Street", keywords=("straße",))
-    russian = ThemeSettings(name="Coffee (ru)", keywords=("кофе",))
-    texts = ["Lovely CAFÉ", "cafe\u0301 decomposed", "cafés are plural", "GROSSE STRASSE", "Вкусный Кофе"]
-    counts = count_themes(texts, [FOOD, streets, russian])
-    assert counts == Counter({"Food": 2, "Street": 1, "Coffee (ru)": 1})
+@pytest.mark.parametrize(("text", "rating", "scale", "themes", "label"), LABELLED, ids=[a[0][:40] for a in LABELLED])
+def test_labelled_answer(text: str, rating: int | None, scale: int, themes: tuple[str, ...], label: str) -> None:
+    assert set(ANALYSIS.themes(text)) == set(themes)
+    assert tone(rating, scale) == label
 
 
-def test_multi_word_keywords_match_across_whitespace() -> None:
-    assert count_themes(["great Customer\n  Service today"], [STAFF]) == Counter({"Staff": 1})
-    assert count_themes(["customers serviced"], [STAFF]) == Counter()
+def themes_of(text: str, *keywords: str, languages: tuple[str, ...] = ("en",)) -> tuple[str, ...]:
+    return TextAnalysis(languages, [ThemeSettings(name="T", keywords=keywords)]).themes(text)
 
 
-def test_meaningful_words_drop_stop_words_numbers_and_short_words() -> None:
-    assert meaningful_words("The 2 terraces were AMAZING, we'll be back in 2026! 3pm ok go Terraces") == {
-        "terraces",
-        "amazing",
-    }
-    assert meaningful_words("Didn't like the ’don’t’ music") == {"music"}  # typographic apostrophes too
+def test_a_keyword_never_matches_inside_another_word() -> None:
+    assert themes_of("the steak and the teapot", "tea") == ()
+    assert themes_of("(tea)!", "tea") == ("T",)
+    assert themes_of("a coffeeshop vibe", "coffee") == ()
 
 
-def test_words_are_counted_per_answer() -> None:
-    counts = count_words(["Music music MUSIC", "live music", "live jazz"])
-    assert counts["music"] == 2 and counts["live"] == 2 and counts["jazz"] == 1
+def test_phrases_match_in_order_only() -> None:
+    assert themes_of("two flat whites please", "flat white") == ("T",)
+    assert themes_of("white and flat", "flat white") == ()
+    assert themes_of("flat, white", "flat white") == ("T",)  # punctuation is not a word
 
 
-def test_configured_themes_win_when_any_matches() -> None:
-    summary = summarise_texts(["coffee", "coffee and staff", "jazz jazz"], [FOOD, STAFF, TEA])
-    assert summary.from_keywords
-    assert summary.items == (ThemeCount("Food", 2), ThemeCount("Staff", 1))
+def test_one_typo_in_long_words_only_and_never_onto_another_real_word() -> None:
+    assert themes_of("my coffe", "coffee") == ("T",)
+    assert themes_of("my caffey", "coffee") == ()  # two typos
+    assert themes_of("the toffee", "coffee") == ()  # a word of its own
+    assert themes_of("te", "tea") == ()  # short words need exact spelling
+    assert themes_of("teas", "tea") == ("T",)  # but are lemmatised
 
 
-def test_frequent_words_when_no_theme_matches_or_none_configured() -> None:
-    texts = ["Live jazz on Saturday", "The jazz band", "Quiet rooms", "quiet and jazz"]
-    for themes in ([TEA], []):
-        summary = summarise_texts(texts, themes, limit=3)
-        assert not summary.from_keywords
-        assert summary.items == (ThemeCount("jazz", 3), ThemeCount("quiet", 2), ThemeCount("band", 1))
+def test_the_same_keyword_in_another_language_needs_that_language() -> None:
+    assert themes_of("Les chevaux", "cheval", languages=("en",)) == ()
+    assert themes_of("Les chevaux", "cheval", languages=("en", "fr")) == ("T",)
 
 
-def test_nothing_to_say_without_answers() -> None:
-    summary = summarise(Counter(), Counter())
-    assert summary.items == () and not summary.from_keywords
+def test_accents_and_case_are_ignored() -> None:
+    assert themes_of("CAFÉ au lait", "cafe") == ("T",)
+    assert themes_of("cafe\u0301 decomposed", "café") == ("T",)
+
+
+def test_terms_are_lemmas_without_stop_words_with_two_word_phrases() -> None:
+    lexicon = Lexicon(("en",))
+    terms = lexicon.terms(lexicon.tokens("The Wi-Fi died and the outdoor seats were cramped in 2026"))
+    assert terms == {"wifi", "die", "wifi die", "outdoor", "seat", "outdoor seat", "cramp"}
+
+
+def test_fold_removes_case_accents_and_inner_punctuation() -> None:
+    assert fold("Café") == "cafe" and fold("Wi-Fi") == "wifi" and fold("ÉLEVÉS") == "eleves"
+
+
+def test_the_fingerprint_changes_with_themes_and_languages() -> None:
+    base = fingerprint(["en"], CAFE)
+    assert base == fingerprint(["en"], CAFE)
+    assert base != fingerprint(["en", "fr"], CAFE)
+    assert base != fingerprint(["en"], CAFE[:-1])

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from storage.reporting import DayPoint, Reports, local_days
+from storage.reporting import Reports, local_days
 from storage.store import Store
 from tests.reporting_seed import (
-    ANSWERS_THIS_WEEK,
     BERLIN,
-    LONG_ANSWER,
     NEXT_WEEK,
     PREVIOUS_WEEK,
     WEEK,
@@ -78,31 +76,25 @@ async def test_empty_period_has_zeros_and_no_rates(store: Store) -> None:
     assert empty.response_rate is None and empty.average_rating is None and empty.nps is None
 
 
-async def test_daily_series_uses_local_days_and_fills_gaps(store: Store) -> None:
+async def test_arrivals_count_answers_by_the_local_day_they_arrived(store: Store) -> None:
+    await add_customers(store, 4)
+    # A run on Saturday 7 March (Berlin): answers 1 h, 1 h 1 min, ... later, and one on Monday.
+    run = await run_poll(store, datetime(2026, 3, 7, 10, 0, tzinfo=UTC), sent=3, answers=(("a", 5), ("b", 3)))
+    await run_poll(store, datetime(2026, 3, 8, 22, 30, tzinfo=UTC), sent=1, answers=(("c", 4),))
+    assert run
+    midnights = [datetime(2026, 3, d, 23, 0, tzinfo=UTC) for d in range(1, 9)]  # Mon 2 ... Mon 9, Berlin
+    arrivals = await Reports(store.db).arrivals(*WEEK, midnights)
+    by_day = {a.index: (a.answers, a.rated, a.rating_sum) for a in arrivals}
+    assert by_day[5] == (2, 2, 8)  # Saturday
+    # Sunday 22:30 UTC is Sunday 23:30 in Berlin; its answer an hour later is Monday's: "later".
+    assert by_day[7] == (1, 1, 4)
+
+
+async def test_delivery_counts_per_run_and_distinct_customers(store: Store) -> None:
     await seed_weeks(store)
-    reports = Reports(store.db)
-    week = await reports.daily_series(*WEEK, BERLIN)
-    assert [p.day for p in week] == [date(2026, 3, d) for d in range(2, 9)]
-    assert [(p.delivered, p.answers) for p in week] == [(0, 0), (8, 3), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0)]
-    assert week[1].response_rate == 37.5 and week[0].response_rate is None
-    # In UTC the Sunday 23:30 run would be Sunday's; in Berlin it opens Monday 9 March.
-    following = await reports.daily_series(*NEXT_WEEK, BERLIN)
-    assert following[0] == DayPoint(day=date(2026, 3, 9), delivered=10, answers=1)
-    assert sum(p.delivered for p in following) == 10
-
-
-async def test_newest_quotes_are_limited_and_newest_first(store: Store) -> None:
-    await seed_weeks(store)
-    quotes = await Reports(store.db).newest_quotes(*WEEK, limit=2)
-    assert [q.text for q in quotes] == [LONG_ANSWER, ANSWERS_THIS_WEEK[1][0]]
-    assert [(q.rating, q.scale, q.poll_id) for q in quotes] == [(3, 5, "visit"), (4, 5, "visit")]
-
-
-async def test_answer_texts_stream_in_batches(store: Store) -> None:
-    await seed_weeks(store)
-    batches = [batch async for batch in Reports(store.db).iter_answer_texts(*WEEK, batch=2)]
-    assert [len(b) for b in batches] == [2, 1]
-    assert [t for b in batches for t in b] == [text for text, _ in ANSWERS_THIS_WEEK]
+    counts = await Reports(store.db).delivery_counts(PREVIOUS_WEEK[0], WEEK[1])
+    assert (counts.customers, counts.questions, counts.delivered) == (10, 20, 18)
+    assert sorted(r.delivered for r in counts.runs) == [8, 10]
 
 
 def test_local_days_cover_a_dst_week() -> None:
