@@ -367,6 +367,13 @@ class Validation:
         return Settings(**parts)
 
 
+def in_file_order(problem: ConfigError) -> int:
+    """Sort key: unknown top-level keys first, then the sections in the order config.example.toml has."""
+    top = re.split(r"[.\[]", problem.key, maxsplit=1)[0]
+    names = list(Settings.model_fields)
+    return names.index(top) + 1 if top in names else 0
+
+
 def _model_problems(model: type[_Frozen], exc: ValidationError, prefix: str) -> list[ConfigError]:
     problems = []
     for error in exc.errors():
@@ -438,6 +445,7 @@ def validate(
             except ValidationError as exc:
                 out.problems += _model_problems(model, exc, f"{name}[{i}]")
     out.problems += cross_problems(out)
+    out.problems.sort(key=in_file_order)
     return out
 
 
