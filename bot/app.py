@@ -13,12 +13,15 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from bot.adapter import Adapter
+from bot.banner import ready_line
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.delivery import DeliveryWorker
 from bot.digest import PERIODS, Digest, build_digest, goals_status_text
 from bot.engine import Engine
 from bot.errors import DeliveryError
+from bot.health import HealthServer
+from bot.metrics import Metrics
 from bot.schedule import PollScheduler
 from bot.staff import StaffCommands
 from bot.types import ChatRef, Image, Outbound
@@ -95,6 +98,10 @@ class Runtime:
         self.scheduler = PollScheduler(self.engine, settings, on_digest=self.post_digest)
         for adapter in self.adapters:
             self.engine.attach(adapter)
+        self.metrics = Metrics()  # one registry per runtime
+        self.health = HealthServer.for_runtime(
+            settings.http, self.metrics, self.db, [a.platform for a in self.adapters]
+        )
 
     async def post_digest(self, now: datetime) -> None:
         """The scheduled digest, posted once per period to every configured digest chat."""
@@ -114,21 +121,24 @@ class Runtime:
         tasks: list[asyncio.Task[None]] = []
         started: list[Adapter] = []
         try:
+            await self.health.start()  # /healthz, /readyz, /metrics when [http] is configured
             await upgrade(self.db)
             await self.engine.resume_fan_out()
             for adapter in self.adapters:
                 await self._start_adapter(adapter)
                 started.append(adapter)
+                self.health.platform_up(adapter.platform)
                 log.info("adapter started platform=%s", adapter.platform)
             await self.scheduler.report_missed()
             await self.scheduler.tick()
             self.scheduler.start()
             tasks.append(asyncio.create_task(self.worker.run_forever(), name="delivery-worker"))
             tasks.append(asyncio.create_task(self._prune_forever(), name="prune"))
-            log.info("feedbot running with %d adapter(s)", len(started))
+            log.info(ready_line(self.settings, [a.platform for a in started], self.health.address))
             await stop.wait()
         finally:
             log.info("feedbot stopping")
+            await self.health.stop()
             self.scheduler.stop()
             for task in tasks:
                 task.cancel()
