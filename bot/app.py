@@ -156,7 +156,7 @@ class Runtime:
         """Start one adapter; a platform that is unreachable for now is tried again with back-off."""
         for attempt in range(1, START_ATTEMPTS + 1):
             try:
-                await adapter.start(self.engine.on_message)
+                await adapter.start(self.metrics.counting(adapter.platform, self.engine.on_message))
                 return
             except DeliveryError as exc:
                 if exc.permanent or attempt == START_ATTEMPTS:

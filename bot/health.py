@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import HttpSettings
+from bot.errors import FeedbotError
 from bot.metrics import Metrics
 from storage.db import describe_error
 from storage.gauges import outbox_depth, ping
@@ -122,9 +123,10 @@ class HealthServer:
         site = web.TCPSite(runner, self.settings.listen, self.settings.port)
         try:
             await site.start()
-        except OSError:
+        except OSError as exc:
             await runner.cleanup()
-            raise
+            where = f"{self.settings.listen}:{self.settings.port}"
+            raise FeedbotError(f"http.port: cannot listen on {where}: {exc.strerror or exc}") from None
         self._runner = runner
         self.port = runner.addresses[0][1] if runner.addresses else self.settings.port
         log.info("health and metrics on %s (/healthz /readyz /metrics)", self.address)

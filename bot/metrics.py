@@ -17,6 +17,9 @@ from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from bot.adapter import OnMessage
+from bot.types import Inbound
+
 # sent: the platform took it; retry: a passing failure, tried again later; failed: refused for good
 # (blocked, DMs closed); gave_up: max_attempts reached; held: waiting for the end of quiet hours.
 DELIVERY_STATUSES = ("sent", "retry", "failed", "gave_up", "held")
@@ -63,6 +66,17 @@ class Metrics:
             self.send_latency.labels(platform=platform)
             for status in DELIVERY_STATUSES:
                 self.deliveries.labels(platform=platform, status=status)
+
+    def counting(self, platform: str, on_message: OnMessage) -> OnMessage:
+        """`on_message` counting what an adapter hands over (received) and what was committed (handled).
+        An update that raises is not handled: the adapter leaves it for the platform to deliver again."""
+
+        async def counted(inbound: Inbound) -> None:
+            self.updates_received.labels(platform=platform).inc()
+            await on_message(inbound)
+            self.updates_handled.labels(platform=platform).inc()
+
+        return counted
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""

@@ -8,9 +8,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from adapters.local import LocalAdapter
+from adapters.local import LocalAdapter, LocalUser
 from bot.app import Runtime
 from bot.config import HttpSettings
+from bot.errors import FeedbotError
 from bot.health import HealthServer, NotReady
 from bot.metrics import DELIVERY_STATUSES, Metrics
 from storage.db import make_engine
@@ -58,8 +59,14 @@ async def test_the_runtime_serves_health_and_metrics_while_it_runs(tmp_path: Pat
         assert f"\n{name}" in body, name
     assert 'feedbot_deliveries_total{platform="local",status="sent"} 0.0' in body  # known platforms start at zero
 
-    runtime.metrics.answers_stored.inc()
-    assert "feedbot_answers_stored_total 1.0" in (await get(f"{base}/metrics"))[2]
+    await adapter.say(LocalUser("1", "alice"), "/start")  # through the runtime's counting on_message
+    body = (await get(f"{base}/metrics"))[2]
+    assert 'feedbot_updates_received_total{platform="local"} 1.0' in body
+    assert 'feedbot_updates_handled_total{platform="local"} 1.0' in body
+
+    busy = HealthServer(HttpSettings(listen="127.0.0.1", port=runtime.health.port or 0), Metrics())
+    with pytest.raises(FeedbotError, match=f"http.port: cannot listen on 127.0.0.1:{runtime.health.port}: "):
+        await busy.start()
 
     stop.set()
     await asyncio.wait_for(task, 10)
