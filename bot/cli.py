@@ -155,7 +155,9 @@ def _parser() -> argparse.ArgumentParser:
     db = _subparser(sub, "db", "database maintenance: feedbot db upgrade", config=False)
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
     upgrade = _subparser(db_sub, "upgrade", "apply the database migrations (run also does this at start)")
-    upgrade.add_argument("--url", help="database URL, instead of the one in the configuration")
+    upgrade.add_argument(
+        "--url", help="database URL instead of the configuration's (a relative SQLite path: from the working folder)"
+    )
     return parser
 
 
