@@ -52,6 +52,7 @@ from adapters.telegram_menus import CommandMenus, native_chat_id
 from bot.adapter import OnMessage
 from bot.config import TelegramSettings
 from bot.errors import ConfigError, HandlingDeferred, MessageRejected, TryLater
+from bot.metrics import Metrics
 from bot.pacing import LocalPacer, Pacer
 from bot.types import Inbound, Outbound
 
@@ -79,12 +80,14 @@ class TelegramAdapter:
         max_flood_wait: float = 60.0,
         stop_grace: float = 10.0,
         max_lanes: int = 64,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self._token = token
         self._environ = os.environ if environ is None else environ
         self._webhook_secret = webhook_secret
         self.pacer: Pacer = pacer or LocalPacer(pace_rules(settings.send_rate))
+        self.metrics = metrics
         self.poll_timeout = poll_timeout
         self.retry_backoff = retry_backoff
         self.max_flood_retries = max_flood_retries
@@ -421,6 +424,8 @@ class TelegramAdapter:
             except RetryAfter as exc:
                 wait = retry_seconds(exc)
                 self.pacer.hold(wait)  # Telegram's flood control covers the whole bot: pause every send
+                if self.metrics is not None:
+                    self.metrics.rate_limited.labels(platform=PLATFORM).inc()
                 floods += 1
                 if floods > self.max_flood_retries or wait > self.max_flood_wait:
                     raise TryLater(f"telegram: flood control, retry in {wait:g}s", retry_after=wait) from None

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.adapter import Adapter
+from bot.banner import ready_line
 from bot.clock import Clock, SystemClock
 from bot.commands import CommandRegistry, Reporting
 from bot.config import Settings
@@ -22,6 +23,8 @@ from bot.delivery import DeliveryWorker
 from bot.digest import PERIODS, Digest, build_digest, goals_status_text
 from bot.engine import Engine
 from bot.errors import DeliveryError
+from bot.health import HealthServer
+from bot.metrics import Metrics
 from bot.outbox_codec import to_row
 from bot.roles import RolePolicy
 from bot.schedule import PollScheduler
@@ -39,13 +42,15 @@ START_ATTEMPTS = 5
 START_BACKOFF = 2.0  # seconds, doubled after each failed start
 
 
-def build_adapters(settings: Settings, environ: Mapping[str, str] | None = None) -> list[Adapter]:
+def build_adapters(
+    settings: Settings, environ: Mapping[str, str] | None = None, *, metrics: Metrics | None = None
+) -> list[Adapter]:
     env = os.environ if environ is None else environ
     adapters: list[Adapter] = []
     if settings.telegram is not None:
         from adapters.telegram import TelegramAdapter
 
-        adapters.append(TelegramAdapter(settings.telegram, settings.token("telegram", env)))
+        adapters.append(TelegramAdapter(settings.telegram, settings.token("telegram", env), metrics=metrics))
     if settings.discord is not None:
         from adapters.discord import DiscordAdapter
 
@@ -124,26 +129,31 @@ class Runtime:
     scheduler: PollScheduler
     digests: DigestPoster
     adapters: dict[str, Adapter]
+    metrics: Metrics
+    health: HealthServer
 
     async def run(self, stop: asyncio.Event) -> None:
         tasks: list[asyncio.Task[None]] = []
         started: list[Adapter] = []
         try:
+            await self.health.start()  # /healthz, /readyz, /metrics when [http] is configured
             await upgrade(self.store.db)
             await self.engine.resume_fan_out()
             for adapter in self.adapters.values():
                 await self._start_adapter(adapter)
                 started.append(adapter)
+                self.health.platform_up(adapter.platform)
                 log.info("adapter started platform=%s", adapter.platform)
             await self.scheduler.report_missed()
             await self.scheduler.tick()
             self.scheduler.start()
             tasks.append(asyncio.create_task(self.worker.run_forever(), name="delivery-worker"))
             tasks.append(asyncio.create_task(self._prune_forever(), name="prune"))
-            log.info("feedbot running with %d adapter(s)", len(started))
+            log.info(ready_line(self.settings, [a.platform for a in started], self.health.address))
             await stop.wait()
         finally:
             log.info("feedbot stopping")
+            await self.health.stop()
             self.scheduler.stop()
             for adapter in reversed(started):  # no new messages first, then let the worker finish
                 try:
@@ -191,12 +201,15 @@ def build_runtime(
     registry: CommandRegistry | None = None,
     reporting: Reporting | None = None,
     worker_id: str | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Runtime:
-    """Wire one feedbot process. `adapters` defaults to the platforms configured in `settings`."""
+    """Wire one feedbot process. `adapters` defaults to the platforms configured in `settings`
+    (their tokens from `environ`, default the process environment)."""
     clock = clock or SystemClock()
     store = store or Store(make_engine(settings.storage.url))
     signal = OutboxSignal()
-    chosen = list(build_adapters(settings) if adapters is None else adapters)
+    metrics = Metrics()  # one registry per runtime
+    chosen = list(build_adapters(settings, environ, metrics=metrics) if adapters is None else adapters)
     by_platform = {adapter.platform: adapter for adapter in chosen}
     digests_reporting = DigestReporting(store, settings)
     engine = Engine(
@@ -207,8 +220,11 @@ def build_runtime(
         registry=registry,
         reporting=reporting or digests_reporting,  # tests may stand in for the slow part
         outbox_signal=signal,
+        metrics=metrics,
     )
-    worker = DeliveryWorker(store, by_platform, settings, clock=clock, signal=signal, worker_id=worker_id)
+    worker = DeliveryWorker(
+        store, by_platform, settings, clock=clock, signal=signal, worker_id=worker_id, metrics=metrics
+    )
     digests = DigestPoster(store, digests_reporting, settings, signal)
     return Runtime(
         settings=settings,
@@ -221,4 +237,6 @@ def build_runtime(
         scheduler=PollScheduler(store, settings, clock, signal=signal, on_digest=digests.post),
         digests=digests,
         adapters=by_platform,
+        metrics=metrics,
+        health=HealthServer.for_runtime(settings.http, metrics, store.db, list(by_platform)),
     )

@@ -1,55 +1,166 @@
-"""The `feedbot` command line. Configuration problems print one line and exit 2, never a traceback."""
+"""The `feedbot` command line.
+
+Configuration problems print one line each (the key and what is wrong) and exit 2; a database or
+platform that cannot be reached prints one line and exits 1; never a traceback. The config file is
+`--config`, else $FEEDBOT_CONFIG, else ./config.toml.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any, TextIO
 
 from sqlalchemy.exc import DBAPIError
 
-from bot.config import Settings, load_settings
+from bot.banner import feedbot_version, starting_line
+from bot.config import ConfigProblems, Settings, load_settings
 from bot.errors import ConfigError, FeedbotError
+from bot.logs import configure_logging, protect
+from storage.db import DatabaseUnreachable, StorageError, describe_error
 
-EXIT_CONFIG = 2
+EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+CONFIG_ENV = "FEEDBOT_CONFIG"
+DEFAULT_CONFIG = Path("config.toml")
+
+log = logging.getLogger("feedbot.cli")
+
+VERBOSE_HELP = "debug logging, customer text included"
+LOG_FORMAT_HELP = "text lines (default), or one JSON object a line with platform, chat and user ids as fields"
+CONFIG_HELP = f"configuration file (default: ${CONFIG_ENV}, else ./config.toml)"
+
+MAIN_EPILOG = f"""\
+examples:
+  feedbot check                          check ./config.toml, its variables and the database
+  feedbot --config /etc/feedbot/config.toml run
+  FEEDBOT_CONFIG=/etc/feedbot/config.toml feedbot run --log-format json
+  feedbot demo                           a feedback round on the local adapter, no tokens
+
+The configuration file is --config, else ${CONFIG_ENV}, else ./config.toml.
+Exit codes: 0 ok; 1 the database or a platform cannot be reached; 2 a configuration problem.
+"""
+
+EPILOGS = {
+    "demo": """\
+examples:
+  feedbot demo
+  feedbot demo --db demo.db && feedbot digest --config demo.toml   (a config whose url is sqlite:///demo.db)
+""",
+    "run": """\
+examples:
+  feedbot run --config config.toml
+  feedbot run -v                        debug logging, customer text included
+  feedbot run --log-format json         one JSON object a line, for a log collector
+
+Migrates the database at start. SIGTERM or SIGINT stops it gracefully.
+""",
+    "check": """\
+examples:
+  feedbot check --config config.toml
+  feedbot check --online                also ask Telegram and Discord whether they accept the tokens
+
+Reports every problem at once and changes nothing (the database is neither created nor migrated).
+Exit codes: 0 ok; 1 the database or a platform cannot be reached; 2 a configuration problem.
+""",
+    "export": """\
+examples:
+  feedbot export --format csv --output answers.csv
+  feedbot export --since 2026-01-01 > answers.json
+
+Reads an existing database at the current revision; run `feedbot db upgrade` first after an update.
+""",
+    "digest": """\
+examples:
+  feedbot digest --period month
+  feedbot digest --chart digest.png
+""",
+    "db": """\
+examples:
+  feedbot db upgrade --config config.toml
+  feedbot db upgrade --url postgresql://feedbot@127.0.0.1/feedbot
+""",
+}
+
+EPILOGS["upgrade"] = EPILOGS["db"]
+
+
+def _common_options(defaults: bool) -> argparse.ArgumentParser:
+    """-v and --log-format, accepted before the subcommand and after it. In the subcommands' copies the
+    defaults are suppressed, so an option given before the subcommand is not reset by the subcommand."""
+    common = argparse.ArgumentParser(add_help=False)
+    verbose: Any = False if defaults else argparse.SUPPRESS
+    log_format: Any = "text" if defaults else argparse.SUPPRESS
+    common.add_argument("-v", "--verbose", action="store_true", default=verbose, help=VERBOSE_HELP)
+    common.add_argument("--log-format", choices=("text", "json"), default=log_format, help=LOG_FORMAT_HELP)
+    return common
+
+
+def _config_option(defaults: bool) -> argparse.ArgumentParser:
+    option = argparse.ArgumentParser(add_help=False)
+    default: Any = None if defaults else argparse.SUPPRESS
+    option.add_argument("--config", type=Path, metavar="FILE", default=default, help=CONFIG_HELP)
+    return option
+
+
+def _subparser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, text: str, config: bool = True
+) -> argparse.ArgumentParser:
+    parents = [_common_options(False)] + ([_config_option(False)] if config else [])
+    return sub.add_parser(
+        name,
+        help=text,
+        description=text[0].upper() + text[1:] + ".",
+        parents=parents,
+        epilog=EPILOGS.get(name),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="feedbot", description="Self-hosted customer-feedback bot.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (includes customer text)")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="feedbot",
+        description="Self-hosted customer-feedback bot for Telegram and Discord.",
+        parents=[_common_options(True), _config_option(True)],
+        epilog=MAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"feedbot {feedbot_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="play a feedback round on the local adapter (no tokens, no network)")
-    demo.add_argument("--db", type=Path, help="keep the demo database at this SQLite path")
+    demo = _subparser(sub, "demo", "play feedback rounds on the local adapter (no tokens, no network)", config=False)
+    demo.add_argument("--db", type=Path, metavar="PATH", help="keep the demo's SQLite database at PATH")
 
-    for name, text in (("run", "run the bot"), ("check", "validate the configuration")):
-        p = sub.add_parser(name, help=text)
-        p.add_argument("--config", required=True, type=Path)
+    _subparser(sub, "run", "run the bot on every configured platform until SIGTERM or SIGINT")
 
-    export = sub.add_parser("export", help="export answers as JSON or CSV")
-    export.add_argument("--config", required=True, type=Path)
-    export.add_argument("--format", choices=("json", "csv"), default="json")
-    export.add_argument("--since", help="only answers from this date (YYYY-MM-DD, UTC) or ISO time on")
-    export.add_argument("--output", type=Path, help="write to this file instead of standard output")
+    check = _subparser(sub, "check", "check the configuration, its environment variables and the database")
+    check.add_argument("--online", action="store_true", help="also check each token with its platform")
+
+    export = _subparser(sub, "export", "export answers as JSON or CSV")
+    export.add_argument("--format", choices=("json", "csv"), default="json", help="output format (default: json)")
+    export.add_argument("--since", help="only answers from this date (YYYY-MM-DD, UTC) or ISO 8601 time on")
+    export.add_argument("--output", type=Path, metavar="FILE", help="write to FILE instead of standard output")
     export.add_argument("--anonymize", action="store_true", help="leave out user ids and display names")
 
-    digest = sub.add_parser("digest", help="print the digest for a period")
-    digest.add_argument("--config", required=True, type=Path)
-    digest.add_argument("--period", choices=("day", "week", "month"))
+    digest = _subparser(sub, "digest", "print the digest of the last complete period (or the current one)")
+    digest.add_argument("--period", choices=("day", "week", "month"), help="default: [digest] period")
     digest.add_argument("--current", action="store_true", help="the period so far (default: the last complete one)")
     digest.add_argument("--poll", metavar="ID", help="only this poll")
-    digest.add_argument("--chart", type=Path, help="write the chart PNG here")
+    digest.add_argument("--chart", type=Path, metavar="FILE", help="also write the chart as a PNG to FILE")
 
-    db = sub.add_parser("db", help="database maintenance")
-    db_sub = db.add_subparsers(dest="db_command", required=True)
-    upgrade = db_sub.add_parser("upgrade", help="apply migrations")
-    upgrade.add_argument("--config", type=Path)
-    upgrade.add_argument("--url", help="database URL (instead of --config)")
+    db = _subparser(sub, "db", "database maintenance: feedbot db upgrade", config=False)
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    upgrade = _subparser(db_sub, "upgrade", "apply the database migrations (run also does this at start)")
+    upgrade.add_argument(
+        "--url", help="database URL instead of the configuration's (a relative SQLite path: from the working folder)"
+    )
     return parser
 
 
@@ -66,51 +177,73 @@ def parse_since(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # HTTP client libraries log request URLs, and Telegram's contain the bot token.
-    for noisy in ("httpx", "httpcore", "telegram", "discord", "apscheduler", "aiosqlite", "asyncio", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+@dataclass(frozen=True)
+class ConfigSource:
+    path: Path
+    origin: str  # how it was chosen, for messages
+
+    @classmethod
+    def choose(cls, given: Path | None, environ: Mapping[str, str]) -> ConfigSource:
+        if given is not None:
+            return cls(given, "--config")
+        if environ.get(CONFIG_ENV, "").strip():
+            return cls(Path(environ[CONFIG_ENV].strip()), f"${CONFIG_ENV}")
+        return cls(DEFAULT_CONFIG, f"the default; give --config FILE or set ${CONFIG_ENV}")
+
+    def load(self, environ: Mapping[str, str]) -> Settings:
+        try:
+            return load_settings(self.path, environ)
+        except ConfigProblems:
+            raise
+        except ConfigError as exc:
+            raise self.explain(exc) from None
+
+    def explain(self, problem: ConfigError) -> ConfigError:
+        """A file that cannot be read is named with how it was chosen."""
+        if problem.key == str(self.path) and "cannot read file" in problem.problem:
+            return ConfigError(problem.key, f"{problem.problem} ({self.origin})")
+        return problem
 
 
-async def _check(settings: Settings, path: Path) -> int:
-    settings.require_tokens()
-    platforms = [name for name in ("telegram", "discord") if getattr(settings, name) is not None]
-    print(
-        f"{path}: OK – {len(settings.polls)} poll(s), {len(settings.goals)} goal(s), "
-        f"platforms: {', '.join(platforms) or 'none'}"
-    )
-    return 0
+async def _check(source: ConfigSource, args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from bot.check import check_config
+
+    report = await check_config(source.path, environ, online=args.online)
+    for problem in map(source.explain, report.problems):
+        print(f"feedbot: configuration error: {problem.key}: {problem.problem}", file=sys.stderr)
+    for failure in report.failures:
+        print(f"feedbot: {failure}", file=sys.stderr)
+    if not report.problems:
+        for note in report.notes:
+            print(note)
+    return report.exit_code
 
 
-async def _run(settings: Settings) -> int:
+async def _run(source: ConfigSource, settings: Settings, environ: Mapping[str, str]) -> int:
     from bot.app import build_runtime
 
-    settings.require_tokens()
-    runtime = build_runtime(settings)
+    settings.require_environment(environ)
+    protect(settings.token(p, environ) for p in ("telegram", "discord") if getattr(settings, p) is not None)
+    log.info(starting_line(settings, source.path))
+    runtime = build_runtime(settings, environ=environ)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await runtime.run(stop)
-    return 0
+    return EXIT_OK
 
 
 async def _export(settings: Settings, args: argparse.Namespace) -> int:
     from bot.analyser import Analyser
     from bot.clock import SystemClock
     from bot.export import export_answers
-    from storage.db import make_engine, upgrade
+    from storage.db import open_current
     from storage.reporting import Reports
 
     since = parse_since(args.since)
-    engine = make_engine(settings.storage.url)
+    engine = await open_current(settings.storage.url)
     try:
-        await upgrade(engine)
         analyser = Analyser(engine, settings)
         await analyser.refresh(SystemClock().now())
         reports = Reports(engine)
@@ -125,20 +258,19 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
             await export_answers(reports, sys.stdout, args.format, since, fingerprint=fingerprint, anonymize=anonymize)
     finally:
         await engine.dispose()
-    return 0
+    return EXIT_OK
 
 
 async def _digest(settings: Settings, args: argparse.Namespace) -> int:
     from bot.clock import SystemClock
     from bot.digest import build_digest
-    from storage.db import make_engine, upgrade
+    from storage.db import open_current
     from storage.reporting import Reports
 
     if args.poll is not None and settings.poll(args.poll) is None:
         raise ConfigError("--poll", f"no poll with id {args.poll!r} in the configuration")
-    engine = make_engine(settings.storage.url)
+    engine = await open_current(settings.storage.url)
     try:
-        await upgrade(engine)
         digest = await build_digest(
             Reports(engine),
             settings,
@@ -154,66 +286,91 @@ async def _digest(settings: Settings, args: argparse.Namespace) -> int:
     if args.chart:
         args.chart.write_bytes(digest.chart_png)
         print(f"chart written to {args.chart}", file=sys.stderr)
-    return 0
+    return EXIT_OK
 
 
-async def _db_upgrade(args: argparse.Namespace) -> int:
-    from storage.db import make_engine, upgrade
+async def _db_upgrade(url: str) -> int:
+    from storage.db import make_engine, schema_state, upgrade
 
-    if args.url:
-        url = args.url
-    elif args.config:
-        url = load_settings(args.config).storage.url
-    else:
-        raise ConfigError("--config", "give --config FILE or --url URL")
     engine = make_engine(url)
     try:
         await upgrade(engine)
+        state = await schema_state(engine)
     finally:
         await engine.dispose()
-    print("database is up to date")
-    return 0
+    print(f"database is up to date (revision {state.current})")
+    return EXIT_OK
 
 
-async def _main(args: argparse.Namespace) -> int:
+def _url_from_option(raw: str) -> str:
+    from storage.urls import async_url
+
+    try:
+        return async_url(raw, Path.cwd())
+    except ValueError as exc:
+        raise ConfigError("--url", str(exc)) from None
+
+
+async def _main(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     if args.command == "demo":
         from bot.demo import run_demo
 
         return await run_demo(sys.stdout, args.db)
-    if args.command == "db":
-        return await _db_upgrade(args)
-    settings = load_settings(args.config)
+    source = ConfigSource.choose(args.config, environ)
     if args.command == "check":
-        return await _check(settings, args.config)
+        return await _check(source, args, environ)
+    if args.command == "db" and args.url:
+        url = _url_from_option(args.url)
+        return await _with_database(url, _db_upgrade(url))
+    settings = source.load(environ)
+    url = settings.storage.url
+    if args.command == "db":
+        return await _with_database(url, _db_upgrade(url))
     if args.command == "run":
-        return await _run(settings)
+        return await _with_database(url, _run(source, settings, environ))
     if args.command == "export":
-        return await _export(settings, args)
-    return await _digest(settings, args)
+        return await _with_database(url, _export(settings, args))
+    return await _with_database(url, _digest(settings, args))
+
+
+async def _with_database(url: str, command: Coroutine[Any, Any, int]) -> int:
+    """Run a command; a database failure that was not translated on the way becomes one line naming `url`."""
+    try:
+        return await command
+    except DBAPIError as exc:
+        raise DatabaseUnreachable(f"database error: {describe_error(exc)}", url) from exc
+
+
+def _print_error(message: str, stream: TextIO = sys.stderr) -> None:
+    print(f"feedbot: {message}", file=stream)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    _configure_logging(args.verbose)
+    configure_logging(args.verbose, args.log_format)
     if args.command == "demo" and not args.verbose:
         logging.getLogger("feedbot").setLevel(logging.WARNING)
     try:
-        return asyncio.run(_main(args))
-    except ConfigError as exc:
-        print(f"feedbot: configuration error: {exc}", file=sys.stderr)
+        return asyncio.run(_main(args, os.environ))
+    except ConfigProblems as exc:
+        for problem in exc.problems:
+            _print_error(f"configuration error: {problem.key}: {problem.problem}")
         return EXIT_CONFIG
-    except DBAPIError as exc:  # the database is unreachable, missing or refuses us
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
-        print(f"feedbot: database error (storage.url): {reason}", file=sys.stderr)
-        return 1
+    except ConfigError as exc:
+        _print_error(f"configuration error: {exc}")
+        return EXIT_CONFIG
+    except StorageError as exc:
+        _print_error(str(exc))
+        return EXIT_FAILURE
     except FeedbotError as exc:  # e.g. a platform unreachable at start: the supervisor restarts us
-        print(f"feedbot: {exc}", file=sys.stderr)
-        return 1
+        _print_error(str(exc))
+        return EXIT_FAILURE
     except KeyboardInterrupt:
-        return 0
-    except OSError as exc:  # a file, or the database server, cannot be reached
-        print(f"feedbot: {exc.strerror or exc} ({exc.filename or 'storage.url'})", file=sys.stderr)
-        return 1
+        return EXIT_OK
+    except OSError as exc:  # a file cannot be written, a port is taken
+        where = f" ({exc.filename})" if exc.filename else ""
+        _print_error(f"{exc.strerror or exc}{where}")
+        return EXIT_FAILURE
 
 
 if __name__ == "__main__":

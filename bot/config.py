@@ -1,7 +1,8 @@
 """Settings: TOML read with tomllib, validated by pydantic into frozen models.
 
-Every problem becomes one `ConfigError` naming the key (`polls[0].schedule`) and what is wrong.
-`config.example.toml` mirrors these models key for key.
+Every problem becomes a `ConfigError` naming the key (`polls[0].schedule`) and what is wrong, in
+plain words; all problems of a file are reported at once (`ConfigProblems`). `config.example.toml`
+mirrors these models key for key.
 """
 
 from __future__ import annotations
@@ -9,19 +10,50 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
-from datetime import UTC, datetime, time, timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
-from bot.cron import WallClockCronTrigger
+from bot.config_rules import cross_problems, validate_cron, webhook_url_problem
+from bot.config_words import key_path, plain_problem, unknown_key
 from bot.errors import ConfigError
+from storage.urls import async_url
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+TAG = re.compile(r"^[A-Za-z0-9_-]+$")
+TAG_MAX = 64  # the tag columns hold 64 characters; a Telegram deep-link payload too
+POLL_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+TELEGRAM_ID = re.compile(r"^-?\d{1,20}$")
+DISCORD_ID = re.compile(r"^\d{1,20}$")
+WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+DEFAULT_STORAGE_URL = "sqlite+aiosqlite:///feedbot.db"
+
+
+class ConfigProblems(ConfigError):
+    """Several configuration problems, each printed on its own line."""
+
+    def __init__(self, problems: Sequence[ConfigError]) -> None:
+        super().__init__(problems[0].key, problems[0].problem)
+        self.problems = tuple(problems)
+
+    def __str__(self) -> str:
+        return "\n".join(f"{p.key}: {p.problem}" for p in self.problems)
 
 
 def parse_duration(value: object) -> timedelta:
@@ -41,7 +73,16 @@ def parse_duration(value: object) -> timedelta:
     raise ValueError(f"expected a duration such as '30m', '24h' or '7d', got {value!r}")
 
 
-def _validate_timezone(value: str) -> str:
+def _positive_duration(value: object) -> timedelta:
+    duration = parse_duration(value)
+    if duration <= timedelta(0):
+        raise ValueError(f"must be longer than zero, got {value!r}")
+    return duration
+
+
+def _validate_timezone(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected an IANA time zone name such as 'Europe/London', got {value!r}")
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -49,28 +90,39 @@ def _validate_timezone(value: str) -> str:
     return value
 
 
-def validate_cron(expr: str, timezone: str = "UTC") -> str:
-    if len(expr.split()) != 5:
-        raise ValueError(f"invalid cron expression {expr!r}: expected 5 fields (minute hour day month weekday)")
-    try:
-        trigger = WallClockCronTrigger(expr, ZoneInfo(timezone))
-    except ValueError as exc:
-        raise ValueError(f"invalid cron expression {expr!r}: {exc}") from exc
-    if trigger.next_after(datetime.now(UTC)) is None:
-        raise ValueError(f"cron expression {expr!r} never fires")
-    return expr
+def _id_list(pattern: re.Pattern[str], what: str) -> Any:
+    def parse(value: object) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"expected a list of {what}, such as [123456789]")
+        out = []
+        for item in value:
+            text = str(item).strip() if isinstance(item, int | str) and not isinstance(item, bool) else None
+            if text is None or not pattern.match(text):
+                raise ValueError(f"expected {what}, got {item!r}")
+            out.append(text)
+        return tuple(out)
+
+    return BeforeValidator(parse)
 
 
-def _ids(value: object) -> tuple[str, ...]:
-    if value is None:
-        return ()
+def _http_url(value: object) -> str:
+    if not isinstance(value, str) or urlsplit(value.strip()).scheme not in {"http", "https"}:
+        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+    if not urlsplit(value.strip()).netloc:
+        raise ValueError(f"the URL has no host: {value!r}")
+    return value.strip()
+
+
+def _names(value: object) -> tuple[str, ...]:
     if not isinstance(value, list | tuple):
-        raise ValueError("expected a list of ids")
+        raise ValueError('expected a list of names, such as ["Staff"]')
     out = []
     for item in value:
-        if isinstance(item, bool) or not isinstance(item, int | str) or str(item).strip() == "":
-            raise ValueError(f"expected ids (numbers or strings), got {item!r}")
-        out.append(str(item).strip())
+        if not isinstance(item, str) or not item.strip():
+            raise ValueError(f"expected non-empty names in quotes, got {item!r}")
+        out.append(item.strip())
     return tuple(out)
 
 
@@ -88,8 +140,23 @@ def _languages(value: object) -> tuple[str, ...]:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
-IdList = Annotated[tuple[str, ...], BeforeValidator(_ids)]
+PositiveDuration = Annotated[timedelta, BeforeValidator(_positive_duration)]
+TelegramIds = Annotated[tuple[str, ...], _id_list(TELEGRAM_ID, "Telegram ids (numbers)")]
+DiscordIds = Annotated[tuple[str, ...], _id_list(DISCORD_ID, "Discord ids (numbers, as Copy ID gives them)")]
 TimeZoneName = Annotated[str, BeforeValidator(_validate_timezone)]
+HttpUrl = Annotated[str, BeforeValidator(_http_url)]
+# Cron syntax here; whether it fires in the poll's own time zone is a rule between keys.
+Schedule = Annotated[str, BeforeValidator(lambda v: validate_cron(v) if isinstance(v, str) else v)]
+Names = Annotated[tuple[str, ...], BeforeValidator(_names)]
+
+
+def _keyword(value: str) -> str:
+    if not re.search(r"[^\W_]", value):
+        raise ValueError(f"keyword {value!r} has no letters or digits")
+    return value
+
+
+Keywords = Annotated[tuple[Annotated[str, AfterValidator(_keyword)], ...], BeforeValidator(_names)]
 
 
 class _Frozen(BaseModel):
@@ -122,14 +189,19 @@ class QuietHours(_Frozen):
 
 
 class StorageSettings(_Frozen):
-    url: str = "sqlite+aiosqlite:///feedbot.db"
+    """`url` as people have it (sqlite:///, postgres://, postgresql://), stored with its async driver;
+    a relative SQLite path is relative to the config file's folder. `url_env` reads it from there."""
 
-    @field_validator("url")
+    url: str = Field(default=DEFAULT_STORAGE_URL, validate_default=True)
+    url_env: str | None = None
+
+    @field_validator("url", mode="before")
     @classmethod
-    def _async_driver(cls, value: str) -> str:
-        if not (value.startswith("sqlite+aiosqlite://") or value.startswith("postgresql+asyncpg://")):
-            raise ValueError("use an async URL: 'sqlite+aiosqlite:///file.db' or 'postgresql+asyncpg://...'")
-        return value
+    def _async_driver(cls, value: object, info: ValidationInfo) -> str:
+        if not isinstance(value, str):
+            raise ValueError(f"expected a database URL in quotes, got {value!r}")
+        base_dir = (info.context or {}).get("base_dir")
+        return async_url(value, base_dir)
 
 
 class EngineSettings(_Frozen):
@@ -139,25 +211,50 @@ class EngineSettings(_Frozen):
     )
     missed_run_grace: Duration = timedelta(hours=1)
     max_attempts: int = Field(default=5, ge=1, le=50)
-    privacy_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    privacy_url: HttpUrl | None = None
     # Languages of the answers (ISO 639-1): lemmas and stop words for themes and "also mentioned".
     languages: Annotated[tuple[str, ...], BeforeValidator(_languages)] = ("en",)
 
 
 class PollSettings(_Frozen):
-    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,40}$")
-    question: str = Field(min_length=1, max_length=1000)
-    schedule: str | None = None
+    id: str
+    question: str = Field(max_length=1000)
+    schedule: Schedule | None = None
     timezone: TimeZoneName | None = None
     rating: bool = True
     scale: Literal[5, 10] = 5
     tag: str | None = None
-    remind_after: Duration | None = None
-    close_after: Duration = timedelta(days=3)
+    remind_after: PositiveDuration | None = None
+    close_after: PositiveDuration = timedelta(days=3)
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id(cls, value: object) -> object:
+        if not isinstance(value, str) or not POLL_ID.match(value):
+            raise ValueError(f"use 1-40 of A-Z a-z 0-9 _ - (staff type it: /poll ID), got {value!r}")
+        return value
+
+    @field_validator("question", mode="before")
+    @classmethod
+    def _question(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("must not be empty: it is the text customers are asked")
+        return value
+
+    @field_validator("tag", mode="before")
+    @classmethod
+    def _tag(cls, value: object) -> object:
+        if value is None:
+            return None
+        if not isinstance(value, str) or not TAG.match(value):
+            raise ValueError(f"a tag is letters, digits, _ and - only, got {value!r}")
+        if len(value) > TAG_MAX:
+            raise ValueError(f"too long: a tag has at most {TAG_MAX} characters, this one {len(value)}")
+        return value
 
 
 class DigestSettings(_Frozen):
-    schedule: str | None = None
+    schedule: Schedule | None = None
     period: Literal["day", "week", "month"] = "week"
     timezone: TimeZoneName | None = None
 
@@ -169,36 +266,57 @@ class GoalSettings(_Frozen):
 
 
 class ThemeSettings(_Frozen):
-    name: str = Field(min_length=1, max_length=100, pattern=r"^[^*]")
-    keywords: tuple[Annotated[str, Field(pattern=r"[^\W_]")], ...] = Field(min_length=1)
+    name: str = Field(max_length=100, pattern=r"^[^*]")
+    keywords: Keywords = Field(min_length=1)
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip() if isinstance(value, str) else value
 
 
 class TelegramSettings(_Frozen):
     token_env: str = "TELEGRAM_BOT_TOKEN"
-    base_url: str = "https://api.telegram.org/bot"
+    base_url: HttpUrl = "https://api.telegram.org/bot"
     mode: Literal["polling", "webhook"] = "polling"
-    webhook_url: str | None = None
+    webhook_url: str | None = Field(default=None, validate_default=True)
     webhook_secret_env: str = "TELEGRAM_WEBHOOK_SECRET"
     listen: str = "127.0.0.1"
     port: int = Field(default=8443, ge=1, le=65535)
-    staff: IdList = ()
-    managers: IdList = ()
-    digest_chats: IdList = ()
+    staff: TelegramIds = ()
+    managers: TelegramIds = ()
+    digest_chats: TelegramIds = ()
     # Messages per second overall (Telegram allows about 30; 1000 with paid broadcasts).
     send_rate: float = Field(default=25, gt=0, le=1000)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("mode") == "webhook" and (problem := webhook_url_problem(value)) is not None:
+            raise ValueError(problem)
+        return value
 
 
 class DiscordSettings(_Frozen):
     token_env: str = "DISCORD_BOT_TOKEN"
-    api_base: str = "https://discord.com/api/v10"
-    guild_ids: IdList = ()
-    staff: IdList = ()
-    managers: IdList = ()
-    staff_roles: tuple[str, ...] = ()
-    manager_roles: tuple[str, ...] = ()
-    digest_channels: IdList = ()
+    api_base: HttpUrl = "https://discord.com/api/v10"
+    guild_ids: DiscordIds = ()
+    staff: DiscordIds = ()
+    managers: DiscordIds = ()
+    staff_roles: Names = ()
+    manager_roles: Names = ()
+    digest_channels: DiscordIds = ()
     # Requests per second we allow ourselves (Discord's global limit is 50; mass DMs should go slowly).
     send_rate: float = Field(default=5, gt=0, le=50)
+
+
+class HttpSettings(_Frozen):
+    """Health and metrics server (/healthz, /readyz, /metrics); no section, no server."""
+
+    listen: str = "127.0.0.1"
+    port: int = Field(default=9100, ge=0, le=65535)  # 0: any free port (tests)
 
 
 class Settings(_Frozen):
@@ -210,12 +328,16 @@ class Settings(_Frozen):
     themes: tuple[ThemeSettings, ...] = ()
     telegram: TelegramSettings | None = None
     discord: DiscordSettings | None = None
+    http: HttpSettings | None = None
 
     def poll(self, poll_id: str) -> PollSettings | None:
         return next((p for p in self.polls if p.id == poll_id), None)
 
     def poll_timezone(self, poll: PollSettings) -> ZoneInfo:
         return ZoneInfo(poll.timezone or self.engine.timezone)
+
+    def platforms(self) -> list[str]:
+        return [name for name in ("telegram", "discord") if getattr(self, name) is not None]
 
     def token(self, platform: Literal["telegram", "discord"], environ: Mapping[str, str] | None = None) -> str:
         section = self.telegram if platform == "telegram" else self.discord
@@ -227,84 +349,165 @@ class Settings(_Frozen):
             raise ConfigError(f"{platform}.token_env", f"environment variable {section.token_env} is not set")
         return value
 
-    def require_tokens(self, environ: Mapping[str, str] | None = None) -> None:
-        if self.telegram is not None:
-            self.token("telegram", environ)
-        if self.discord is not None:
-            self.token("discord", environ)
+    def environment_problems(self, environ: Mapping[str, str] | None = None) -> list[ConfigError]:
+        """What `run` needs from the environment: each platform's token, the webhook secret."""
+        env = os.environ if environ is None else environ
+        problems: list[ConfigError] = []
+        for platform in ("telegram", "discord"):
+            if getattr(self, platform) is not None:
+                try:
+                    self.token(platform, env)
+                except ConfigError as exc:
+                    problems.append(exc)
+        if self.telegram is not None and self.telegram.mode == "webhook":
+            name = self.telegram.webhook_secret_env
+            secret = env.get(name, "").strip()
+            if not secret:
+                problems.append(ConfigError("telegram.webhook_secret_env", f"environment variable {name} is not set"))
+            elif not WEBHOOK_SECRET.match(secret):
+                problems.append(
+                    ConfigError("telegram.webhook_secret_env", f"{name} must be 1-256 characters of A-Z a-z 0-9 _ -")
+                )
+        return problems
+
+    def require_environment(self, environ: Mapping[str, str] | None = None) -> None:
+        problems = self.environment_problems(environ)
+        if problems:
+            raise ConfigProblems(problems)
 
 
-def _check_cross_references(settings: Settings) -> None:
-    seen: set[str] = set()
-    for i, poll in enumerate(settings.polls):
-        if poll.id in seen:
-            raise ConfigError(f"polls[{i}].id", f"duplicate poll id {poll.id!r}")
-        seen.add(poll.id)
-        if poll.schedule is not None:
-            try:
-                validate_cron(poll.schedule, poll.timezone or settings.engine.timezone)
-            except ValueError as exc:
-                raise ConfigError(f"polls[{i}].schedule", str(exc)) from None
-        if poll.remind_after is not None and poll.remind_after >= poll.close_after:
-            raise ConfigError(f"polls[{i}].remind_after", "must be shorter than close_after")
-    if settings.digest.schedule is not None:
-        try:
-            validate_cron(settings.digest.schedule, settings.digest.timezone or settings.engine.timezone)
-        except ValueError as exc:
-            raise ConfigError("digest.schedule", str(exc)) from None
-    names: set[str] = set()
-    for i, theme in enumerate(settings.themes):
-        if theme.name in names:
-            raise ConfigError(f"themes[{i}].name", f"duplicate theme name {theme.name!r}")
-        names.add(theme.name)
-    for i, goal in enumerate(settings.goals):
-        if goal.poll is not None and goal.poll not in seen:
-            raise ConfigError(f"goals[{i}].poll", f"no poll with id {goal.poll!r}")
-        if goal.metric == "nps":
-            polls = [settings.poll(goal.poll)] if goal.poll else list(settings.polls)
-            if not any(p is not None and p.scale == 10 for p in polls):
-                raise ConfigError(f"goals[{i}].metric", "'nps' needs a poll with scale = 10")
+# ---------------------------------------------------------------------------------------------- validation
+_SECTIONS: dict[str, type[_Frozen]] = {
+    "storage": StorageSettings,
+    "engine": EngineSettings,
+    "digest": DigestSettings,
+    "telegram": TelegramSettings,
+    "discord": DiscordSettings,
+    "http": HttpSettings,
+}
+_LISTS: dict[str, type[_Frozen]] = {"polls": PollSettings, "goals": GoalSettings, "themes": ThemeSettings}
 
 
-def _key(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part.startswith("function-") or part in {"literal", "str", "int"}:
-            continue
+@dataclass
+class Validation:
+    """Every problem of a configuration, and the parts that are valid on their own (for `check`)."""
+
+    sections: dict[str, Any] = field(default_factory=dict)
+    lists: dict[str, list[tuple[int, Any]]] = field(default_factory=dict)
+    problems: list[ConfigError] = field(default_factory=list)
+
+    def settings(self) -> Settings | None:
+        if self.problems:
+            return None
+        parts: dict[str, Any] = dict(self.sections)
+        parts.update({name: tuple(item for _, item in items) for name, items in self.lists.items()})
+        return Settings(**parts)
+
+
+def in_file_order(problem: ConfigError) -> int:
+    """Sort key: unknown top-level keys first, then the sections in the order config.example.toml has."""
+    top = re.split(r"[.\[]", problem.key, maxsplit=1)[0]
+    names = list(Settings.model_fields)
+    return names.index(top) + 1 if top in names else 0
+
+
+def _model_problems(model: type[_Frozen], exc: ValidationError, prefix: str) -> list[ConfigError]:
+    problems = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        key = key_path(prefix, loc)
+        if error["type"] == "extra_forbidden" and loc:
+            problems.append(unknown_key(key, str(loc[-1]), model.model_fields))
         else:
-            out += f".{part}" if out else part
-    return out or "(top level)"
+            problems.append(ConfigError(key, plain_problem(error)))
+    return problems
 
 
-def _problem(error: Mapping[str, Any]) -> str:
-    if error["type"] == "extra_forbidden":
-        return "unknown key"
-    if error["type"] == "missing":
-        return "required key is missing"
-    message = str(error["msg"])
-    return message.removeprefix("Value error, ")
+def _storage_input(raw: object, environ: Mapping[str, str], out: Validation) -> tuple[object, bool]:
+    """The [storage] table with `url` read from `url_env` when that is set; whether it was."""
+    if not isinstance(raw, dict) or raw.get("url_env") is None:
+        return raw, False
+    name = raw["url_env"]
+    if not isinstance(name, str) or not name:
+        return raw, False  # the model reports the bad value
+    if "url" in raw:
+        out.problems.append(ConfigError("storage.url_env", "set either url or url_env, not both"))
+        return raw, False
+    value = environ.get(name, "").strip()
+    if not value:
+        out.problems.append(ConfigError("storage.url_env", f"environment variable {name} is not set"))
+        return {k: v for k, v in raw.items() if k != "url_env"}, False
+    return {**raw, "url": value}, True
 
 
-def settings_from_mapping(data: Mapping[str, Any]) -> Settings:
-    try:
-        settings = Settings.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ConfigError(_key(tuple(first["loc"])), _problem(first)) from None
-    _check_cross_references(settings)
+def validate(
+    data: Mapping[str, Any], base_dir: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Validation:
+    """Validate each section on its own, then how they refer to each other; collect every problem."""
+    env = os.environ if environ is None else environ
+    out = Validation()
+    allowed = Settings.model_fields
+    for name in data:
+        if name not in allowed:
+            out.problems.append(unknown_key(name, name, allowed))
+    context = {"base_dir": base_dir}
+    for name, model in _SECTIONS.items():
+        raw: object = data.get(name)
+        if raw is None and name in {"telegram", "discord", "http"}:
+            out.sections[name] = None
+            continue
+        from_env = False
+        if name == "storage":
+            raw, from_env = _storage_input(raw, env, out)
+        try:
+            out.sections[name] = model.model_validate({} if raw is None else raw, context=context)
+        except ValidationError as exc:
+            problems = _model_problems(model, exc, name)
+            if from_env:  # the URL came from the environment: say so
+                variable = data["storage"]["url_env"]
+                problems = [
+                    ConfigError("storage.url_env", f"{variable}: {p.problem}") if p.key == "storage.url" else p
+                    for p in problems
+                ]
+            out.problems += problems
+    for name, model in _LISTS.items():
+        raw = data.get(name, [])
+        out.lists[name] = []
+        if not isinstance(raw, list):
+            out.problems.append(ConfigError(name, f"expected a list of tables, written [[{name}]]"))
+            continue
+        for i, item in enumerate(raw):
+            try:
+                out.lists[name].append((i, model.model_validate(item, context=context)))
+            except ValidationError as exc:
+                out.problems += _model_problems(model, exc, f"{name}[{i}]")
+    out.problems += cross_problems(out)
+    out.problems.sort(key=in_file_order)
+    return out
+
+
+def settings_from_mapping(
+    data: Mapping[str, Any], *, base_dir: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    result = validate(data, base_dir, environ)
+    settings = result.settings()
+    if settings is None:
+        raise ConfigProblems(result.problems)
     return settings
 
 
-def load_settings(path: str | Path) -> Settings:
-    path = Path(path)
+def read_config(path: Path) -> dict[str, Any]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(str(path), f"cannot read file: {exc.strerror or exc}") from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        return tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), f"not valid TOML: {exc}") from None
-    return settings_from_mapping(data)
+
+
+def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from a TOML file; a relative SQLite path is taken relative to the file's folder."""
+    path = Path(path)
+    return settings_from_mapping(read_config(path), base_dir=path.resolve().parent, environ=environ)

@@ -20,6 +20,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -31,6 +32,7 @@ from bot.adapter import Adapter
 from bot.clock import Clock, SystemClock
 from bot.config import QuietHours, Settings
 from bot.errors import DeliveryError, MessageRejected, PlatformGone, RecipientUnreachable
+from bot.metrics import Metrics
 from bot.outbox_codec import from_claim
 from bot.signals import OutboxSignal
 from storage.errors import StorageUnavailable
@@ -85,6 +87,7 @@ class DeliveryWorker:
         heartbeat_every: float = HEARTBEAT_EVERY,
         silent_after: float = SILENT_AFTER,
         max_lanes: int = 256,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.adapters = adapters
@@ -95,6 +98,7 @@ class DeliveryWorker:
         self.heartbeat_every = heartbeat_every
         self.silent_after = silent_after
         self.max_lanes = max_lanes
+        self.metrics = metrics or Metrics()
         self._wake = asyncio.Event()
         # One lane per chat with claims in hand: a task sending its queue one message after the other.
         self._lanes: dict[tuple[str, str], tuple[asyncio.Task[None], deque[Claim]]] = {}
@@ -336,11 +340,13 @@ class DeliveryWorker:
         held = self._quiet_until(claim, now)
         if held is not None:
             await self._write(lambda unit: unit.outbox.hold(claim, held))
+            self._count(claim, "held")
             return True
         adapter = self.adapters.get(claim.platform)
         if adapter is None:
             await self._write(lambda unit: unit.outbox.fail(claim, f"no adapter for platform {claim.platform!r}"))
             return True
+        started = time.monotonic()
         try:
             message_id = await adapter.send(from_claim(claim))
         except DeliveryError as exc:
@@ -350,6 +356,8 @@ class DeliveryWorker:
             log.exception("adapter %s raised a non-DeliveryError", claim.platform)
             await self._failed(claim, DeliveryError(f"unexpected {type(exc).__name__}"))
             return True
+        self.metrics.send_latency.labels(platform=claim.platform).observe(time.monotonic() - started)
+        self._count(claim, "sent")
         recorded = await self._write(lambda unit: unit.outbox.record_sent(claim, message_id, self.clock.now()))
         if not recorded:
             log.warning("delivery %s was sent but its claim had been released meanwhile", claim.delivery_id)
@@ -363,6 +371,9 @@ class DeliveryWorker:
         )
         return True
 
+    def _count(self, claim: Claim, status: str) -> None:
+        self.metrics.deliveries.labels(platform=claim.platform, status=status).inc()
+
     async def _failed(self, claim: Claim, exc: DeliveryError) -> None:
         await self._write(lambda unit: self._record_failure(unit, claim, exc))
 
@@ -370,6 +381,7 @@ class DeliveryWorker:
         now = self.clock.now()
         what = f"{claim.kind.value} {claim.delivery_id} run={claim.run_id} chat={claim.chat_id}"
         if isinstance(exc, RecipientUnreachable):
+            self._count(claim, "failed")
             log.warning("%s: recipient unreachable: %s", what, exc.reason)
             await unit.outbox.fail(claim, exc.reason)
             if claim.customer_id is not None:
@@ -377,6 +389,7 @@ class DeliveryWorker:
             elif claim.user_id is not None:
                 await unit.customers.set_reachable(claim.platform, claim.user_id, False, exc.reason, now)
         elif isinstance(exc, MessageRejected):
+            self._count(claim, "failed")
             log.error("%s: the platform refused our message: %s", what, exc.reason)
             await unit.outbox.fail(claim, exc.reason)
         elif isinstance(exc, PlatformGone):
@@ -385,7 +398,9 @@ class DeliveryWorker:
             self._gone[claim.platform] = exc.reason
             await unit.outbox.hold(claim, now)
         elif claim.attempts >= self.settings.engine.max_attempts:
+            self._count(claim, "gave_up")
             log.warning("%s: gave up after %d attempts: %s", what, claim.attempts, exc.reason)
             await unit.outbox.fail(claim, f"gave up after {claim.attempts} attempts: {exc.reason}")
         else:
+            self._count(claim, "retry")
             await unit.outbox.retry(claim, exc.reason, now + retry_delay(claim.attempts, exc.retry_after))

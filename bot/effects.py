@@ -7,6 +7,7 @@ all of it commits together or not at all.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -14,6 +15,8 @@ from bot.outbox_codec import to_row
 from bot.types import Outbound
 from storage.models import DeliveryKind
 from storage.store import Unit
+
+log = logging.getLogger("feedbot.engine")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +132,7 @@ async def apply(unit: Unit, decision: Decision, now: datetime) -> Applied:
                     tag=effect.tag,
                     now=now,
                 )
+                log.info("subscribed platform=%s user=%s tag=%s", effect.platform, effect.user_id, effect.tag)
             case Unsubscribe():
                 await unit.customers.unsubscribe(effect.customer_id, now)
             case SetReachable():
@@ -149,6 +153,7 @@ async def apply(unit: Unit, decision: Decision, now: datetime) -> Applied:
                 )
                 if answer_id is not None:
                     result.answer_ids.append(answer_id)
+                    log.info("answer stored run=%s customer=%s late=%s", effect.run_id, effect.customer_id, effect.late)
             case RateAnswer():
                 await unit.conversation.rate_answer(effect.customer_id, effect.run_id, effect.score)
             case EditAnswer():
@@ -161,6 +166,7 @@ async def apply(unit: Unit, decision: Decision, now: datetime) -> Applied:
                 await unit.customers.erase(effect.customer_id)
                 await unit.inbound.forget_chat(effect.platform, effect.chat_id)
                 customer_id = None
+                log.info("customer erased platform=%s chat=%s", effect.platform, effect.chat_id)
     for reply in decision.replies:
         await unit.outbox.queue(to_row(reply, DeliveryKind.REPLY, customer_id=customer_id), now)
         result.replies += 1

@@ -44,6 +44,7 @@ from bot.config import Settings
 from bot.conversation import decide, reply, source_id
 from bot.effects import Decision, apply
 from bot.errors import HandlingDeferred
+from bot.metrics import Metrics
 from bot.roles import Role, RolePolicy
 from bot.runs import RunStarted, start_run
 from bot.signals import OutboxSignal
@@ -110,6 +111,7 @@ class Engine:
         reporting: Reporting | None = None,
         outbox_signal: OutboxSignal | None = None,
         handling_attempts: int = HANDLING_ATTEMPTS,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -119,6 +121,7 @@ class Engine:
         self.reporting = reporting
         self.outbox_signal = outbox_signal or OutboxSignal()
         self.handling_attempts = handling_attempts
+        self.metrics = metrics or Metrics()
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._failed: set[UpdateKey] = set()  # keys that failed in this process (their counter is cleared on success)
 
@@ -184,6 +187,8 @@ class Engine:
             inbound.message_id,
         )
         log.debug("inbound text=%r choice=%r", inbound.text, inbound.choice)
+        platform = inbound.chat.platform
+        self.metrics.updates_received.labels(platform=platform).inc()
         async with self._lock(inbound):
             try:
                 handled = await self._handle_once(inbound, key)
@@ -191,6 +196,9 @@ class Engine:
                 raise
             except Exception as exc:
                 handled = await self._failed_handling(inbound, key, exc)
+        self.metrics.updates_handled.labels(platform=platform).inc()
+        if handled.dead_lettered:
+            self.metrics.updates_dead_lettered.labels(platform=platform).inc()
         if handled.replies:
             self.outbox_signal.notify()
         return handled
@@ -217,6 +225,8 @@ class Engine:
             if key in self._failed:
                 await unit.inbound.clear_failures(key)
         self._failed.discard(key)
+        if applied.answer_ids:
+            self.metrics.answers_stored.inc(len(applied.answer_ids))
         return Handled(replies=applied.replies)
 
     # ------------------------------------------------------------------ deciding

@@ -152,7 +152,7 @@ class ExportRow:
 
 
 class Reports(SessionScope):
-    """Reporting queries. Like the repository, the only code here that opens sessions."""
+    """Reporting queries. Opens its own read sessions."""
 
     async def period_metrics(self, start: datetime, end: datetime, poll_id: str | None = None) -> PeriodMetrics:
         """Asked, delivered, answers, ratings and NPS counts in one transaction (one snapshot)."""

@@ -88,6 +88,16 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.fixture
+async def fresh_pg_url() -> AsyncIterator[str]:
+    """An empty PostgreSQL database of its own (no tables), dropped afterwards."""
+    name = f"feedbot_fresh_{uuid.uuid4().hex[:12]}"
+    await _admin(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    yield f"{base}/{name}"
+    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
 async def sqlite_store(tmp_path: object) -> AsyncIterator[Store]:
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/feedbot.db")
     await upgrade(engine)

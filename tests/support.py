@@ -3,9 +3,13 @@ one-line readers of what the real database holds."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from adapters.local import LocalAdapter, LocalUser
@@ -204,3 +208,53 @@ class Chat:
         assert started is not None
         await self.worker.drain()
         return started.run_id
+
+
+class LineReader:
+    """A real process whose standard error is read line by line in a thread, so a test can wait for a
+    line with a time limit (a blocking readline would hang the suite on a silent process)."""
+
+    def __init__(self, argv: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path | None = None) -> None:
+        root = Path(__file__).resolve().parents[1]
+        self.process = subprocess.Popen(
+            list(argv), cwd=cwd or root, env=dict(env) if env is not None else None, stderr=subprocess.PIPE, text=True
+        )
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            with self._changed:
+                self.lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    def text(self) -> str:
+        with self._changed:
+            return "\n".join(self.lines)
+
+    def wait_for(self, needle: str, timeout: float = 60.0, nth: int = 1) -> str:
+        """The `nth` line containing `needle`; fails with everything read so far after `timeout`."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = [line for line in self.lines if needle in line]
+                if len(found) >= nth:
+                    return found[nth - 1]
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.process.poll() is not None and not self._reader.is_alive()):
+                    raise AssertionError(f"no line with {needle!r} in:\n" + "\n".join(self.lines))
+                self._changed.wait(min(left, 0.5))
+
+    def __enter__(self) -> LineReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=30)
+        self._reader.join(timeout=10)

@@ -9,10 +9,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+from alembic.script import ScriptDirectory
+
+from storage.db import alembic_config
+from tests.support import LineReader
+
 ROOT = Path(__file__).resolve().parents[2]
+
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()  # the newest migration
 
 
 def feedbot(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -110,46 +116,70 @@ def test_digest_of_the_period_so_far_and_of_one_poll(tmp_path: Path) -> None:
 
 
 def test_db_upgrade(tmp_path: Path) -> None:
-    result = feedbot("db", "upgrade", "--url", f"sqlite+aiosqlite:///{tmp_path}/new.db")
+    result = feedbot("db", "upgrade", "--url", f"sqlite:///{tmp_path}/new.db")
     assert result.returncode == 0, result.stderr
-    assert "up to date" in result.stdout
+    assert result.stdout == f"database is up to date (revision {HEAD})\n"
     assert (tmp_path / "new.db").exists()
+    relative = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "db", "upgrade", "--url", "sqlite:///rel.db"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert relative.returncode == 0 and relative.stderr == "", relative.stderr
+    assert (tmp_path / "rel.db").exists()
 
 
-def test_run_stops_gracefully_on_sigterm(tmp_path: Path) -> None:
+def test_run_logs_starting_and_ready_and_stops_gracefully_on_sigterm(tmp_path: Path) -> None:
     config = write_config(tmp_path, 'schedule = "0 9 * * 1"\n')
     env = {k: v for k, v in os.environ.items() if not k.endswith("_BOT_TOKEN")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "run", "--config", str(config)],
-        cwd=ROOT,
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 60
-    seen = ""
-    while "feedbot running" not in seen and time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        seen += line
-    assert "feedbot running" in seen, seen
-    proc.send_signal(signal.SIGTERM)
-    _, rest = proc.communicate(timeout=30)
-    assert proc.returncode == 0, seen + rest
-    assert "feedbot stopping" in rest
-    assert "Traceback" not in seen + rest
+    with LineReader([sys.executable, "-m", "bot.cli", "run", "--config", str(config)], env=env) as proc:
+        starting = proc.wait_for("starting")
+        assert f"config {config}" in starting and f"sqlite+aiosqlite:///{tmp_path}/demo.db" in starting
+        assert "platforms none" in starting and "health/metrics off" in starting
+        ready = proc.wait_for("feedbot ready")
+        assert "1 poll(s), 1 scheduled" in ready
+        proc.process.send_signal(signal.SIGTERM)
+        assert proc.process.wait(timeout=30) == 0, proc.text()
+    assert "feedbot stopping" in proc.text()
+    assert "Traceback" not in proc.text()
 
 
-def test_unreachable_or_missing_database_is_one_line(tmp_path: Path) -> None:
-    for url in (
-        "postgresql+asyncpg://postgres@127.0.0.1:1/feedbot",  # nothing listens on port 1
-        "postgresql+asyncpg://postgres@127.0.0.1:5432/feedbot_no_such_database",
-        f"sqlite+aiosqlite:///{tmp_path}/missing-dir/x.db",
+def test_unreachable_or_missing_database_is_one_line_naming_the_url_without_password(tmp_path: Path) -> None:
+    for url, shown, reason in (
+        (  # nothing listens on port 1
+            "postgresql://postgres:s3cret@127.0.0.1:1/feedbot",
+            "postgresql+asyncpg://postgres:***@127.0.0.1:1/feedbot",
+            "connection refused",
+        ),
+        (
+            "postgres://postgres:s3cret@127.0.0.1:5432/feedbot_no_such_database",
+            "postgresql+asyncpg://postgres:***@127.0.0.1:5432/feedbot_no_such_database",
+            'database "feedbot_no_such_database" does not exist',
+        ),
+        (
+            f"sqlite:///{tmp_path}/missing-dir/x.db",
+            f"sqlite+aiosqlite:///{tmp_path}/missing-dir/x.db",
+            f"the folder {tmp_path}/missing-dir for the SQLite database does not exist",
+        ),
     ):
         result = feedbot("db", "upgrade", "--url", url)
         assert result.returncode == 1, result.stderr
-        assert "Traceback" not in result.stderr
-        assert len(result.stderr.strip().splitlines()) == 1
-        assert "storage.url" in result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("feedbot: "), result.stderr
+        assert reason in lines[0] and lines[0].endswith(f"({shown})"), result.stderr
+        assert "s3cret" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_database_error_during_a_command_names_the_configured_url(tmp_path: Path) -> None:
+    config = tmp_path / "pg.toml"
+    config.write_text('[storage]\nurl = "postgresql://postgres:s3cret@127.0.0.1:1/feedbot"\n')
+    for command in ("run", "export", "digest"):
+        result = feedbot(command, "--config", str(config))
+        assert result.returncode == 1, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert lines[-1].startswith("feedbot: database error: connection refused"), result.stderr
+        assert "postgresql+asyncpg://postgres:***@127.0.0.1:1/feedbot" in lines[-1]
+        assert "s3cret" not in result.stderr and "Traceback" not in result.stderr
