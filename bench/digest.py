@@ -8,7 +8,7 @@ then times, on that analysed database:
 
 - the bare aggregate: answers to the week's runs, their count and average rating, and answers per
   local day (two SELECTs in one transaction);
-- `bot.digest.build_digest` for that week, themes included: the analyser's check for stale runs,
+- `bot.reporting.digest.build_digest` for that week, themes included: the analyser's check for stale runs,
   the goals, what customers liked, what to fix with quotes, also-mentioned terms, the chart's data;
   once as text only, once with the chart rendered (matplotlib, independent of the number of answers).
 
@@ -31,10 +31,10 @@ from typing import Any
 
 from sqlalchemy import case, func, insert, select, text
 
-from bot.analyser import Analyser
 from bot.config import Settings, settings_from_mapping
-from bot.digest import build_digest
-from bot.periods import digest_timezone, last_complete_period, local_midnights
+from bot.reporting.analyser import Analyser
+from bot.reporting.digest import build_digest
+from bot.reporting.periods import digest_timezone, last_complete_period, local_midnights
 from storage.db import make_engine, upgrade
 from storage.models import Answer, Customer, Delivery, PollRun
 from storage.reporting import Reports
@@ -124,7 +124,7 @@ async def seed(url: str, answers: int, weeks: int) -> None:
                         {
                             "poll_id": "visit",
                             "question": "What was your favourite part of your visit?",
-                            "rating": True,
+                            "asks_rating": True,
                             "scale": 5,
                             "triggered_by": "bench",
                             "scheduled_for": created,

@@ -13,13 +13,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from adapters.local import LocalAdapter
-from bot.clock import SystemClock
-from bot.config import settings_from_mapping
-from bot.delivery import DeliveryWorker
-from bot.engine import Engine
-from storage.db import make_engine, upgrade
 from storage.repository import Repository
+
+from adapters.local import LocalAdapter
+from bot.config import settings_from_mapping
+from bot.engine import Engine
+from bot.runtime.clock import SystemClock
+from bot.runtime.delivery import DeliveryWorker
+from storage.db import make_engine, upgrade
 
 
 async def bench(url: str, customers: int) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from bot.roles import Role
 from bot.types import Choice, Image, Inbound, Outbound
@@ -48,7 +48,7 @@ class Place(StrEnum):
 
 
 class Reporting(Protocol):
-    """Digest and goal texts (bot.runtime wires bot.digest in); rendered outside the transaction."""
+    """Digest and goal texts (bot.runtime wires bot.reporting.digest in); rendered outside the transaction."""
 
     async def digest(self, period: str, now: datetime, current: bool = False) -> tuple[str, bytes | None]:
         """`current`: the period so far, against the same stretch of the one before; else the last complete one."""
@@ -93,6 +93,23 @@ class CommandContext:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One argument of a command, for platforms with typed command forms (Discord's slash commands).
+
+    Typed in chat, the arguments are words in this order; a form fills them in the same order.
+    """
+
+    name: str
+    description: str
+    kind: Literal["text", "integer"] = "text"
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+    suggest_polls: bool = False  # offer the configured poll ids while typing
+
+
 Handler = Callable[[CommandContext], Awaitable["Decision"]]
 Prepare = Callable[[PrepareContext], Awaitable[Any]]
 
@@ -108,6 +125,7 @@ class CommandSpec:
     usage: str = ""  # the arguments, as shown in /help ("POLL_ID [tag]")
     purpose: str = ""  # for Place.PRIVATE in a group: "Please message me privately to {purpose}."
     prepare: Prepare | None = None
+    options: tuple[Option, ...] = ()
 
     @property
     def signature(self) -> str:

@@ -127,7 +127,7 @@ def _names(value: object) -> tuple[str, ...]:
 
 
 def _languages(value: object) -> tuple[str, ...]:
-    from bot.text import supported_language
+    from bot.reporting.text import supported_language
 
     if not isinstance(value, list | tuple) or not value:
         raise ValueError('expected a non-empty list of language codes such as ["en", "fr"]')
@@ -277,7 +277,16 @@ class ThemeSettings(_Frozen):
         return value.strip() if isinstance(value, str) else value
 
 
-class TelegramSettings(_Frozen):
+class PlatformSettings(_Frozen):
+    """A platform's section: every one names the environment variable holding its token.
+
+    A section present in the file means the platform runs (bot.platforms knows how to build it).
+    """
+
+    token_env: str
+
+
+class TelegramSettings(PlatformSettings):
     token_env: str = "TELEGRAM_BOT_TOKEN"
     base_url: HttpUrl = "https://api.telegram.org/bot"
     mode: Literal["polling", "webhook"] = "polling"
@@ -299,7 +308,7 @@ class TelegramSettings(_Frozen):
         return value
 
 
-class DiscordSettings(_Frozen):
+class DiscordSettings(PlatformSettings):
     token_env: str = "DISCORD_BOT_TOKEN"
     api_base: HttpUrl = "https://discord.com/api/v10"
     guild_ids: DiscordIds = ()
@@ -336,11 +345,15 @@ class Settings(_Frozen):
     def poll_timezone(self, poll: PollSettings) -> ZoneInfo:
         return ZoneInfo(poll.timezone or self.engine.timezone)
 
-    def platforms(self) -> list[str]:
-        return [name for name in ("telegram", "discord") if getattr(self, name) is not None]
+    def platform_sections(self) -> dict[str, PlatformSettings]:
+        """The configured platforms (their sections present), by name, in file-model order."""
+        return {name: value for name, value in self if isinstance(value, PlatformSettings)}
 
-    def token(self, platform: Literal["telegram", "discord"], environ: Mapping[str, str] | None = None) -> str:
-        section = self.telegram if platform == "telegram" else self.discord
+    def platforms(self) -> list[str]:
+        return list(self.platform_sections())
+
+    def token(self, platform: str, environ: Mapping[str, str] | None = None) -> str:
+        section = self.platform_sections().get(platform)
         if section is None:
             raise ConfigError(platform, "section missing")
         env = os.environ if environ is None else environ
@@ -353,12 +366,11 @@ class Settings(_Frozen):
         """What `run` needs from the environment: each platform's token, the webhook secret."""
         env = os.environ if environ is None else environ
         problems: list[ConfigError] = []
-        for platform in ("telegram", "discord"):
-            if getattr(self, platform) is not None:
-                try:
-                    self.token(platform, env)
-                except ConfigError as exc:
-                    problems.append(exc)
+        for platform in self.platforms():
+            try:
+                self.token(platform, env)
+            except ConfigError as exc:
+                problems.append(exc)
         if self.telegram is not None and self.telegram.mode == "webhook":
             name = self.telegram.webhook_secret_env
             secret = env.get(name, "").strip()
@@ -453,7 +465,7 @@ def validate(
     context = {"base_dir": base_dir}
     for name, model in _SECTIONS.items():
         raw: object = data.get(name)
-        if raw is None and name in {"telegram", "discord", "http"}:
+        if raw is None and (issubclass(model, PlatformSettings) or model is HttpSettings):  # optional sections
             out.sections[name] = None
             continue
         from_env = False

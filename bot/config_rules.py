@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from bot.cron import WallClockCronTrigger
 from bot.errors import ConfigError
+from bot.runtime.cron import WallClockCronTrigger
 
 if TYPE_CHECKING:
     from bot.config import GoalSettings, HttpSettings, PollSettings, TelegramSettings, Validation

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot import texts
-from bot.commands import TAG, CommandContext, CommandSpec, Place
-from bot.effects import Decision, RequestForget, Subscribe, Unsubscribe
+from bot.commands import TAG, CommandContext, CommandSpec, Option, Place
+from bot.effects import Decision, Pause, RequestForget, Subscribe, Unsubscribe
 from bot.roles import Role
 from bot.types import FORGET_NO, FORGET_YES, Choice
 from storage.customers import CustomerData
@@ -32,7 +32,28 @@ async def start(ctx: CommandContext) -> Decision:
     polls = ctx.settings.polls
     rating = any(p.rating for p in polls) if polls else True
     welcome = texts.welcome(inbound.sender_name.strip()[:64], rating)
+    customer = ctx.customer
+    if customer is not None and customer.paused_until is not None and customer.paused_until > ctx.now:
+        welcome = texts.RESUMED  # subscribing again ends a pause early
     return Decision((subscribe,), (ctx.reply("\n".join([welcome, *notes])),))
+
+
+PAUSE_WEEKS = range(1, 13)
+DEFAULT_PAUSE_WEEKS = 4
+
+
+async def pause(ctx: CommandContext) -> Decision:
+    """`/pause [weeks]`: no questions for 1-12 weeks (default 4); /start resumes early."""
+    if ctx.customer is None or not ctx.customer.subscribed:
+        return Decision.reply(ctx.reply(texts.NOT_SUBSCRIBED))
+    args = ctx.command.args
+    weeks = DEFAULT_PAUSE_WEEKS
+    if args:
+        if len(args) > 1 or not args[0].isdigit() or len(args[0]) > 2 or int(args[0]) not in PAUSE_WEEKS:
+            return Decision.reply(ctx.reply(texts.PAUSE_USAGE), customer_id=ctx.customer.id)
+        weeks = int(args[0])
+    until = ctx.now + timedelta(weeks=weeks)
+    return Decision((Pause(ctx.customer.id, until),), (ctx.reply(texts.PAUSED.format(until=until)),), ctx.customer.id)
 
 
 async def stop(ctx: CommandContext) -> Decision:
@@ -85,6 +106,7 @@ def mydata_json(data: CustomerData) -> dict[str, Any]:
             "unreachable_reason": c.unreachable_reason,
             "waiting_for_rating_of_answer": c.awaiting_rating_answer_id,
             "erasure_requested_at": _iso(c.forget_requested_at),
+            "paused_until": _iso(c.paused_until),
             "created_at": _iso(c.created_at),
             "updated_at": _iso(c.updated_at),
             "tags": list(data.tags),
@@ -130,6 +152,7 @@ CUSTOMER_SPECS = (
         menu="Subscribe to the occasional feedback question",
         handler=start,
         purpose="subscribe",
+        options=(Option("tag", "A start code you were given (optional)"),),
     ),
     CommandSpec(
         "stop",
@@ -139,6 +162,17 @@ CUSTOMER_SPECS = (
         menu="Stop receiving questions",
         handler=stop,
         purpose="unsubscribe",
+    ),
+    CommandSpec(
+        "pause",
+        Role.CUSTOMER,
+        Place.PRIVATE,
+        help="no questions for a few weeks",
+        menu="No questions for a few weeks: /pause [weeks]",
+        handler=pause,
+        usage="[weeks]",
+        purpose="pause your questions",
+        options=(Option("weeks", "For how many weeks (1-12; 4 when left out)", kind="integer", minimum=1, maximum=12),),
     ),
     CommandSpec(
         "mydata",

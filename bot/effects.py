@@ -35,6 +35,12 @@ class Unsubscribe:
 
 
 @dataclass(frozen=True, slots=True)
+class Pause:
+    customer_id: int
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class SetReachable:
     platform: str
     user_id: str
@@ -89,6 +95,7 @@ class Erase:
 Effect = (
     Subscribe
     | Unsubscribe
+    | Pause
     | SetReachable
     | RecordAnswer
     | RateAnswer
@@ -135,6 +142,8 @@ async def apply(unit: Unit, decision: Decision, now: datetime) -> Applied:
                 log.info("subscribed platform=%s user=%s tag=%s", effect.platform, effect.user_id, effect.tag)
             case Unsubscribe():
                 await unit.customers.unsubscribe(effect.customer_id, now)
+            case Pause():
+                await unit.customers.pause(effect.customer_id, effect.until, now)
             case SetReachable():
                 await unit.customers.set_reachable(
                     effect.platform, effect.user_id, effect.reachable, effect.reason, now

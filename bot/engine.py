@@ -28,7 +28,6 @@ from datetime import datetime, timedelta
 from bot import texts
 from bot.adapter import Handled
 from bot.choices import AnswerChoice, parse_choice
-from bot.clock import Clock, SystemClock
 from bot.commands import (
     Command,
     CommandContext,
@@ -44,9 +43,11 @@ from bot.config import Settings
 from bot.conversation import decide, reply, source_id
 from bot.effects import Decision, apply
 from bot.errors import HandlingDeferred
-from bot.metrics import Metrics
+from bot.platforms import role_policy
 from bot.roles import Role, RolePolicy
 from bot.runs import RunStarted, start_run
+from bot.runtime.clock import Clock, SystemClock
+from bot.runtime.metrics import Metrics
 from bot.signals import OutboxSignal
 from bot.types import ChatRef, Inbound, InboundKind
 from storage.errors import StorageRejected, StorageUnavailable, classify
@@ -116,7 +117,7 @@ class Engine:
         self.store = store
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.roles = roles or RolePolicy.from_settings(settings)
+        self.roles = roles or role_policy(settings)
         self.registry = registry or default_registry()
         self.reporting = reporting
         self.outbox_signal = outbox_signal or OutboxSignal()

@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
-from bot.config import Settings
 from bot.types import Inbound
 
 
@@ -37,20 +36,6 @@ class RolePolicy:
 
     def __init__(self, by_platform: dict[str, PlatformRoles]) -> None:
         self._by_platform = by_platform
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> RolePolicy:
-        by_platform: dict[str, PlatformRoles] = {}
-        for name, section in (("telegram", settings.telegram), ("discord", settings.discord)):
-            if section is None:
-                continue
-            by_platform[name] = PlatformRoles(
-                staff_ids=frozenset(section.staff),
-                manager_ids=frozenset(section.managers),
-                staff_roles=frozenset(getattr(section, "staff_roles", ())),
-                manager_roles=frozenset(getattr(section, "manager_roles", ())),
-            )
-        return cls(by_platform)
 
     def with_platform(self, platform: str, roles: PlatformRoles) -> RolePolicy:
         return RolePolicy({**self._by_platform, platform: roles})

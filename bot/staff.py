@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.commands import TAG, CommandContext, CommandSpec, Place, PrepareContext
+from bot.commands import TAG, CommandContext, CommandSpec, Option, Place, PrepareContext
 from bot.effects import Decision
 from bot.roles import Role
 from bot.runs import start_run
-from bot.schedule import next_fire_time
+from bot.runtime.schedule import next_fire_time
 from bot.types import Image
 from storage.runs import MAX_ID
 
@@ -85,6 +85,7 @@ async def status(ctx: CommandContext) -> Decision:
             f"by {run.triggered_by}, {state} (closes {run.closes_at:%Y-%m-%d %H:%M} UTC)\n"
             f"Asked {c.asked} · delivered {c.sent} · waiting {c.pending} · failed {c.failed}\n"
             f"Answered {c.answered} ({rate}) · rated {c.rated} · reminded {c.reminded} · late {c.late}"
+            + (f" · paused {c.paused}" if c.paused else "")
         )
     )
 
@@ -145,6 +146,10 @@ STAFF_SPECS = (
         menu="Ask a poll now: /poll POLL_ID [tag]",
         handler=poll,
         usage="POLL_ID [tag]",
+        options=(
+            Option("poll_id", "The poll to ask", required=True, suggest_polls=True),
+            Option("tag", "Only customers with this tag (optional)"),
+        ),
     ),
     CommandSpec(
         "polls",
@@ -162,6 +167,7 @@ STAFF_SPECS = (
         menu="Progress of a poll run: /status [RUN]",
         handler=status,
         usage="[RUN]",
+        options=(Option("run", "Run number (the latest when left out)", kind="integer", minimum=1),),
     ),
     CommandSpec(
         "digest",
@@ -172,6 +178,10 @@ STAFF_SPECS = (
         handler=digest,
         usage="[last] [day|week|month]",
         prepare=prepare_digest,
+        options=(
+            Option("last", "The last complete period instead of this one so far", choices=("last",)),
+            Option("period", "day, week or month (the configured period when left out)", choices=PERIODS),
+        ),
     ),
     CommandSpec(
         "goals",

@@ -19,6 +19,9 @@ def welcome(name: str, rating: bool) -> str:
     )
 
 
+PAUSED = "Paused: no questions until {until:%a %d %b %Y}. Send /start to resume earlier, /stop to end them."
+PAUSE_USAGE = "Usage: /pause [weeks] – from 1 to 12 weeks (4 if you leave it out)."
+RESUMED = "Welcome back – your questions resume now."
 BAD_TAG = "That start code isn't valid, so I subscribed you without it."
 STOPPED = (
     "Done – you won't get any more questions. Send /start to subscribe again.\n"

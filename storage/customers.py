@@ -29,6 +29,7 @@ class CustomerRecord:
     forget_requested_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    paused_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,7 @@ class CustomerRepo:
             "subscribed": True,
             "reachable": True,
             "unreachable_reason": None,
+            "paused_until": None,
             "created_at": now,
             "updated_at": now,
         }
@@ -116,7 +118,16 @@ class CustomerRepo:
             t.customer,
             ["platform", "platform_user_id"],
             values,
-            ["chat_id", "display_name", "language", "subscribed", "reachable", "unreachable_reason", "updated_at"],
+            [
+                "chat_id",
+                "display_name",
+                "language",
+                "subscribed",
+                "reachable",
+                "unreachable_reason",
+                "paused_until",  # /start resumes a pause early
+                "updated_at",
+            ],
         ).returning(c.id)
         customer_id = int((await self.conn.execute(stmt)).scalar_one())
         if tag:
@@ -170,6 +181,11 @@ class CustomerRepo:
         ct = t.customer_tag.c
         rows = await self.conn.execute(select(ct.tag).where(ct.customer_id == customer_id).order_by(ct.tag))
         return list(rows.scalars())
+
+    async def pause(self, customer_id: int, until: datetime, now: datetime) -> None:
+        await self.conn.execute(
+            update(t.customer).where(c.id == customer_id).values(paused_until=until, updated_at=now)
+        )
 
     async def request_forget(self, customer_id: int, now: datetime) -> None:
         await self.conn.execute(update(t.customer).where(c.id == customer_id).values(forget_requested_at=now))

@@ -50,6 +50,8 @@ class Customer(SQLModel, table=True):
     # Conversation state: the answer waiting for a rating, and a pending /forget confirmation.
     awaiting_rating_answer_id: int | None = Field(default=None)
     forget_requested_at: datetime | None = Field(default=None, sa_column=_utc(True))
+    # /pause: no questions until then (/start resumes early).
+    paused_until: datetime | None = Field(default=None, sa_column=_utc(True))
     created_at: datetime = Field(sa_column=_utc())
     updated_at: datetime = Field(sa_column=_utc())
 
@@ -73,7 +75,7 @@ class PollRun(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     poll_id: str = Field(max_length=64, index=True)
     question: str = Field(sa_column=Column(Text, nullable=False))
-    rating: bool = Field(default=True)
+    asks_rating: bool = Field(default=True)
     scale: int = Field(default=5)
     tag: str | None = Field(default=None, max_length=64)
     triggered_by: str = Field(max_length=128)
@@ -84,6 +86,8 @@ class PollRun(SQLModel, table=True):
     # True once every delivery row for the run has been written (a crash before that resumes the fan-out).
     fanned_out: bool = Field(default=False)
     reminders_queued: bool = Field(default=False)
+    # Customers the run would have asked but who had paused their questions (/pause) at fan-out.
+    paused_count: int = Field(default=0)
 
 
 class DeliveryKind(StrEnum):
@@ -244,7 +248,7 @@ class DigestPost(SQLModel, table=True):
 
 
 # ------------------------------------------------------------------------------------ answer analysis
-# Derived from answers by bot.analyser; everything here can be deleted and rebuilt. Rows of an
+# Derived from answers by bot.reporting.analyser; everything here can be deleted and rebuilt. Rows of an
 # answer go with it (ON DELETE CASCADE), so /forget erases what was derived from the text too.
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, literal, select, update
+from sqlalchemy import and_, exists, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import tables as t
@@ -101,19 +101,17 @@ class OutboxRepo:
         return int((await self.conn.execute(stmt)).scalar_one())
 
     async def fan_out(self, run_id: int, tag: str | None, now: datetime) -> int:
-        """Queue the run's question for every subscribed, reachable customer (with the run's tag).
+        """Queue the run's question for every subscribed, reachable customer (with the run's tag) who
+        has not paused their questions (/pause).
 
         One INSERT ... SELECT: customers are never loaded into memory, and customers already queued
         (a resumed fan-out) are skipped by NOT EXISTS and the unique (run, customer, kind) key.
         """
         conditions = [
-            c.subscribed.is_(True),
-            c.reachable.is_(True),
+            *self._audience(tag),
+            or_(c.paused_until.is_(None), c.paused_until <= now),
             ~exists().where(d.run_id == run_id, d.customer_id == c.id, d.kind == DeliveryKind.QUESTION),
         ]
-        if tag:
-            ct = t.customer_tag.c
-            conditions.append(exists().where(ct.customer_id == c.id, ct.tag == tag))
         source = select(
             literal(DeliveryKind.QUESTION.value),
             literal(DeliveryStatus.PENDING.value),
@@ -147,6 +145,19 @@ class OutboxRepo:
         )
         result = await self.conn.execute(stmt)
         return int(result.rowcount or 0)
+
+    @staticmethod
+    def _audience(tag: str | None) -> list[Any]:
+        conditions: list[Any] = [c.subscribed.is_(True), c.reachable.is_(True)]
+        if tag:
+            ct = t.customer_tag.c
+            conditions.append(exists().where(ct.customer_id == c.id, ct.tag == tag))
+        return conditions
+
+    async def count_paused(self, tag: str | None, now: datetime) -> int:
+        """Customers a run with `tag` would ask but for their /pause."""
+        stmt = select(func.count()).select_from(t.customer).where(*self._audience(tag), c.paused_until > now)
+        return int((await self.conn.execute(stmt)).scalar_one())
 
     async def queue_reminders(self, run_id: int, now: datetime) -> int:
         """One reminder per customer who was sent the question and has not answered (never twice)."""
@@ -257,7 +268,7 @@ class OutboxRepo:
                 d.reply_handle,
                 r.poll_id,
                 r.question,
-                r.rating,
+                r.asks_rating,
                 r.scale,
             )
             .select_from(t.delivery.outerjoin(t.poll_run, r.id == d.run_id))
@@ -280,7 +291,7 @@ class OutboxRepo:
                 reply_handle=row.reply_handle,
                 poll_id=row.poll_id,
                 question=row.question,
-                asks_rating=bool(row.rating),
+                asks_rating=bool(row.asks_rating),
                 scale=row.scale or 5,
             )
             for row in rows

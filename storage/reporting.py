@@ -10,7 +10,7 @@ Only question deliveries count (reminders are the same question again, not anoth
 Intervals are UTC and half-open: ``start <= run.created_at < end``.
 
 Theme counts, tones, quotes and terms come from the analysis tables (storage.analysis), which
-`bot.analyser` brings up to date for a period before a digest reads them; the export reads the
+`bot.reporting.analyser` brings up to date for a period before a digest reads them; the export reads the
 answers themselves with their analysed themes.
 """
 
@@ -198,7 +198,7 @@ class Reports(SessionScope):
         )
 
     async def tallies(self, start: datetime, end: datetime, poll_id: str | None = None) -> list[TallyRow]:
-        """The analysed tallies of the period's runs (run `bot.analyser` for the period first)."""
+        """The analysed tallies of the period's runs (run `bot.reporting.analyser` for the period first)."""
         async with self._tx() as s:
             rows = (
                 await s.exec(

@@ -38,7 +38,7 @@ class RunRecord:
             id=m["id"],
             poll_id=m["poll_id"],
             question=m["question"],
-            asks_rating=m["rating"],
+            asks_rating=m["asks_rating"],
             scale=m["scale"],
             tag=m["tag"],
             triggered_by=m["triggered_by"],
@@ -53,7 +53,7 @@ RUN_COLUMNS = (
     r.id,
     r.poll_id,
     r.question,
-    r.rating,
+    r.asks_rating,
     r.scale,
     r.tag,
     r.triggered_by,
@@ -74,6 +74,7 @@ class RunCounts:
     rated: int
     reminded: int
     late: int
+    paused: int = 0  # customers the run skipped because they had paused their questions
 
 
 class RunRepo:
@@ -98,7 +99,7 @@ class RunRepo:
         values = {
             "poll_id": poll_id[:64],
             "question": question.replace("\x00", ""),
-            "rating": asks_rating,
+            "asks_rating": asks_rating,
             "scale": scale,
             "tag": tag[:64] if tag else None,
             "triggered_by": triggered_by[:128],
@@ -126,8 +127,8 @@ class RunRepo:
         row = (await self.conn.execute(select(*RUN_COLUMNS).order_by(r.id.desc()).limit(1))).first()
         return None if row is None else RunRecord.from_row(row)
 
-    async def mark_fanned_out(self, run_id: int) -> None:
-        await self.conn.execute(update(t.poll_run).where(r.id == run_id).values(fanned_out=True))
+    async def mark_fanned_out(self, run_id: int, paused: int = 0) -> None:
+        await self.conn.execute(update(t.poll_run).where(r.id == run_id).values(fanned_out=True, paused_count=paused))
 
     async def not_fanned_out(self) -> list[int]:
         rows = await self.conn.execute(select(r.id).where(r.fanned_out.is_(False)))
@@ -171,7 +172,9 @@ class RunRepo:
                 )
             )
         ).one()
+        paused = (await self.conn.execute(select(r.paused_count).where(r.id == run_id))).scalar_one_or_none()
         return RunCounts(
+            paused=int(paused or 0),
             asked=delivery_row[0],
             pending=delivery_row[1],
             sent=delivery_row[2],

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from adapters.local import LocalAdapter, LocalUser
-from bot.app import Runtime, build_runtime
 from bot.commands import CommandRegistry, Reporting
 from bot.config import Settings, settings_from_mapping
-from bot.delivery import DeliveryWorker
 from bot.engine import Engine
-from bot.roles import PlatformRoles, RolePolicy
+from bot.platforms import role_policy
+from bot.roles import PlatformRoles
+from bot.runtime.app import Runtime, build_runtime
+from bot.runtime.delivery import DeliveryWorker
 from storage.customers import CustomerRecord
 from storage.runs import RunCounts, RunRecord
 from storage.store import Store
@@ -129,7 +130,7 @@ class Chat:
         settings = settings or make_settings()
         clock = clock or FakeClock()
         adapter = adapter or LocalAdapter(now=clock.now)
-        roles = RolePolicy.from_settings(settings).with_platform(
+        roles = role_policy(settings).with_platform(
             "local", PlatformRoles(staff_ids=frozenset(staff), manager_ids=frozenset(managers))
         )
         runtime = build_runtime(

@@ -212,7 +212,7 @@ def readme_shell_lines() -> list[str]:
 
 
 def test_readme_commands_name_real_files_and_valid_feedbot_invocations() -> None:
-    from bot.cli import _parser
+    from bot.runtime.cli import _parser
 
     lines = readme_shell_lines()
     assert "sudo sh deploy/install.sh . /opt/feedbot" in lines

@@ -12,7 +12,7 @@ PROBE = """
 import sys, pkgutil, importlib
 import bot
 for info in pkgutil.walk_packages(bot.__path__, "bot."):
-    if info.name != "bot.app":
+    if info.name != "bot.runtime.app":
         importlib.import_module(info.name)
 bad = sorted(m for m in sys.modules if m.split(".")[0] in {"telegram", "discord", "adapters"})
 print(",".join(bad))
@@ -26,7 +26,7 @@ def test_bot_imports_no_platform_sdk_and_no_adapter() -> None:
 
 
 def test_composition_root_imports_platforms_lazily() -> None:
-    probe = "import sys, bot.app; print(any(m.split('.')[0] in {'telegram','discord'} for m in sys.modules))"
+    probe = "import sys, bot.runtime.app; print(any(m.split('.')[0] in {'telegram','discord'} for m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"

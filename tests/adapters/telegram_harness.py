@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.telegram import TelegramAdapter
+from adapters.telegram.client import TelegramAdapter
 from bot.adapter import Handled
-from bot.app import Runtime, build_runtime
 from bot.config import Settings
-from bot.delivery import DeliveryWorker
 from bot.engine import Engine
 from bot.errors import HandlingDeferred
 from bot.pacing import LocalPacer, PaceRules
+from bot.runtime.app import Runtime, build_runtime
+from bot.runtime.delivery import DeliveryWorker
 from bot.types import Inbound
 from storage.store import Store
 from tests.adapters.fake_telegram import BotMessage, FakeLimits, FakeTelegram, FakeUser

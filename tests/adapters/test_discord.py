@@ -17,13 +17,11 @@ import pytest
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from adapters.discord import DiscordAdapter
+from adapters.discord.client import DiscordAdapter
 from bot import texts
 from bot.adapter import Handled
-from bot.app import Runtime, build_runtime
 from bot.config import Settings
 from bot.customer_commands import mydata_json
-from bot.delivery import DeliveryWorker
 from bot.engine import Engine
 from bot.errors import (
     ConfigError,
@@ -32,6 +30,8 @@ from bot.errors import (
     RecipientUnreachable,
     TryLater,
 )
+from bot.runtime.app import Runtime, build_runtime
+from bot.runtime.delivery import DeliveryWorker
 from bot.types import ChatRef, Choice, Inbound, Outbound
 from storage.store import Store
 from tests.adapters.fake_discord import FakeDiscord, FakeGuild, FakeInteraction, FakeUser, buttons

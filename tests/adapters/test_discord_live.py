@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from adapters.discord import DiscordAdapter
+from adapters.discord.client import DiscordAdapter
 from bot.config import DiscordSettings
 from bot.types import ChatRef, Outbound
 

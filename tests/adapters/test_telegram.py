@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from adapters.telegram import TelegramAdapter
-from adapters.telegram_convert import pace_rules
+from adapters.telegram.client import TelegramAdapter
+from adapters.telegram.limits import pace_rules
 from bot import texts
 from bot.adapter import Handled
 from bot.customer_commands import mydata_json
@@ -424,7 +424,7 @@ async def test_group_chatter_is_ignored(tg: TelegramWorld) -> None:
 async def test_command_menus_are_registered_per_scope(tg: TelegramWorld) -> None:
     commands = tg.fake.commands
     names = {key: [c["command"] for c in value] for key, value in commands.items()}
-    assert names[("default", "")] == ["start", "stop", "mydata", "forget", "privacy", "help"]
+    assert names[("default", "")] == ["start", "stop", "pause", "mydata", "forget", "privacy", "help"]
     assert names[("all_group_chats", "")] == ["help"]
     # Staff and the manager never wrote to the bot yet: Telegram says "chat not found"...
     assert ("chat:900", "") not in names
@@ -436,9 +436,7 @@ async def test_command_menus_are_registered_per_scope(tg: TelegramWorld) -> None
     assert names[("chat:901", "")][-2:] == ["digest", "goals"]
 
 
-async def test_team_group_menu_when_the_bot_is_in_the_group(
-    fake_telegram: FakeTelegram, sqlite_store: Store
-) -> None:
+async def test_team_group_menu_when_the_bot_is_in_the_group(fake_telegram: FakeTelegram, sqlite_store: Store) -> None:
     fake_telegram.add_group(TEAM_GROUP)
     async with running_world(fake_telegram, sqlite_store):
         menu = [c["command"] for c in fake_telegram.commands[(f"chat:{TEAM_GROUP}", "")]]

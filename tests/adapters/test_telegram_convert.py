@@ -9,18 +9,9 @@ import pytest
 from telegram import Update
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 
-from adapters.telegram_convert import (
-    MAX_CAPTION,
-    build_keyboard,
-    delivery_error,
-    render,
-    retry_seconds,
-    split_text,
-    strip_bot_mention,
-    to_inbound,
-    utf16_len,
-)
-from adapters.telegram_menus import Menus
+from adapters.telegram.convert import delivery_error, retry_seconds, strip_bot_mention, to_inbound
+from adapters.telegram.menus import Menus
+from adapters.telegram.render import MAX_CAPTION, build_keyboard, render, split_text, utf16_len
 from bot.commands import default_registry
 from bot.errors import DeliveryError, MessageRejected, PlatformGone, RecipientUnreachable, TryLater
 from bot.types import ChatRef, Choice, Image, InboundKind, Outbound
@@ -190,7 +181,7 @@ def test_retry_after_in_either_form(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_menus_cover_exactly_the_engine_commands() -> None:
     menus = Menus.from_registry(default_registry())
-    customer = {"start", "stop", "mydata", "forget", "privacy", "help"}
+    customer = {"start", "stop", "pause", "mydata", "forget", "privacy", "help"}
     assert set(menus.customer) == customer
     assert set(menus.staff) == customer | {"poll", "polls", "status"}
     assert set(menus.manager) == customer | {"poll", "polls", "status", "digest", "goals"}

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from adapters.telegram import TelegramAdapter
+from adapters.telegram.client import TelegramAdapter
 from bot.config import TelegramSettings
 from bot.types import ChatRef, Choice, Inbound, Outbound
 

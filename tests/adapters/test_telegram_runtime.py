@@ -1,4 +1,4 @@
-"""The whole bot as `feedbot run` builds it (bot.app.Runtime), with Telegram played by the fake server."""
+"""The whole bot as `feedbot run` builds it (bot.runtime.app.Runtime), with Telegram played by the fake server."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot import texts
-from bot.app import build_runtime
+from bot.runtime.app import build_runtime
 from tests.adapters.fake_telegram import FakeTelegram, FakeUser
 from tests.adapters.telegram_harness import MANAGER_ID, STAFF_ID, TEAM_GROUP, TEST_LIMITS, make_adapter
 from tests.support import make_settings

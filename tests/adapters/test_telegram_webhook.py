@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from adapters.telegram import SECRET_HEADER
+from adapters.telegram.client import SECRET_HEADER
 from bot.adapter import Handled
 from bot.customer_commands import mydata_json
 from bot.errors import ConfigError
@@ -107,9 +107,7 @@ async def test_an_update_posted_twice_is_stored_once(hooked: TelegramWorld) -> N
     assert len(fake.messages(ALICE.id)) == sent
 
 
-async def test_failed_update_answers_500_so_telegram_retries(
-    fake_telegram: FakeTelegram, sqlite_store: Store
-) -> None:
+async def test_failed_update_answers_500_so_telegram_retries(fake_telegram: FakeTelegram, sqlite_store: Store) -> None:
     settings = telegram_settings(fake_telegram, mode="webhook", webhook_url=PUBLIC_URL, port=free_port())
     world = await open_world(fake_telegram, sqlite_store, settings, webhook_secret=SECRET)
     await world.adapter.stop()
@@ -124,9 +122,7 @@ async def test_failed_update_answers_500_so_telegram_retries(
         await world.adapter.stop()
 
 
-async def test_switching_back_to_polling_deletes_the_webhook(
-    fake_telegram: FakeTelegram, sqlite_store: Store
-) -> None:
+async def test_switching_back_to_polling_deletes_the_webhook(fake_telegram: FakeTelegram, sqlite_store: Store) -> None:
     settings = telegram_settings(fake_telegram, mode="webhook", webhook_url=PUBLIC_URL, port=free_port())
     async with running_world(fake_telegram, sqlite_store, settings, webhook_secret=SECRET):
         pass

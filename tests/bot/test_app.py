@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from adapters.local import LocalAdapter, LocalUser
-from bot.app import Runtime, build_runtime, digest_chats
+from bot.platforms import digest_chats
+from bot.runtime.app import Runtime, build_runtime
 from bot.types import ChatRef
 from storage.db import upgrade
 from tests.support import FakeClock, make_settings
@@ -122,9 +123,9 @@ async def test_manager_digest_command_returns_text_and_chart(tmp_path: Path) -> 
 
 
 async def test_platform_unreachable_at_start_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import bot.app
+    import bot.runtime.app
 
-    monkeypatch.setattr(bot.app, "START_BACKOFF", 0.01)
+    monkeypatch.setattr(bot.runtime.app, "START_BACKOFF", 0.01)
     settings = make_settings(storage={"url": f"sqlite+aiosqlite:///{tmp_path}/app.db"})
     adapter = LocalAdapter()
     adapter.unreachable_starts = 2
@@ -139,10 +140,10 @@ async def test_platform_unreachable_at_start_is_retried(tmp_path: Path, monkeypa
 async def test_platform_down_for_good_stops_the_runtime_with_the_reason(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.app
+    import bot.runtime.app
     from bot.errors import DeliveryError
 
-    monkeypatch.setattr(bot.app, "START_BACKOFF", 0.01)
+    monkeypatch.setattr(bot.runtime.app, "START_BACKOFF", 0.01)
     settings = make_settings(storage={"url": f"sqlite+aiosqlite:///{tmp_path}/app.db"})
     adapter = LocalAdapter()
     adapter.unreachable_starts = 99

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bot import chart
-from bot.chart import ChartDay, render_chart, render_chart_async
+from bot.reporting import chart
+from bot.reporting.chart import ChartDay, render_chart, render_chart_async
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 WEEK = [

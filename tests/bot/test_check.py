@@ -36,7 +36,7 @@ async def check(config: Path, *extra: str, env: dict[str, str] | None = None) ->
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.cli",
+        "bot.runtime.cli",
         "check",
         "--config",
         str(config),

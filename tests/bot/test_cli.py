@@ -23,7 +23,7 @@ HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()  # the n
 
 def feedbot(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT
+        [sys.executable, "-m", "bot.runtime.cli", *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT
     )
 
 
@@ -121,7 +121,7 @@ def test_db_upgrade(tmp_path: Path) -> None:
     assert result.stdout == f"database is up to date (revision {HEAD})\n"
     assert (tmp_path / "new.db").exists()
     relative = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "db", "upgrade", "--url", "sqlite:///rel.db"],
+        [sys.executable, "-m", "bot.runtime.cli", "db", "upgrade", "--url", "sqlite:///rel.db"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -135,7 +135,7 @@ def test_db_upgrade(tmp_path: Path) -> None:
 def test_run_logs_starting_and_ready_and_stops_gracefully_on_sigterm(tmp_path: Path) -> None:
     config = write_config(tmp_path, 'schedule = "0 9 * * 1"\n')
     env = {k: v for k, v in os.environ.items() if not k.endswith("_BOT_TOKEN")}
-    with LineReader([sys.executable, "-m", "bot.cli", "run", "--config", str(config)], env=env) as proc:
+    with LineReader([sys.executable, "-m", "bot.runtime.cli", "run", "--config", str(config)], env=env) as proc:
         starting = proc.wait_for("starting")
         assert f"config {config}" in starting and f"sqlite+aiosqlite:///{tmp_path}/demo.db" in starting
         assert "platforms none" in starting and "health/metrics off" in starting

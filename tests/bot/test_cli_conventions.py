@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import _parser
+from bot.runtime.cli import _parser
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def feedbot(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if k != "FEEDBOT_CONFIG"}
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
+        [sys.executable, "-m", "bot.runtime.cli", *args],
         capture_output=True,
         text=True,
         timeout=120,

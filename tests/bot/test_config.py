@@ -87,7 +87,7 @@ def test_missing_token_variable_names_the_key() -> None:
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True, timeout=120, cwd=ROOT, env=env
+        [sys.executable, "-m", "bot.runtime.cli", *args], capture_output=True, text=True, timeout=120, cwd=ROOT, env=env
     )
 
 

@@ -16,6 +16,7 @@ HELP = (
     "\n"
     "/start – subscribe to the occasional question\n"
     "/stop – stop receiving questions\n"
+    "/pause [weeks] – no questions for a few weeks\n"
     "/mydata – see everything stored about you\n"
     "/forget – erase everything stored about you\n"
     "/privacy – what is stored and why\n"

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from adapters.local import LocalAdapter
-from bot.delivery import DeliveryWorker, quiet_until, retry_delay
 from bot.pacing import PaceRules
+from bot.runtime.delivery import DeliveryWorker, quiet_until, retry_delay
 from bot.types import Outbound
 from storage.store import Store
 from tests.support import Chat, FakeClock, find_customer, make_settings, run_counts, stored_answers

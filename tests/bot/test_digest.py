@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.config import Settings
-from bot.digest import (
+from bot.reporting.digest import (
     build_digest,
     current_period,
     goals_status_text,

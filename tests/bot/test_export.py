@@ -7,8 +7,8 @@ import io
 import json
 from datetime import UTC, datetime
 
-from bot.analyser import Analyser
-from bot.export import export_answers, neutralise
+from bot.reporting.analyser import Analyser
+from bot.reporting.export import export_answers, neutralise
 from storage.reporting import Reports
 from storage.store import Store
 from tests.reporting_seed import add_customers, run_poll

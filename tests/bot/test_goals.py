@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.config import GoalSettings
-from bot.goals import GoalResult, evaluate_goal, goal_line, metric_value, round_half_up, whole_percent
+from bot.reporting.goals import GoalResult, evaluate_goal, goal_line, metric_value, round_half_up, whole_percent
 from storage.reporting import PeriodMetrics
 
 

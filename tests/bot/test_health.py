@@ -9,11 +9,11 @@ import aiohttp
 import pytest
 
 from adapters.local import LocalAdapter, LocalUser
-from bot.app import build_runtime
 from bot.config import HttpSettings
 from bot.errors import FeedbotError
-from bot.health import HealthServer, NotReady
-from bot.metrics import DELIVERY_STATUSES, Metrics
+from bot.runtime.app import build_runtime
+from bot.runtime.health import HealthServer, NotReady
+from bot.runtime.metrics import DELIVERY_STATUSES, Metrics
 from storage.db import make_engine
 from tests.support import Chat, make_settings
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.logs import TEXT_FORMAT, JsonFormatter, RedactingTextFormatter, call_fields, protect
+from bot.runtime.logs import TEXT_FORMAT, JsonFormatter, RedactingTextFormatter, call_fields, protect
 from tests.adapters.fake_telegram import FakeTelegram
 from tests.support import LineReader
 
@@ -79,7 +79,9 @@ async def run_and_say(tmp_path: Path, telegram: FakeTelegram, *options: str) -> 
         f'[telegram]\nbase_url = "{telegram.base_url}"\n'
     )
     env = {**os.environ, "TELEGRAM_BOT_TOKEN": telegram.token}
-    with LineReader([sys.executable, "-m", "bot.cli", "run", "--config", str(config), *options], env=env) as proc:
+    with LineReader(
+        [sys.executable, "-m", "bot.runtime.cli", "run", "--config", str(config), *options], env=env
+    ) as proc:
         await asyncio.to_thread(proc.wait_for, "feedbot ready")
         alice = telegram.user(5551234, "Alice")
         telegram.send_text(alice, "/start")

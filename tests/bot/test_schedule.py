@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.schedule import PollScheduler, fire_times
+from bot.runtime.schedule import PollScheduler, fire_times
 from storage.store import Store
 from tests.support import Chat, FakeClock, get_run, latest_run, make_settings, run_counts
 
@@ -177,7 +177,7 @@ def test_time_in_the_skipped_spring_hour_fires_when_the_clock_jumps() -> None:
 
 def test_trigger_always_moves_forward_across_the_autumn_change() -> None:
     """APScheduler's own CronTrigger goes backwards here; ours must not (its misfire loop would spin)."""
-    from bot.cron import WallClockCronTrigger
+    from bot.runtime.cron import WallClockCronTrigger
 
     trigger = WallClockCronTrigger("*/20 * * * *", BERLIN)
     current = utc(2026, 10, 24, 23, 30)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.analyser import TextAnalysis, fingerprint
 from bot.config import ThemeSettings
-from bot.text import Lexicon, fold
+from bot.reporting.analyser import TextAnalysis, fingerprint
+from bot.reporting.text import Lexicon, fold
 from storage.tone import tone
 from tests.labelled_answers import LABELLED, LANGUAGES, THEMES
 

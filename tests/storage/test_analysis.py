@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import Integer, func, literal, select
 
-from bot.analyser import Analyser
 from bot.config import Settings
-from bot.export import export_answers
+from bot.reporting.analyser import Analyser
+from bot.reporting.export import export_answers
 from storage.analysis import ALL, NO_THEME, AnalysisStore
 from storage.models import AnalysisChange, Answer, AnswerAnalysis, AnswerTerm, AnswerTheme, RunThemeTally
 from storage.reporting import Reports

@@ -193,7 +193,7 @@ async def test_an_older_database_is_refused_until_upgraded(
 
 def feedbot(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
+        [sys.executable, "-m", "bot.runtime.cli", *args],
         capture_output=True,
         text=True,
         timeout=120,

@@ -1,12 +1,12 @@
 """The manager digest: what to keep and what to fix, with the numbers and goals, as text and a chart.
 
 A scheduled digest covers the last complete period; an on-demand one the period so far, compared
-with the same stretch of the one before (bot.periods). What a period counts is described in
+with the same stretch of the one before (bot.reporting.periods). What a period counts is described in
 `storage.reporting`: the runs created in it, with all their deliveries and answers.
 
-Before counting, the analyser brings the answers of both periods up to date (bot.analyser), so
+Before counting, the analyser brings the answers of both periods up to date (bot.reporting.analyser), so
 theme counts, tones and "also mentioned" terms are sums over per-run tallies in SQL: a digest never
-lemmatises a week of answers itself. The text is rendered by bot.digest_text.
+lemmatises a week of answers itself. The text is rendered by bot.reporting.digest_text.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.analyser import Analyser
-from bot.chart import ChartDay, render_chart_async
 from bot.config import GoalSettings, Settings
-from bot.digest_text import digest_lines, missed_twice_lines
-from bot.goals import GoalResult, evaluate_goal, goal_line, round_half_up, whole_percent
-from bot.periods import (
+from bot.reporting.analyser import Analyser
+from bot.reporting.chart import ChartDay, render_chart_async
+from bot.reporting.digest_text import digest_lines, missed_twice_lines
+from bot.reporting.goals import GoalResult, evaluate_goal, goal_line, round_half_up, whole_percent
+from bot.reporting.periods import (
     PERIODS,
     Period,
     PeriodName,

@@ -25,8 +25,8 @@ from functools import lru_cache
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings, ThemeSettings
-from bot.text import Lexicon
-from bot.themes import ThemeMatcher
+from bot.reporting.text import Lexicon
+from bot.reporting.themes import ThemeMatcher
 from storage.analysis import AnalysisStore, AnswerFacts, PendingAnswer
 
 log = logging.getLogger("feedbot.analyser")

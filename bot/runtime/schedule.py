@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.clock import Clock
 from bot.config import PollSettings, Settings
-from bot.cron import WallClockCronTrigger
 from bot.runs import start_run
+from bot.runtime.clock import Clock
+from bot.runtime.cron import WallClockCronTrigger
 from bot.signals import OutboxSignal
 from storage.store import Store
 
@@ -30,7 +30,7 @@ LOOKBACK = timedelta(days=8)  # how far back a restart looks for missed runs to 
 def fire_times(cron: str, tz: ZoneInfo, start: datetime, end: datetime) -> list[datetime]:
     """Fire times of a 5-field cron in `tz` within [start, end], ascending, as aware UTC datetimes.
 
-    A 09:00 poll stays at 09:00 local across daylight-saving changes (see bot.cron).
+    A 09:00 poll stays at 09:00 local across daylight-saving changes (see bot.runtime.cron).
     """
     return WallClockCronTrigger(cron, tz).fire_times(start, end)
 

@@ -1,6 +1,6 @@
 """The digest as plain text (adapters escape it for their markup).
 
-Customer text appears only as quotes already folded by `bot.digest.sanitise_quote`, so an answer
+Customer text appears only as quotes already folded by `bot.reporting.digest.sanitise_quote`, so an answer
 cannot add lines (a fake "WARNING") or reorder the text around it.
 """
 
@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bot.goals import GoalResult, format_target, format_value, goal_line, round_half_up
-from bot.periods import period_label
+from bot.reporting.goals import GoalResult, format_target, format_value, goal_line, round_half_up
+from bot.reporting.periods import period_label
 
 if TYPE_CHECKING:
-    from bot.digest import Digest, ThemeCount
+    from bot.reporting.digest import Digest, ThemeCount
 
 
 def count(n: int, noun: str) -> str:

@@ -1,6 +1,6 @@
 """Which configured themes an answer is about, by what the words mean rather than how they are spelt.
 
-Keywords and answers are compared as lemmas (bot.text): "croissants" matches the keyword
+Keywords and answers are compared as lemmas (bot.reporting.text): "croissants" matches the keyword
 "croissant", "cafés" matches "cafe". A keyword of several words ("flat white", "outdoor seating")
 matches only as that phrase, word after word. Matching is on whole tokens, so a keyword never
 matches inside another word ("tea" is not in "steak").
@@ -21,7 +21,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
 from bot.config import ThemeSettings
-from bot.text import Lexicon, Token
+from bot.reporting.text import Lexicon, Token
 
 TYPO_MIN_LETTERS = 5
 SIMILAR = 60  # rapidfuzz ratio below which a word cannot be one typo (plus an ending) from a keyword

@@ -94,7 +94,7 @@ async def export_answers(
 ) -> int:
     """Write every answer (answered at or after `since`) to `out`; returns how many were written.
 
-    `fingerprint` is the analyser's (bot.analyser): themes analysed under another configuration,
+    `fingerprint` is the analyser's (bot.reporting.analyser): themes analysed under another configuration,
     or before the text was edited, are exported as unknown (null) rather than wrong.
     """
     count = 0

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import HttpSettings
 from bot.errors import FeedbotError
-from bot.metrics import Metrics
+from bot.runtime.metrics import Metrics
 from storage.db import describe_error
 from storage.gauges import outbox_depth, ping
 

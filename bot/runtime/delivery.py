@@ -29,11 +29,11 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from bot.adapter import Adapter
-from bot.clock import Clock, SystemClock
 from bot.config import QuietHours, Settings
 from bot.errors import DeliveryError, MessageRejected, PlatformGone, RecipientUnreachable
-from bot.metrics import Metrics
 from bot.outbox_codec import from_claim
+from bot.runtime.clock import Clock, SystemClock
+from bot.runtime.metrics import Metrics
 from bot.signals import OutboxSignal
 from storage.errors import StorageUnavailable
 from storage.outbox import Claim

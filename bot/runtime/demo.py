@@ -1,6 +1,6 @@
 """`feedbot demo`: feedback rounds on the local adapter, no tokens, no network.
 
-A composition root like bot.app: it builds the local adapter, imported lazily. The rounds are played
+A composition root like bot.runtime.app: it builds the local adapter, imported lazily. The rounds are played
 in last week (a settable clock), so the manager digest at the end – the last complete week – has
 them, and `feedbot digest` on a kept demo database (`--db`) shows the same numbers.
 """
@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from zoneinfo import ZoneInfo
 
-from bot.app import Runtime, build_runtime
-from bot.clock import SystemClock
 from bot.config import Settings, settings_from_mapping
-from bot.digest import last_complete_period
+from bot.reporting.digest import last_complete_period
+from bot.runtime.app import Runtime, build_runtime
+from bot.runtime.clock import SystemClock
 from bot.types import rating_choice
 from storage.db import make_engine, upgrade
 from storage.store import Store

@@ -21,10 +21,10 @@ from typing import Any, TextIO
 
 from sqlalchemy.exc import DBAPIError
 
-from bot.banner import feedbot_version, starting_line
 from bot.config import ConfigProblems, Settings, load_settings
 from bot.errors import ConfigError, FeedbotError
-from bot.logs import configure_logging, protect
+from bot.runtime.banner import feedbot_version, starting_line
+from bot.runtime.logs import configure_logging, protect
 from storage.db import DatabaseUnreachable, StorageError, describe_error
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
@@ -206,7 +206,7 @@ class ConfigSource:
 
 
 async def _check(source: ConfigSource, args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    from bot.check import check_config
+    from bot.runtime.check import check_config
 
     report = await check_config(source.path, environ, online=args.online)
     for problem in map(source.explain, report.problems):
@@ -220,10 +220,10 @@ async def _check(source: ConfigSource, args: argparse.Namespace, environ: Mappin
 
 
 async def _run(source: ConfigSource, settings: Settings, environ: Mapping[str, str]) -> int:
-    from bot.app import build_runtime
+    from bot.runtime.app import build_runtime
 
     settings.require_environment(environ)
-    protect(settings.token(p, environ) for p in ("telegram", "discord") if getattr(settings, p) is not None)
+    protect(settings.token(platform, environ) for platform in settings.platforms())
     log.info(starting_line(settings, source.path))
     runtime = build_runtime(settings, environ=environ)
     stop = asyncio.Event()
@@ -235,9 +235,9 @@ async def _run(source: ConfigSource, settings: Settings, environ: Mapping[str, s
 
 
 async def _export(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.analyser import Analyser
-    from bot.clock import SystemClock
-    from bot.export import export_answers
+    from bot.reporting.analyser import Analyser
+    from bot.reporting.export import export_answers
+    from bot.runtime.clock import SystemClock
     from storage.db import open_current
     from storage.reporting import Reports
 
@@ -262,8 +262,8 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _digest(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.clock import SystemClock
-    from bot.digest import build_digest
+    from bot.reporting.digest import build_digest
+    from bot.runtime.clock import SystemClock
     from storage.db import open_current
     from storage.reporting import Reports
 
@@ -313,7 +313,7 @@ def _url_from_option(raw: str) -> str:
 
 async def _main(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     if args.command == "demo":
-        from bot.demo import run_demo
+        from bot.runtime.demo import run_demo
 
         return await run_demo(sys.stdout, args.db)
     source = ConfigSource.choose(args.config, environ)

@@ -19,7 +19,7 @@ from telegram import (
 )
 from telegram.error import TelegramError
 
-from adapters.telegram_logging import redact
+from adapters.telegram.redaction import redact
 from bot.commands import CommandRegistry, default_registry
 from bot.config import TelegramSettings
 from bot.roles import Role

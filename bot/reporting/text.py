@@ -5,7 +5,7 @@ Answers and theme keywords go through the same `Lexicon`, so "Croissants", "croi
 accents. Lemmas come from simplemma's dictionaries (no model download, nothing fetched at run time),
 stop words from stopwords-iso, both for the languages in `[engine] languages`.
 
-A `Token` keeps the word as written next to its lemma: typo matching (bot.themes) needs to know
+A `Token` keeps the word as written next to its lemma: typo matching (bot.reporting.themes) needs to know
 whether the dictionary knew the word at all, because "coffe" is a typo for "coffee" but "toffee"
 is a word of its own.
 """

@@ -9,27 +9,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.adapter import Adapter
-from bot.banner import ready_line
-from bot.clock import Clock, SystemClock
 from bot.commands import CommandRegistry, Reporting
 from bot.config import Settings
-from bot.delivery import DeliveryWorker
-from bot.digest import PERIODS, Digest, build_digest, goals_status_text
 from bot.engine import Engine
 from bot.errors import DeliveryError
-from bot.health import HealthServer
-from bot.metrics import Metrics
 from bot.outbox_codec import to_row
+from bot.platforms import build_adapters, digest_chats
+from bot.reporting.digest import PERIODS, Digest, build_digest, goals_status_text
 from bot.roles import RolePolicy
-from bot.schedule import PollScheduler
+from bot.runtime.banner import ready_line
+from bot.runtime.clock import Clock, SystemClock
+from bot.runtime.delivery import DeliveryWorker
+from bot.runtime.health import HealthServer
+from bot.runtime.metrics import Metrics
+from bot.runtime.schedule import PollScheduler
 from bot.signals import OutboxSignal
-from bot.types import ChatRef, Image, Outbound
+from bot.types import Image, Outbound
 from storage.db import make_engine, upgrade
 from storage.models import DeliveryKind
 from storage.reporting import Reports
@@ -42,35 +42,8 @@ START_ATTEMPTS = 5
 START_BACKOFF = 2.0  # seconds, doubled after each failed start
 
 
-def build_adapters(
-    settings: Settings, environ: Mapping[str, str] | None = None, *, metrics: Metrics | None = None
-) -> list[Adapter]:
-    env = os.environ if environ is None else environ
-    adapters: list[Adapter] = []
-    if settings.telegram is not None:
-        from adapters.telegram import TelegramAdapter
-
-        adapters.append(TelegramAdapter(settings.telegram, settings.token("telegram", env), metrics=metrics))
-    if settings.discord is not None:
-        from adapters.discord import DiscordAdapter
-
-        adapters.append(
-            DiscordAdapter(settings.discord, settings.token("discord", env), poll_ids=[p.id for p in settings.polls])
-        )
-    return adapters
-
-
-def digest_chats(settings: Settings) -> list[ChatRef]:
-    chats: list[ChatRef] = []
-    if settings.telegram is not None:
-        chats += [ChatRef("telegram", chat_id) for chat_id in settings.telegram.digest_chats]
-    if settings.discord is not None:
-        chats += [ChatRef("discord", channel_id) for channel_id in settings.discord.digest_channels]
-    return chats
-
-
 class DigestReporting:
-    """Digest and goal texts for chat commands, the scheduler and the CLI (wraps bot.digest)."""
+    """Digest and goal texts for chat commands, the scheduler and the CLI (wraps bot.reporting.digest)."""
 
     def __init__(self, store: Store, settings: Settings) -> None:
         self.reports = Reports(store.db)

@@ -1,49 +1,26 @@
-"""Conversions at the Telegram edge: PTB `Update` -> `Inbound`, `Outbound` -> the calls to make, and
-PTB errors -> `DeliveryError`.
+"""Conversions at the Telegram edge, inbound: PTB `Update` -> `Inbound`, PTB errors -> `DeliveryError`.
 
-Kept free of I/O so they can be tested on their own. Text goes out as plain text (no parse_mode), so
-customer text quoted in a message can never turn into markup.
+Kept free of I/O so they can be tested on their own (outbound rendering is in `render`).
 """
 
 from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from telegram import CallbackQuery, ChatMemberUpdated, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, ChatMemberUpdated, Message, Update
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
-from adapters.telegram_logging import redact
+from adapters.telegram.redaction import redact
 from bot.errors import DeliveryError, MessageRejected, PlatformGone, RecipientUnreachable, TryLater
-from bot.pacing import PaceRules
-from bot.types import ChatRef, Choice, Image, Inbound, InboundKind, Outbound
+from bot.types import ChatRef, Inbound, InboundKind
 
 PLATFORM = "telegram"
-MAX_TEXT = 4096  # message text, in UTF-16 code units (how Telegram counts)
-MAX_CAPTION = 1024
-MAX_CALLBACK_DATA = 64  # bytes
 # The updates the adapter reads; anything else Telegram need not send.
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member")
-
-# Telegram's bot FAQ: about 30 messages a second overall (we keep below), one a second in a private
-# chat, 20 a minute in a group.
-PRIVATE_GAP = 1.0
-GROUP_PER_MINUTE = 20
-
-
-def pace_rules(per_second: float) -> PaceRules:
-    return PaceRules(per_second=per_second, private_gap=PRIVATE_GAP, group_per_minute=GROUP_PER_MINUTE)
-
-
-def is_private_chat(chat_id: str) -> bool:
-    """Private chats have the user's (positive) id; groups, supergroups and channels are negative."""
-    return chat_id.isdigit()
-
 
 # Bad requests that mean the chat is gone for good (others are our bugs: never "unreachable").
 _PERMANENT_BAD_REQUESTS = (
@@ -57,10 +34,6 @@ _PERMANENT_BAD_REQUESTS = (
     "chat_write_forbidden",
 )
 _COMMAND_MENTION = re.compile(r"^(/[A-Za-z0-9_]+)@([A-Za-z0-9_]+)(.*)$", re.DOTALL)
-
-
-def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
 
 
 # ---------------------------------------------------------------------------------------- inbound
@@ -182,100 +155,6 @@ def _from_member_change(change: ChatMemberUpdated, update_id: int) -> Inbound | 
         kind=kind,
         language=user.language_code,
     )
-
-
-# ---------------------------------------------------------------------------------------- outbound
-@dataclass(frozen=True, slots=True)
-class Part:
-    """One Bot API call: a text message, or a photo with an optional caption."""
-
-    text: str
-    keyboard: InlineKeyboardMarkup | None = None
-    photo: Image | None = None
-    reply_to: int | None = None
-
-
-def render(message: Outbound) -> list[Part]:
-    """The calls that deliver `message`: long text is split, the keyboard rides on the last part."""
-    keyboard = build_keyboard(message.choices)
-    private = message.chat.chat_id.isdigit()
-    # In a private chat the conversation is one to one: quoting every message only adds noise.
-    reply_to = int(message.reply_to) if message.reply_to and message.reply_to.isdigit() and not private else None
-    texts = split_text(message.text)
-    parts: list[Part] = []
-    if message.image is not None:
-        if utf16_len(message.text) <= MAX_CAPTION:
-            return [Part(message.text.strip(), keyboard, message.image, reply_to)]
-        parts.append(Part("", None, message.image, reply_to))
-        reply_to = None
-    if not texts:
-        raise ValueError("nothing to send: the text is empty")
-    for i, text in enumerate(texts):
-        last = i == len(texts) - 1
-        parts.append(Part(text, keyboard if last else None, None, reply_to if i == 0 else None))
-    return parts
-
-
-def build_keyboard(choices: Sequence[Choice]) -> InlineKeyboardMarkup | None:
-    """Short labels (ratings) share rows of up to six; longer ones get two, or one, per row."""
-    if not choices:
-        return None
-    for choice in choices:
-        if not 1 <= len(choice.value.encode()) <= MAX_CALLBACK_DATA:
-            raise ValueError(f"choice value must be 1-{MAX_CALLBACK_DATA} bytes: {choice.value!r}")
-    longest = max(len(c.label) for c in choices)
-    if longest <= 4:
-        rows = -(-len(choices) // 6)
-        per_row = -(-len(choices) // rows)  # balanced: 11 buttons -> 6 + 5
-    else:
-        per_row = 2 if longest <= 16 else 1
-    buttons = [InlineKeyboardButton(c.label, callback_data=c.value) for c in choices]
-    return InlineKeyboardMarkup([buttons[i : i + per_row] for i in range(0, len(buttons), per_row)])
-
-
-def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Split on line boundaries into parts of at most `limit` UTF-16 units; blank parts are dropped.
-
-    A single line longer than the limit is cut at its last space before the limit (or hard).
-    """
-    parts: list[str] = []
-    current: list[str] = []
-    size = 0
-    for line in text.split("\n"):
-        for piece in _cut_line(line, limit):
-            extra = utf16_len(piece) + (1 if current else 0)
-            if current and size + extra > limit:
-                parts.append("\n".join(current))
-                current, size = [], 0
-                extra = utf16_len(piece)
-            current.append(piece)
-            size += extra
-    if current:
-        parts.append("\n".join(current))
-    return [p.strip("\n") for p in parts if p.strip()]
-
-
-def _cut_line(line: str, limit: int) -> list[str]:
-    pieces: list[str] = []
-    while utf16_len(line) > limit:
-        cut = _prefix_chars(line, limit)
-        space = line.rfind(" ", 0, cut)
-        if space > cut // 2:
-            cut = space
-        pieces.append(line[:cut].rstrip())
-        line = line[cut:].lstrip(" ")
-    pieces.append(line)
-    return pieces
-
-
-def _prefix_chars(text: str, units: int) -> int:
-    """How many characters of `text` fit in `units` UTF-16 code units."""
-    total = 0
-    for i, char in enumerate(text):
-        total += 2 if ord(char) > 0xFFFF else 1
-        if total > units:
-            return i
-    return len(text)
 
 
 # ---------------------------------------------------------------------------------------- errors

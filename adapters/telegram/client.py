@@ -36,24 +36,16 @@ from telegram import Bot, CallbackQuery, InputFile, Message, ReplyParameters, Up
 from telegram.error import ChatMigrated, Conflict, InvalidToken, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
-from adapters.telegram_convert import (
-    ALLOWED_UPDATES,
-    PLATFORM,
-    Part,
-    delivery_error,
-    is_private_chat,
-    pace_rules,
-    render,
-    retry_seconds,
-    to_inbound,
-)
-from adapters.telegram_logging import protect_token, redact
-from adapters.telegram_menus import CommandMenus, native_chat_id
+from adapters.telegram.convert import ALLOWED_UPDATES, PLATFORM, delivery_error, retry_seconds, to_inbound
+from adapters.telegram.limits import is_private_chat, pace_rules
+from adapters.telegram.menus import CommandMenus, native_chat_id
+from adapters.telegram.redaction import protect_token, redact
+from adapters.telegram.render import Part, render
 from bot.adapter import OnMessage
 from bot.config import TelegramSettings
 from bot.errors import ConfigError, HandlingDeferred, MessageRejected, TryLater
-from bot.metrics import Metrics
 from bot.pacing import LocalPacer, Pacer
+from bot.runtime.metrics import Metrics
 from bot.types import Inbound, Outbound
 
 log = logging.getLogger("feedbot.telegram")

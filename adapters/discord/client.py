@@ -30,8 +30,8 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 from discord.utils import MISSING
 
-from adapters.discord_commands import PERSONAL, build_tree
-from adapters.discord_convert import (
+from adapters.discord.commands import build_tree, personal
+from adapters.discord.convert import (
     PLATFORM,
     SEND_ERRORS,
     delivery_error,
@@ -39,7 +39,8 @@ from adapters.discord_convert import (
     message_inbound,
     parse_reply_handle,
 )
-from adapters.discord_ui import (
+from adapters.discord.limits import pace_rules
+from adapters.discord.render import (
     ANSWER_INPUT,
     MODAL_TEMPLATE,
     RATING_INPUT,
@@ -52,9 +53,10 @@ from adapters.discord_ui import (
 )
 from bot import texts
 from bot.adapter import Handled, OnMessage
+from bot.commands import CommandRegistry, default_registry
 from bot.config import DiscordSettings
 from bot.errors import ConfigError, DeliveryError, HandlingDeferred, RecipientUnreachable, TryLater
-from bot.pacing import LocalPacer, Pacer, PaceRules
+from bot.pacing import LocalPacer, Pacer
 from bot.types import ChatRef, Inbound, InboundKind, Outbound, QuestionRef, answer_choice
 
 log = logging.getLogger("feedbot.discord")
@@ -73,11 +75,6 @@ def _intents() -> discord.Intents:
 INTERACTION_RETRY_FOR = 14 * 60.0  # an interaction's token lives 15 minutes
 
 
-def pace_rules(per_second: float) -> PaceRules:
-    """discord.py reacts to 429s but does not pace the global limit (50 requests/s) in advance."""
-    return PaceRules(per_second=per_second)
-
-
 class DiscordAdapter:
     platform = PLATFORM
 
@@ -93,11 +90,14 @@ class DiscordAdapter:
         pacer: Pacer | None = None,
         retry_backoff: float = 0.5,
         interaction_retry_for: float = INTERACTION_RETRY_FOR,
+        registry: CommandRegistry | None = None,
     ) -> None:
         self.settings = settings
         self.pacer: Pacer = pacer or LocalPacer(pace_rules(settings.send_rate))
         self.retry_backoff = retry_backoff
         self.interaction_retry_for = interaction_retry_for
+        self._registry = registry or default_registry()
+        self._personal = personal(self._registry)
         self._token = token
         self._poll_ids = tuple(poll_ids)
         self._guild_ready_timeout = guild_ready_timeout
@@ -133,7 +133,7 @@ class DiscordAdapter:
             chunk_guilds_at_startup=False,
         )
         self._client = client
-        tree = build_tree(client, self._on_slash, self._poll_ids)
+        tree = build_tree(client, self._on_slash, self._poll_ids, self._registry)
         client.add_dynamic_items(*self._buttons.dynamic_items)
         self._register_events(client)
         try:
@@ -271,7 +271,7 @@ class DiscordAdapter:
         await interaction.response.defer(ephemeral=in_server, thinking=True)
         name = text.split()[0].lstrip("/")
         try:
-            if name in PERSONAL or not in_server:
+            if name in self._personal or not in_server:
                 chat, private = await self._personal_chat(interaction), True
             else:
                 chat, private = ChatRef(PLATFORM, str(interaction.channel_id)), False

@@ -1,0 +1,75 @@
+"""feedbot's slash commands, built from the command registry (bot.commands): each becomes the text
+of the chat command ("/poll weekly vip") and goes to the engine like a typed one, so roles,
+validation and replies live in one place (bot/)."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Literal
+
+import discord
+from discord import app_commands
+
+from bot.commands import CommandRegistry, CommandSpec, Option, Place
+
+# (interaction, command text such as "/poll weekly vip") -> None
+SlashHandler = Callable[[discord.Interaction, str], Awaitable[None]]
+
+
+def command_text(name: str, *args: object) -> str:
+    words = [str(a).strip() for a in args if a is not None and str(a).strip()]
+    return " ".join([f"/{name}", *words])
+
+
+def personal(registry: CommandRegistry) -> frozenset[str]:
+    """Commands about the caller's own subscription: handled in their DM even when used in a server."""
+    return frozenset(spec.name for spec in registry if spec.place is Place.PRIVATE)
+
+
+def _annotation(option: Option) -> Any:
+    if option.choices:
+        kind: Any = Literal[option.choices]
+    elif option.kind == "integer":
+        kind = app_commands.Range[int, option.minimum, option.maximum]
+    else:
+        kind = str
+    return kind if option.required else kind | None
+
+
+def _command(spec: CommandSpec, handle: SlashHandler, poll_ids: Sequence[str]) -> app_commands.Command[Any, ..., None]:
+    """A slash command whose typed options are `spec.options`, in order, as the words of the text command."""
+
+    async def callback(interaction: discord.Interaction, **values: Any) -> None:
+        await handle(interaction, command_text(spec.name, *(values.get(o.name) for o in spec.options)))
+
+    parameters = [
+        inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=discord.Interaction)
+    ]
+    for option in spec.options:
+        default = inspect.Parameter.empty if option.required else None
+        parameters.append(inspect.Parameter(option.name, positional, annotation=_annotation(option), default=default))
+    callback.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    callback.__discord_app_commands_param_description__ = {o.name: o.description for o in spec.options}  # type: ignore[attr-defined]
+    callback.__qualname__ = callback.__name__ = f"slash_{spec.name}"
+    command: app_commands.Command[Any, ..., None] = app_commands.Command(
+        name=spec.name, description=spec.menu[:100], callback=callback
+    )
+    for option in spec.options:
+        if option.suggest_polls:
+
+            async def suggest(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+                wanted = current.strip().lower()
+                return [app_commands.Choice(name=p, value=p) for p in poll_ids if wanted in p.lower()][:25]
+
+            command.autocomplete(option.name)(suggest)
+    return command
+
+
+def build_tree(
+    client: discord.Client, handle: SlashHandler, poll_ids: Sequence[str], registry: CommandRegistry
+) -> app_commands.CommandTree:
+    tree = app_commands.CommandTree(client)
+    for spec in registry:
+        tree.add_command(_command(spec, handle, poll_ids))
+    return tree
