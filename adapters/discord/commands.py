@@ -43,9 +43,8 @@ def _command(spec: CommandSpec, handle: SlashHandler, poll_ids: Sequence[str]) -
     async def callback(interaction: discord.Interaction, **values: Any) -> None:
         await handle(interaction, command_text(spec.name, *(values.get(o.name) for o in spec.options)))
 
-    parameters = [
-        inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=discord.Interaction)
-    ]
+    positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    parameters = [inspect.Parameter("interaction", positional, annotation=discord.Interaction)]
     for option in spec.options:
         default = inspect.Parameter.empty if option.required else None
         parameters.append(inspect.Parameter(option.name, positional, annotation=_annotation(option), default=default))
