@@ -427,6 +427,17 @@ class OutboxRepo:
         value: datetime | None = (await self.conn.execute(stmt)).scalar_one_or_none()
         return value
 
+    async def oldest_foreign_claim(self, worker_id: str) -> datetime | None:
+        """The last heartbeat of the quietest other worker holding claims: when they may be released."""
+        w = t.worker.c
+        stmt = (
+            select(func.min(w.heartbeat_at))
+            .select_from(t.delivery.join(t.worker, w.id == d.claimed_by))
+            .where(d.status == DeliveryStatus.SENDING, d.claimed_by != worker_id)
+        )
+        value: datetime | None = (await self.conn.execute(stmt)).scalar_one_or_none()
+        return value
+
     async def depth(self) -> int:
         """Deliveries waiting or in flight (the outbox depth a monitor watches)."""
         stmt = (

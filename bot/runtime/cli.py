@@ -82,6 +82,15 @@ examples:
   feedbot digest --period month
   feedbot digest --chart digest.png
 """,
+    "deadletters": """\
+examples:
+  feedbot deadletters                   list the updates set aside after failing too often
+  feedbot deadletters --retry 12        hand dead letter 12 to the engine again (after a fix)
+
+An update that keeps failing with a bug is retried a few times, then set aside here with its error
+and acknowledged, so it never holds up the others. Replies of a replayed update are queued in the
+outbox; the running feedbot sends them.
+""",
     "db": """\
 examples:
   feedbot db upgrade --config config.toml
@@ -154,6 +163,9 @@ def _parser() -> argparse.ArgumentParser:
     digest.add_argument("--current", action="store_true", help="the period so far (default: the last complete one)")
     digest.add_argument("--poll", metavar="ID", help="only this poll")
     digest.add_argument("--chart", type=Path, metavar="FILE", help="also write the chart as a PNG to FILE")
+
+    dead = _subparser(sub, "deadletters", "list the inbound updates set aside after failing, or replay one")
+    dead.add_argument("--retry", type=int, metavar="ID", help="handle dead letter ID again")
 
     db = _subparser(sub, "db", "database maintenance: feedbot db upgrade", config=False)
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
@@ -330,6 +342,12 @@ async def _main(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         return await _with_database(url, _run(source, settings, environ))
     if args.command == "export":
         return await _with_database(url, _export(settings, args))
+    if args.command == "deadletters":
+        from bot.runtime.deadletters import list_dead_letters, retry_dead_letter
+
+        if args.retry is not None:
+            return await _with_database(url, retry_dead_letter(settings, args.retry, sys.stdout))
+        return await _with_database(url, list_dead_letters(settings, sys.stdout))
     return await _with_database(url, _digest(settings, args))
 
 

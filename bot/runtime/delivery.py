@@ -184,16 +184,25 @@ class DeliveryWorker:
                 await lane
 
     async def _idle_timeout(self) -> float:
-        if self._lanes:
-            return 0.05 if self._capacity_left() else IDLE_POLL.total_seconds()
+        """Until the next due delivery, or until another worker's claims may be released; at most IDLE_POLL.
+
+        With lanes busy and no room to claim more, a finishing lane wakes the worker anyway.
+        """
+        if self._lanes and self._capacity_left():
+            return 0.05
         try:
             async with self.store.read() as unit:
-                nxt = await unit.outbox.next_due()
+                due = await unit.outbox.next_due() if not self._lanes else None
+                quiet = await unit.outbox.oldest_foreign_claim(self.worker_id)
         except Exception:
             return IDLE_POLL.total_seconds()
-        if nxt is None:
+        moments = [due] if due is not None else []
+        if quiet is not None:
+            moments.append(quiet + timedelta(seconds=self.silent_after + 0.05))
+        if not moments:
             return IDLE_POLL.total_seconds()
-        return max(0.05, min((nxt - self.clock.now()).total_seconds(), IDLE_POLL.total_seconds()))
+        wait = (min(moments) - self.clock.now()).total_seconds()
+        return max(0.05, min(wait, IDLE_POLL.total_seconds()))
 
     def _capacity_left(self) -> bool:
         return any(self._room(platform) > 0 for platform in self._platforms())
@@ -359,8 +368,8 @@ class DeliveryWorker:
         self.metrics.send_latency.labels(platform=claim.platform).observe(time.monotonic() - started)
         self._count(claim, "sent")
         recorded = await self._write(lambda unit: unit.outbox.record_sent(claim, message_id, self.clock.now()))
-        if not recorded:
-            log.warning("delivery %s was sent but its claim had been released meanwhile", claim.delivery_id)
+        if not recorded:  # the customer answered while it was on the wire, or the claim was released
+            log.info("delivery %s was sent; it had been settled meanwhile", claim.delivery_id)
         log.info(
             "delivered %s run=%s customer=%s platform=%s chat=%s",
             claim.kind.value,

@@ -90,6 +90,7 @@ class BotMessage:
     reply_to: int | None = None
     parse_mode: str | None = None
     date: int = field(default_factory=lambda: int(time.time()))
+    sent_at: float = field(default_factory=time.monotonic)  # when the fake took it (monotonic)
 
     @property
     def shown(self) -> str:
