@@ -22,7 +22,8 @@ lint: $(BIN)/.installed
 	$(BIN)/mypy
 
 bench: $(BIN)/.installed
-	$(BIN)/python bench/outbox.py
+	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/delivery.py
 	$(BIN)/python bench/digest.py
 
 clean:

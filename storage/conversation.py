@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, exists, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import tables as t
-from storage.customers import CustomerRecord, CustomerRepo, clean
+from storage.customers import CustomerRecord, clean
 from storage.models import DeliveryKind, DeliveryStatus
 from storage.runs import RUN_COLUMNS, RunRecord
 
@@ -46,7 +46,7 @@ class AnswerRecord:
     edited_at: datetime | None
 
 
-def asked(customer_id: int) -> ColumnElement[bool]:
+def asked(customer_id: int | ColumnElement[int]) -> ColumnElement[bool]:
     """Question rows that count as asked: sent, being sent, or released after a send of unknown outcome.
 
     A question whose send was claimed but never recorded (the process died) may have arrived: an
@@ -69,45 +69,64 @@ class ConversationRepo:
     async def snapshot(
         self, platform: str, user_id: str, source_message_id: str, target_run_id: int | None = None
     ) -> ConversationSnapshot:
-        """Read with the customer's row locked (PostgreSQL), so one customer's messages handled by two
-        processes at once are decided one after the other."""
-        customer = await CustomerRepo(self.conn).find(platform, user_id, lock=True)
-        if customer is None:
+        """Everything one message is decided on, in two queries (this runs for every message).
+
+        The customer's row is locked (PostgreSQL), so one customer's messages handled by two
+        processes at once are decided one after the other.
+        """
+        cust = t.customer.c
+        latest_asked = (
+            select(d.run_id)
+            .where(asked(cust.id))
+            .order_by(d.id.desc())
+            .limit(1)
+            .correlate(t.customer)
+            .scalar_subquery()
+        )
+        awaiting_run = select(a.run_id).where(a.id == cust.awaiting_rating_answer_id).correlate(t.customer)
+        stmt = select(
+            t.customer,
+            exists().where(a.source_message_id == source_message_id[:200]).label("source_answered"),
+            latest_asked.label("open_run_id"),
+            awaiting_run.scalar_subquery().label("awaiting_run_id"),
+            (
+                exists().where(asked(cust.id), d.run_id == target_run_id).correlate(t.customer)
+                if target_run_id is not None
+                else literal(False)
+            ).label("target_asked"),
+        ).where(cust.platform == platform, cust.platform_user_id == user_id[:64])
+        if self.conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(of=t.customer)
+        row = (await self.conn.execute(stmt)).first()
+        if row is None:
             return ConversationSnapshot(customer=None)
+        values = row._mapping
+        customer = CustomerRecord(**{name: values[name] for name in CustomerRecord.__dataclass_fields__})
+        wanted = {values["open_run_id"], values["awaiting_run_id"], target_run_id if values["target_asked"] else None}
+        runs = await self._runs_with_answers(customer.id, {run_id for run_id in wanted if run_id is not None})
+
+        def unanswered(run_id: int | None) -> RunRecord | None:
+            found = runs.get(run_id) if run_id is not None else None
+            return found[0] if found is not None and not found[1] else None
+
         awaiting = None
-        if customer.awaiting_rating_answer_id is not None:
-            row = (
-                await self.conn.execute(
-                    select(a.id.label("answer_id"), *RUN_COLUMNS)
-                    .join(t.poll_run, r.id == a.run_id)
-                    .where(a.id == customer.awaiting_rating_answer_id)
-                )
-            ).first()
-            awaiting = None if row is None else AwaitingRating(row.answer_id, RunRecord.from_row(row))
-        answered = await self.conn.execute(select(a.id).where(a.source_message_id == source_message_id[:200]))
+        if customer.awaiting_rating_answer_id is not None and values["awaiting_run_id"] in runs:
+            awaiting = AwaitingRating(customer.awaiting_rating_answer_id, runs[values["awaiting_run_id"]][0])
         return ConversationSnapshot(
             customer=customer,
             awaiting_rating=awaiting,
-            open_run=await self._open_question(customer.id),
-            source_answered=answered.first() is not None,
-            targeted_run=None if target_run_id is None else await self.asked_unanswered_run(customer.id, target_run_id),
+            open_run=unanswered(values["open_run_id"]),
+            source_answered=bool(values["source_answered"]),
+            targeted_run=unanswered(target_run_id) if values["target_asked"] else None,
         )
 
-    async def _open_question(self, customer_id: int) -> RunRecord | None:
-        """The latest question asked of this customer, unless they answered it."""
-        row = (
-            await self.conn.execute(
-                select(*RUN_COLUMNS)
-                .select_from(t.delivery.join(t.poll_run, r.id == d.run_id))
-                .where(asked(customer_id))
-                .order_by(d.id.desc())
-                .limit(1)
-            )
-        ).first()
-        if row is None:
-            return None
-        run = RunRecord.from_row(row)
-        return None if await self.answered(run.id, customer_id) else run
+    async def _runs_with_answers(self, customer_id: int, run_ids: set[int]) -> dict[int, tuple[RunRecord, bool]]:
+        """Run id -> (the run, whether this customer has answered it)."""
+        if not run_ids:
+            return {}
+        has_answer = exists().where(a.run_id == r.id, a.customer_id == customer_id).label("answered")
+        rows = await self.conn.execute(select(*RUN_COLUMNS, has_answer).where(r.id.in_(run_ids)))
+        return {row.id: (RunRecord.from_row(row), bool(row.answered)) for row in rows}
 
     async def answered(self, run_id: int, customer_id: int) -> bool:
         stmt = select(a.id).where(a.run_id == run_id, a.customer_id == customer_id).limit(1)
@@ -167,27 +186,24 @@ class ConversationRepo:
             .where(t.customer.c.id == customer_id)
             .values(awaiting_rating_answer_id=answer_id if await_rating else None)
         )
+        # One statement for both: the question counts as delivered (its send may still have been in
+        # flight), and a reminder not sent yet is dropped.
+        question_settled = and_(asked(customer_id), d.status != DeliveryStatus.SENT)
+        reminder_dropped = and_(d.kind == DeliveryKind.REMINDER, d.status == DeliveryStatus.PENDING)
         await self.conn.execute(
             update(t.delivery)
-            .where(asked(customer_id), d.run_id == run_id, d.status != DeliveryStatus.SENT)
+            .where(d.run_id == run_id, d.customer_id == customer_id, or_(question_settled, reminder_dropped))
             .values(
-                status=DeliveryStatus.SENT,
-                sent_at=now,
+                status=case((d.kind == DeliveryKind.QUESTION, DeliveryStatus.SENT), else_=DeliveryStatus.SKIPPED),
+                sent_at=case((d.kind == DeliveryKind.QUESTION, now), else_=d.sent_at),
                 claim_token=None,
                 claimed_by=None,
                 outcome_unknown=False,
-                last_error="answered while the send was in flight",
+                last_error=case(
+                    (d.kind == DeliveryKind.QUESTION, "answered while the send was in flight"),
+                    else_="customer answered",
+                ),
             )
-        )
-        await self.conn.execute(
-            update(t.delivery)
-            .where(
-                d.run_id == run_id,
-                d.customer_id == customer_id,
-                d.kind == DeliveryKind.REMINDER,
-                d.status == DeliveryStatus.PENDING,
-            )
-            .values(status=DeliveryStatus.SKIPPED, last_error="customer answered")
         )
         return answer_id
 

@@ -11,6 +11,7 @@ that reads and then writes never fails to upgrade its lock ("database is locked"
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -43,6 +44,9 @@ class Unit:
 class Store:
     def __init__(self, db: AsyncEngine) -> None:
         self.db = db
+        # SQLite has one writer at a time. Our own write transactions queue here instead of in
+        # SQLite's busy handler, whose growing sleeps (up to 100 ms) would throttle a busy process.
+        self._writer = asyncio.Lock() if db.dialect.name == "sqlite" else None
 
     @property
     def dialect(self) -> str:
@@ -52,7 +56,7 @@ class Store:
     async def unit(self) -> AsyncIterator[Unit]:
         """One write transaction; commits when the block ends, rolls back if it raises."""
         try:
-            async with self.db.begin() as conn:
+            async with self._serialised(), self.db.begin() as conn:
                 yield Unit(conn)
         except Exception as exc:
             translated = classify(exc)
@@ -73,6 +77,14 @@ class Store:
             if translated is None or translated is exc:
                 raise
             raise translated from exc
+
+    @asynccontextmanager
+    async def _serialised(self) -> AsyncIterator[None]:
+        if self._writer is None:
+            yield
+            return
+        async with self._writer:
+            yield
 
     async def dispose(self) -> None:
         await self.db.dispose()

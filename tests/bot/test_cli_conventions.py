@@ -100,6 +100,7 @@ def test_every_option_is_described_and_every_command_has_examples() -> None:
         "feedbot check",
         "feedbot export",
         "feedbot digest",
+        "feedbot deadletters",
         "feedbot db",
         "feedbot db upgrade",
     ]
