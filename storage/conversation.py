@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, literal, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, exists, literal, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import tables as t
 from storage.customers import CustomerRecord, clean
-from storage.models import DeliveryKind, DeliveryStatus
+from storage.models import DeliveryKind, DeliveryStatus, UTCDateTime
 from storage.runs import RUN_COLUMNS, RunRecord
 
 d, a, r = t.delivery.c, t.answer.c, t.poll_run.c
@@ -62,6 +64,77 @@ def asked(customer_id: int | ColumnElement[int]) -> ColumnElement[bool]:
     )
 
 
+_INSERT_ANSWER = t.prepared(
+    lambda dialect: (
+        (postgresql.insert if dialect == "postgresql" else sqlite.insert)(t.answer)
+        .on_conflict_do_nothing()
+        .returning(a.id)
+    )
+)
+_SET_AWAITING = t.prepared(
+    lambda _: (
+        update(t.customer)
+        .where(t.customer.c.id == bindparam("customer"))
+        .values(awaiting_rating_answer_id=bindparam("awaiting"))
+    )
+)
+
+
+def _settle_deliveries(_: str) -> Any:
+    """An answer settles its run's deliveries to that customer, in one statement: the question counts
+    as delivered (its send may still have been in flight), and a reminder not sent yet is dropped."""
+    customer: Any = bindparam("customer")
+    question_settled = and_(asked(customer), d.status != DeliveryStatus.SENT)
+    reminder_dropped = and_(d.kind == DeliveryKind.REMINDER, d.status == DeliveryStatus.PENDING)
+    return (
+        update(t.delivery)
+        .where(d.run_id == bindparam("run"), d.customer_id == customer, or_(question_settled, reminder_dropped))
+        .values(
+            status=case(
+                (d.kind == DeliveryKind.QUESTION, DeliveryStatus.SENT.value), else_=DeliveryStatus.SKIPPED.value
+            ),
+            sent_at=case((d.kind == DeliveryKind.QUESTION, bindparam("now", type_=UTCDateTime())), else_=d.sent_at),
+            claim_token=None,
+            claimed_by=None,
+            outcome_unknown=False,
+            last_error=case(
+                (d.kind == DeliveryKind.QUESTION, "answered while the send was in flight"),
+                else_="customer answered",
+            ),
+        )
+    )
+
+
+_SETTLE_DELIVERIES = t.prepared(_settle_deliveries)
+
+
+def _snapshot(dialect: str, targeted: bool) -> Any:
+    """The customer, whether this message is stored already, the latest question asked of them, the
+    run their pending rating belongs to, and (targeted) whether the named run was asked of them."""
+    cust = t.customer.c
+    latest_asked = select(d.run_id).where(asked(cust.id)).order_by(d.id.desc()).limit(1).correlate(t.customer)
+    awaiting_run = select(a.run_id).where(a.id == cust.awaiting_rating_answer_id).correlate(t.customer)
+    target_asked: Any = (
+        exists().where(asked(cust.id), d.run_id == bindparam("target")).correlate(t.customer)
+        if targeted
+        else literal(False)
+    )
+    stmt = select(
+        t.customer,
+        exists().where(a.source_message_id == bindparam("source")).label("source_answered"),
+        latest_asked.scalar_subquery().label("open_run_id"),
+        awaiting_run.scalar_subquery().label("awaiting_run_id"),
+        target_asked.label("target_asked"),
+    ).where(cust.platform == bindparam("platform"), cust.platform_user_id == bindparam("user_id"))
+    # The customer's row is locked on PostgreSQL: one customer's messages handled by two processes at
+    # once are decided one after the other.
+    return stmt.with_for_update(of=t.customer) if dialect == "postgresql" else stmt
+
+
+_SNAPSHOT = t.prepared(lambda dialect: _snapshot(dialect, targeted=False))
+_SNAPSHOT_TARGETED = t.prepared(lambda dialect: _snapshot(dialect, targeted=True))
+
+
 class ConversationRepo:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
@@ -69,35 +142,12 @@ class ConversationRepo:
     async def snapshot(
         self, platform: str, user_id: str, source_message_id: str, target_run_id: int | None = None
     ) -> ConversationSnapshot:
-        """Everything one message is decided on, in two queries (this runs for every message).
-
-        The customer's row is locked (PostgreSQL), so one customer's messages handled by two
-        processes at once are decided one after the other.
-        """
-        cust = t.customer.c
-        latest_asked = (
-            select(d.run_id)
-            .where(asked(cust.id))
-            .order_by(d.id.desc())
-            .limit(1)
-            .correlate(t.customer)
-            .scalar_subquery()
-        )
-        awaiting_run = select(a.run_id).where(a.id == cust.awaiting_rating_answer_id).correlate(t.customer)
-        stmt = select(
-            t.customer,
-            exists().where(a.source_message_id == source_message_id[:200]).label("source_answered"),
-            latest_asked.label("open_run_id"),
-            awaiting_run.scalar_subquery().label("awaiting_run_id"),
-            (
-                exists().where(asked(cust.id), d.run_id == target_run_id).correlate(t.customer)
-                if target_run_id is not None
-                else literal(False)
-            ).label("target_asked"),
-        ).where(cust.platform == platform, cust.platform_user_id == user_id[:64])
-        if self.conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update(of=t.customer)
-        row = (await self.conn.execute(stmt)).first()
+        """Everything one message is decided on, in two queries (this runs for every message)."""
+        stmt = _SNAPSHOT(self.conn) if target_run_id is None else _SNAPSHOT_TARGETED(self.conn)
+        params: dict[str, object] = {"platform": platform, "user_id": user_id[:64], "source": source_message_id[:200]}
+        if target_run_id is not None:
+            params["target"] = target_run_id
+        row = (await self.conn.execute(stmt, params)).first()
         if row is None:
             return ConversationSnapshot(customer=None)
         values = row._mapping
@@ -163,48 +213,22 @@ class ConversationRepo:
         The question counts as delivered from now on (its send may still have been in flight), and
         a reminder not sent yet is dropped: a customer who answered is never asked again.
         """
-        row = (
-            await self.conn.execute(
-                t.insert_ignoring_conflicts(self.conn, t.answer)
-                .values(
-                    run_id=run_id,
-                    customer_id=customer_id,
-                    text=clean(text),
-                    rating=rating,
-                    late=late,
-                    source_message_id=source_message_id[:200],
-                    answered_at=answered_at,
-                )
-                .returning(a.id)
-            )
-        ).first()
+        values = {
+            "run_id": run_id,
+            "customer_id": customer_id,
+            "text": clean(text),
+            "rating": rating,
+            "late": late,
+            "source_message_id": source_message_id[:200],
+            "answered_at": answered_at,
+        }
+        row = (await self.conn.execute(_INSERT_ANSWER(self.conn), values)).first()
         if row is None:
             return None
         answer_id = int(row[0])
-        await self.conn.execute(
-            update(t.customer)
-            .where(t.customer.c.id == customer_id)
-            .values(awaiting_rating_answer_id=answer_id if await_rating else None)
-        )
-        # One statement for both: the question counts as delivered (its send may still have been in
-        # flight), and a reminder not sent yet is dropped.
-        question_settled = and_(asked(customer_id), d.status != DeliveryStatus.SENT)
-        reminder_dropped = and_(d.kind == DeliveryKind.REMINDER, d.status == DeliveryStatus.PENDING)
-        await self.conn.execute(
-            update(t.delivery)
-            .where(d.run_id == run_id, d.customer_id == customer_id, or_(question_settled, reminder_dropped))
-            .values(
-                status=case((d.kind == DeliveryKind.QUESTION, DeliveryStatus.SENT), else_=DeliveryStatus.SKIPPED),
-                sent_at=case((d.kind == DeliveryKind.QUESTION, now), else_=d.sent_at),
-                claim_token=None,
-                claimed_by=None,
-                outcome_unknown=False,
-                last_error=case(
-                    (d.kind == DeliveryKind.QUESTION, "answered while the send was in flight"),
-                    else_="customer answered",
-                ),
-            )
-        )
+        awaiting = answer_id if await_rating else None
+        await self.conn.execute(_SET_AWAITING(self.conn), {"customer": customer_id, "awaiting": awaiting})
+        await self.conn.execute(_SETTLE_DELIVERIES(self.conn), {"run": run_id, "customer": customer_id, "now": now})
         return answer_id
 
     async def edit_answer(self, source_message_id: str, text: str, now: datetime) -> bool:

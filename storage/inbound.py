@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Table, and_, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import tables as t
@@ -54,6 +55,15 @@ def _matching(table: Table, key: UpdateKey) -> ColumnElement[bool]:
     return and_(*(table.c[name] == value for name, value in key.values().items()))
 
 
+_CLAIM = t.prepared(
+    lambda dialect: (
+        (postgresql.insert if dialect == "postgresql" else sqlite.insert)(t.inbound_seen)
+        .on_conflict_do_nothing()
+        .returning(t.inbound_seen.c.id)
+    )
+)
+
+
 class InboundRepo:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
@@ -61,12 +71,8 @@ class InboundRepo:
     # ------------------------------------------------------------------ dedupe
     async def claim(self, key: UpdateKey, now: datetime) -> bool:
         """Claim the update for this transaction; False when it was handled already (stop there)."""
-        stmt = (
-            t.insert_ignoring_conflicts(self.conn, t.inbound_seen)
-            .values(**key.values(), seen_at=now)
-            .returning(t.inbound_seen.c.id)
-        )
-        return (await self.conn.execute(stmt)).first() is not None
+        result = await self.conn.execute(_CLAIM(self.conn), {**key.values(), "seen_at": now})
+        return result.first() is not None
 
     async def seen(self, key: UpdateKey) -> bool:
         stmt = select(t.inbound_seen.c.id).where(_matching(t.inbound_seen, key))

@@ -71,34 +71,33 @@ def _fenced(claim: Claim) -> Any:
     return and_(d.id == claim.delivery_id, d.status == DeliveryStatus.SENDING, d.claim_token == claim.token)
 
 
+_QUEUE = t.prepared(lambda _: insert(t.delivery).returning(d.id))
+
+
 class OutboxRepo:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
 
     # ------------------------------------------------------------------ queueing
     async def queue(self, message: OutboxMessage, now: datetime) -> int:
-        stmt = (
-            insert(t.delivery)
-            .values(
-                kind=message.kind,
-                status=DeliveryStatus.PENDING,
-                priority=PRIORITY[message.kind],
-                platform=message.platform[:32],
-                chat_id=message.chat_id[:64],
-                user_id=message.user_id[:64] if message.user_id else None,
-                run_id=message.run_id,
-                customer_id=message.customer_id,
-                body=message.body,
-                image=message.image,
-                reply_handle=message.reply_handle,
-                attempts=0,
-                outcome_unknown=False,
-                next_attempt_at=now,
-                created_at=now,
-            )
-            .returning(d.id)
-        )
-        return int((await self.conn.execute(stmt)).scalar_one())
+        values = {
+            "kind": message.kind.value,
+            "status": DeliveryStatus.PENDING.value,
+            "priority": PRIORITY[message.kind],
+            "platform": message.platform[:32],
+            "chat_id": message.chat_id[:64],
+            "user_id": message.user_id[:64] if message.user_id else None,
+            "run_id": message.run_id,
+            "customer_id": message.customer_id,
+            "body": message.body,
+            "image": message.image,
+            "reply_handle": message.reply_handle,
+            "attempts": 0,
+            "outcome_unknown": False,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        return int((await self.conn.execute(_QUEUE(self.conn), values)).scalar_one())
 
     async def fan_out(self, run_id: int, tag: str | None, now: datetime) -> int:
         """Queue the run's question for every subscribed, reachable customer (with the run's tag) who

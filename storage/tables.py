@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Table
@@ -27,6 +28,23 @@ def insert_ignoring_conflicts(conn: AsyncConnection, table: Table) -> Any:
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing()
     return sqlite.insert(table).on_conflict_do_nothing()
+
+
+def prepared(build: Callable[[str], Any]) -> Callable[[AsyncConnection], Any]:
+    """A statement built once per dialect and reused with its parameters passed at execution.
+
+    For the statements every inbound message runs: building and cache-keying a statement costs more
+    Python than executing it does.
+    """
+    built: dict[str, Any] = {}
+
+    def get(conn: AsyncConnection) -> Any:
+        name = conn.dialect.name
+        if name not in built:
+            built[name] = build(name)
+        return built[name]
+
+    return get
 
 
 def upsert(conn: AsyncConnection, table: Table, keys: list[str], values: dict[str, Any], update: list[str]) -> Any:

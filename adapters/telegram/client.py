@@ -53,6 +53,7 @@ log = logging.getLogger("feedbot.telegram")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 RawUpdate = dict[str, Any]
+REFETCH_WHILE_BUSY = 0.25  # seconds between getUpdates calls while updates are being handled
 
 
 class TelegramAdapter:
@@ -99,7 +100,8 @@ class TelegramAdapter:
         self._lanes: dict[str, list[tuple[int, Update | None]]] = {}
         self._lane_tasks: set[asyncio.Task[None]] = set()
         self._lane_slots = asyncio.Semaphore(max_lanes)
-        self._progress = asyncio.Event()
+        self._in_hand = 0  # updates accepted and not handled yet
+        self._all_handled = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
         protect_token(token)
 
@@ -266,8 +268,9 @@ class TelegramAdapter:
         backoff = self.retry_backoff
         while not self._stopping:
             try:
-                # While updates are in hand, a short poll: the next call confirms them once handled.
-                batch = await self._fetch_updates(1 if self._window else self.poll_timeout)
+                # With updates in hand, no long poll: this call confirms what was handled and picks up
+                # what came meanwhile; otherwise wait at Telegram for new updates.
+                batch = await self._fetch_updates(0 if self._window else self.poll_timeout)
                 backoff = self.retry_backoff
             except RetryAfter as exc:
                 await asyncio.sleep(retry_seconds(exc))
@@ -278,14 +281,14 @@ class TelegramAdapter:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 60.0)
                 continue
-            fresh = [data for data in batch if int(data["update_id"]) not in self._window]
-            for data in fresh:
-                self._accept(data)
-            if batch and not fresh:
-                # Only updates in hand came back: wait until one is handled rather than spin.
-                self._progress.clear()
+            for data in batch:
+                if int(data["update_id"]) not in self._window:
+                    self._accept(data)
+            if self._in_hand:
+                # Let the lanes work: look again once all are handled, or after a short while.
+                self._all_handled.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._progress.wait(), 0.5)
+                    await asyncio.wait_for(self._all_handled.wait(), REFETCH_WHILE_BUSY)
             self._advance_offset()
 
     def _accept(self, data: RawUpdate) -> None:
@@ -293,6 +296,7 @@ class TelegramAdapter:
         update_id = int(data["update_id"])
         update = self._parse(data)
         self._window[update_id] = False
+        self._in_hand += 1
         key = _sender_key(update, data)
         lane = self._lanes.get(key)
         if lane is not None:
@@ -313,7 +317,9 @@ class TelegramAdapter:
                         return  # stopping: left unconfirmed, Telegram delivers it again
                     lane.pop(0)
                     self._window[update_id] = True
-                    self._progress.set()
+                    self._in_hand -= 1
+                    if not self._in_hand:
+                        self._all_handled.set()
             finally:
                 del self._lanes[key]
 
