@@ -132,6 +132,12 @@ def _snapshot(dialect: str, targeted: bool) -> Any:
 
 
 _SNAPSHOT = t.prepared(lambda dialect: _snapshot(dialect, targeted=False))
+_RUNS_WITH_ANSWERS = t.prepared(
+    lambda _: select(
+        *RUN_COLUMNS,
+        exists().where(a.run_id == r.id, a.customer_id == bindparam("customer")).label("answered"),
+    ).where(r.id.in_(bindparam("ids", expanding=True)))
+)
 _SNAPSHOT_TARGETED = t.prepared(lambda dialect: _snapshot(dialect, targeted=True))
 
 
@@ -174,8 +180,7 @@ class ConversationRepo:
         """Run id -> (the run, whether this customer has answered it)."""
         if not run_ids:
             return {}
-        has_answer = exists().where(a.run_id == r.id, a.customer_id == customer_id).label("answered")
-        rows = await self.conn.execute(select(*RUN_COLUMNS, has_answer).where(r.id.in_(run_ids)))
+        rows = await self.conn.execute(_RUNS_WITH_ANSWERS(self.conn), {"ids": sorted(run_ids), "customer": customer_id})
         return {row.id: (RunRecord.from_row(row), bool(row.answered)) for row in rows}
 
     async def answered(self, run_id: int, customer_id: int) -> bool:
