@@ -19,6 +19,7 @@ test: $(BIN)/.installed
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check bot adapters storage tests bench
+	$(BIN)/ruff format --check bot adapters storage tests bench
 	$(BIN)/mypy
 
 bench: $(BIN)/.installed

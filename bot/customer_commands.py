@@ -29,9 +29,8 @@ async def start(ctx: CommandContext) -> Decision:
         language=inbound.language,
         tag=tag,
     )
-    polls = ctx.settings.polls
-    rating = any(p.rating for p in polls) if polls else True
-    welcome = texts.welcome(inbound.sender_name.strip()[:64], rating)
+    scales = frozenset(p.scale for p in ctx.settings.polls if p.rating)
+    welcome = texts.welcome(inbound.sender_name.strip()[:64], scales)
     customer = ctx.customer
     if customer is not None and customer.paused_until is not None and customer.paused_until > ctx.now:
         welcome = texts.RESUMED  # subscribing again ends a pause early

@@ -8,8 +8,16 @@ MAX_ANSWER_CHARS = 4096
 HELP_INTRO = "I collect short feedback for the team behind this chat.\n\n"
 
 
-def welcome(name: str, rating: bool) -> str:
-    rate = " and, if you like, rate it from 1 to 5" if rating else ""
+def welcome(name: str, scales: frozenset[int]) -> str:
+    """`scales`: the rating scales of the polls that ask for a rating (5: 1-5, 10: 0-10); empty: none."""
+    if scales == {5}:
+        rate = " and, if you like, rate it from 1 to 5"
+    elif scales == {10}:
+        rate = " and, if you like, rate it from 0 to 10"
+    elif scales:
+        rate = " and, if you like, give it a rating"
+    else:
+        rate = ""
     hello = f"Hi {name}! " if name else "Hi! "
     return (
         f"{hello}You're subscribed. Now and then I'll ask one short question, such as "

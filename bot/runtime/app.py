@@ -1,7 +1,7 @@
-"""The composition root: `build_runtime(settings)` wires storage, engine, delivery worker, scheduler
-and adapters, every dependency passed in through constructors; `Runtime.run` runs them until told to
-stop. Platform adapters are imported lazily, only when their section is configured, so bot/ never
-imports a platform SDK otherwise (tests/test_layering.py).
+"""The composition root: `build_runtime(settings)` wires storage, engine, delivery worker, scheduler,
+health server and adapters, every dependency passed in through constructors; `Runtime.run` runs them
+until told to stop. The adapters come from the platform registry (bot.platforms), which imports each
+platform's SDK only when its section is configured (tests/test_layering.py).
 """
 
 from __future__ import annotations

@@ -260,3 +260,20 @@ async def test_privacy_explains_what_is_stored_and_links_the_policy(sqlite_store
     assert await find_customer(sqlite_store, "local", wes.user_id) is None  # asking stores nothing
     await chat.say_in_group(wes, "-1", "/privacy")
     assert chat.adapter.outbox[-1].chat.chat_id == "-1" and "/forget" in chat.adapter.outbox[-1].text
+
+
+async def test_the_welcome_promises_the_scale_the_polls_use(sqlite_store: Store) -> None:
+    cases = {
+        "from 1 to 5": [{"id": "a", "question": "q", "scale": 5}],
+        "from 0 to 10": [{"id": "a", "question": "q", "scale": 10}],
+        "give it a rating": [{"id": "a", "question": "q"}, {"id": "b", "question": "q", "scale": 10}],
+    }
+    for i, (promise, polls) in enumerate(cases.items()):
+        chat = await Chat.open(sqlite_store, make_settings(polls=polls))
+        user = chat.user(f"u{i}", str(500 + i))
+        await chat.say(user, "/start")
+        assert promise in chat.last_text(user)
+    chat = await Chat.open(sqlite_store, make_settings(polls=[{"id": "a", "question": "q", "rating": False}]))
+    quiet = chat.user("q", "599")
+    await chat.say(quiet, "/start")
+    assert "rate it" not in chat.last_text(quiet) and "rating" not in chat.last_text(quiet)  # none promised
