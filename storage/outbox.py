@@ -73,6 +73,39 @@ def _fenced(claim: Claim) -> Any:
 
 _QUEUE = t.prepared(lambda _: insert(t.delivery).returning(d.id))
 
+# The columns a set-based queueing (INSERT ... SELECT) fills, in the order `_queued` selects them.
+_QUEUED_COLUMNS = (
+    "kind",
+    "status",
+    "priority",
+    "platform",
+    "chat_id",
+    "user_id",
+    "run_id",
+    "customer_id",
+    "attempts",
+    "outcome_unknown",
+    "next_attempt_at",
+    "created_at",
+)
+
+
+def _queued(kind: DeliveryKind, run_id: int, address: tuple[Any, Any, Any, Any], now: datetime) -> Any:
+    """SELECT the values of one pending row of `kind` per row of the source; `address` is its
+    (platform, chat id, user id, customer id) columns."""
+    return select(
+        literal(kind.value),
+        literal(DeliveryStatus.PENDING.value),
+        literal(PRIORITY[kind]),
+        *address[:3],
+        literal(run_id),
+        address[3],
+        literal(0),
+        literal(False),
+        literal(now, type_=UTCDateTime()),
+        literal(now, type_=UTCDateTime()),
+    )
+
 
 class OutboxRepo:
     def __init__(self, conn: AsyncConnection) -> None:
@@ -111,37 +144,9 @@ class OutboxRepo:
             or_(c.paused_until.is_(None), c.paused_until <= now),
             ~exists().where(d.run_id == run_id, d.customer_id == c.id, d.kind == DeliveryKind.QUESTION),
         ]
-        source = select(
-            literal(DeliveryKind.QUESTION.value),
-            literal(DeliveryStatus.PENDING.value),
-            literal(PRIORITY[DeliveryKind.QUESTION]),
-            c.platform,
-            c.chat_id,
-            c.platform_user_id,
-            literal(run_id),
-            c.id,
-            literal(0),
-            literal(False),
-            literal(now, type_=UTCDateTime()),
-            literal(now, type_=UTCDateTime()),
-        ).where(and_(*conditions))
-        stmt = insert(t.delivery).from_select(
-            [
-                "kind",
-                "status",
-                "priority",
-                "platform",
-                "chat_id",
-                "user_id",
-                "run_id",
-                "customer_id",
-                "attempts",
-                "outcome_unknown",
-                "next_attempt_at",
-                "created_at",
-            ],
-            source,
-        )
+        address = (c.platform, c.chat_id, c.platform_user_id, c.id)
+        source = _queued(DeliveryKind.QUESTION, run_id, address, now).where(and_(*conditions))
+        stmt = insert(t.delivery).from_select(list(_QUEUED_COLUMNS), source)
         result = await self.conn.execute(stmt)
         return int(result.rowcount or 0)
 
@@ -162,21 +167,9 @@ class OutboxRepo:
         """One reminder per customer who was sent the question and has not answered (never twice)."""
         question = t.delivery.alias("q")
         q = question.c
+        address = (q.platform, q.chat_id, q.user_id, q.customer_id)
         source = (
-            select(
-                literal(DeliveryKind.REMINDER.value),
-                literal(DeliveryStatus.PENDING.value),
-                literal(PRIORITY[DeliveryKind.REMINDER]),
-                q.platform,
-                q.chat_id,
-                q.user_id,
-                literal(run_id),
-                q.customer_id,
-                literal(0),
-                literal(False),
-                literal(now, type_=UTCDateTime()),
-                literal(now, type_=UTCDateTime()),
-            )
+            _queued(DeliveryKind.REMINDER, run_id, address, now)
             .select_from(question.join(t.customer, c.id == q.customer_id))
             .where(
                 q.run_id == run_id,
@@ -188,23 +181,7 @@ class OutboxRepo:
                 ~exists().where(d.run_id == run_id, d.customer_id == q.customer_id, d.kind == DeliveryKind.REMINDER),
             )
         )
-        stmt = insert(t.delivery).from_select(
-            [
-                "kind",
-                "status",
-                "priority",
-                "platform",
-                "chat_id",
-                "user_id",
-                "run_id",
-                "customer_id",
-                "attempts",
-                "outcome_unknown",
-                "next_attempt_at",
-                "created_at",
-            ],
-            source,
-        )
+        stmt = insert(t.delivery).from_select(list(_QUEUED_COLUMNS), source)
         result = await self.conn.execute(stmt)
         return int(result.rowcount or 0)
 

@@ -28,6 +28,18 @@ from storage.workers import WorkerRepo
 READ_ONLY = "feedbot_read_only"  # execution option the SQLite begin hook reads (storage.db)
 
 
+@asynccontextmanager
+async def _translated() -> AsyncIterator[None]:
+    """Database failures leave as storage.errors classes where their cause is known."""
+    try:
+        yield
+    except Exception as exc:
+        translated = classify(exc)
+        if translated is None or translated is exc:
+            raise
+        raise translated from exc
+
+
 class Unit:
     """Repositories bound to one transaction."""
 
@@ -55,28 +67,16 @@ class Store:
     @asynccontextmanager
     async def unit(self) -> AsyncIterator[Unit]:
         """One write transaction; commits when the block ends, rolls back if it raises."""
-        try:
-            async with self._serialised(), self.db.begin() as conn:
-                yield Unit(conn)
-        except Exception as exc:
-            translated = classify(exc)
-            if translated is None or translated is exc:
-                raise
-            raise translated from exc
+        async with _translated(), self._serialised(), self.db.begin() as conn:
+            yield Unit(conn)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Unit]:
         """A read-only transaction (no write lock on SQLite)."""
-        try:
-            async with self.db.connect() as raw:
-                conn = await raw.execution_options(**{READ_ONLY: True})
-                async with conn.begin():
-                    yield Unit(conn)
-        except Exception as exc:
-            translated = classify(exc)
-            if translated is None or translated is exc:
-                raise
-            raise translated from exc
+        async with _translated(), self.db.connect() as raw:
+            conn = await raw.execution_options(**{READ_ONLY: True})
+            async with conn.begin():
+                yield Unit(conn)
 
     @asynccontextmanager
     async def _serialised(self) -> AsyncIterator[None]:

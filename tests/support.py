@@ -6,11 +6,11 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from adapters.local import LocalAdapter, LocalUser
 from bot.commands import CommandRegistry, Reporting
@@ -23,6 +23,8 @@ from bot.runtime.delivery import DeliveryWorker
 from storage.customers import CustomerRecord
 from storage.runs import RunCounts, RunRecord
 from storage.store import Store
+
+T = TypeVar("T")
 
 
 class FakeClock:
@@ -160,43 +162,35 @@ class Chat:
         self.users[name] = user
         return user
 
-    async def say(self, user: LocalUser, text: str, *, message_id: str | None = None) -> str:
-        message_id = await self.adapter.say(user, text, message_id=message_id)
+    async def _then_drain(self, action: Awaitable[T]) -> T:
+        """A customer acts; then the replies go out, as the running delivery worker would send them."""
+        result = await action
         await self.worker.drain()
-        return message_id
+        return result
+
+    async def say(self, user: LocalUser, text: str, *, message_id: str | None = None) -> str:
+        return await self._then_drain(self.adapter.say(user, text, message_id=message_id))
 
     async def say_in_group(self, user: LocalUser, group_id: str, text: str) -> str:
-        message_id = await self.adapter.say_in_group(user, group_id, text)
-        await self.worker.drain()
-        return message_id
+        return await self._then_drain(self.adapter.say_in_group(user, group_id, text))
 
     async def press(self, user: LocalUser, value: str) -> str:
-        message_id = await self.adapter.press(user, value)
-        await self.worker.drain()
-        return message_id
+        return await self._then_drain(self.adapter.press(user, value))
 
     async def answer_with(self, user: LocalUser, text: str, choice: str) -> str:
-        message_id = await self.adapter.answer_with(user, text, choice)
-        await self.worker.drain()
-        return message_id
+        return await self._then_drain(self.adapter.answer_with(user, text, choice))
 
     async def send_sticker(self, user: LocalUser) -> str:
-        message_id = await self.adapter.send_sticker(user)
-        await self.worker.drain()
-        return message_id
+        return await self._then_drain(self.adapter.send_sticker(user))
 
     async def edit(self, user: LocalUser, message_id: str, text: str) -> str:
-        await self.adapter.edit(user, message_id, text)
-        await self.worker.drain()
-        return message_id
+        return await self._then_drain(self.adapter.edit(user, message_id, text))
 
     async def block(self, user: LocalUser) -> None:
-        await self.adapter.block(user)
-        await self.worker.drain()
+        await self._then_drain(self.adapter.block(user))
 
     async def unblock(self, user: LocalUser) -> None:
-        await self.adapter.unblock(user)
-        await self.worker.drain()
+        await self._then_drain(self.adapter.unblock(user))
 
     def texts(self, user: LocalUser) -> list[str]:
         return [m.text for m in self.adapter.received(user)]
