@@ -126,11 +126,20 @@ async def test_kill_9_mid_run_loses_no_answer_and_asks_nobody_twice(
     url = f"sqlite:///{tmp_path}/feedbot.db" if backend == "sqlite" else fresh_pg_url
     config = write_config(tmp_path, url, telegram)
     customers = Customers(telegram)
+    welcomed = lambda: sum(1 for u in customers.users if telegram.messages(u.id))  # noqa: E731
+    with start_bot(config, telegram) as zeroth:
+        await asyncio.to_thread(zeroth.wait_for, "feedbot ready", 120)
+        customers.subscribe()
+        # Killed while the welcomes go out: updates in hand, replies queued and in flight.
+        await customers.play_until(lambda: welcomed() >= CUSTOMERS // 2, 60)
+        zeroth.process.send_signal(signal.SIGKILL)
+        first_kill = time.monotonic()
+        zeroth.process.wait(timeout=30)
+    assert welcomed() < CUSTOMERS, "the first kill came after every welcome was out: nothing was tested"
     first = start_bot(config, telegram)
     with first:
         await asyncio.to_thread(first.wait_for, "feedbot ready", 120)
-        customers.subscribe()
-        await customers.play_until(lambda: sum(1 for u in customers.users if telegram.messages(u.id)) == CUSTOMERS, 60)
+        await customers.play_until(lambda: welcomed() == CUSTOMERS, 90)
         telegram.send_text(STAFF, "/poll visit")
         # Answers are flowing and questions still going out: the process dies without a word.
         await customers.play_until(lambda: len(customers.answered) >= CUSTOMERS // 5, 60)
@@ -158,6 +167,9 @@ async def test_kill_9_mid_run_loses_no_answer_and_asks_nobody_twice(
 
     # Its claims went back to delivery once the dead process had been silent for 15 s.
     assert released and released[0] - killed_at < 20, "the dead process's claims were not released within 20 s"
+    for user in customers.users:  # one welcome each; a second only for one in flight at the first kill
+        welcomes = [m.sent_at for m in telegram.messages(user.id) if "You're subscribed" in m.shown]
+        assert len(welcomes) == 1 or (len(welcomes) == 2 and first_kill - 2.0 <= welcomes[0] <= first_kill)
     assert telegram.too_many == [], f"{len(telegram.too_many)} sends refused with 429"
     sends = question_sends(telegram)
     assert len(sends) == CUSTOMERS

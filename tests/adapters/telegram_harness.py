@@ -11,6 +11,7 @@ from typing import Any
 
 from adapters.telegram.client import TelegramAdapter
 from bot.adapter import Handled
+from bot.commands import CommandRegistry
 from bot.config import Settings
 from bot.engine import Engine
 from bot.errors import HandlingDeferred
@@ -133,12 +134,18 @@ def telegram_settings(fake: FakeTelegram, **overrides: Any) -> Settings:
 
 
 async def open_world(
-    fake: FakeTelegram, store: Store, settings: Settings | None = None, **adapter_options: Any
+    fake: FakeTelegram,
+    store: Store,
+    settings: Settings | None = None,
+    registry: CommandRegistry | None = None,
+    **adapter_options: Any,
 ) -> TelegramWorld:
     settings = settings or telegram_settings(fake)
     clock = FakeClock(datetime.now(UTC))  # Telegram dates messages with the real time
     adapter = make_adapter(fake, settings, **adapter_options)
-    runtime = build_runtime(settings, adapters=[adapter], clock=clock, store=store, reporting=FakeReporting())
+    runtime = build_runtime(
+        settings, adapters=[adapter], clock=clock, store=store, reporting=FakeReporting(), registry=registry
+    )
     await adapter.start(runtime.engine.on_message)
     return TelegramWorld(fake, runtime, clock, adapter, adapter_options)
 

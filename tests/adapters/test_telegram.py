@@ -14,6 +14,7 @@ from adapters.telegram.client import TelegramAdapter
 from adapters.telegram.limits import pace_rules
 from bot import texts
 from bot.adapter import Handled
+from bot.commands import default_registry
 from bot.customer_commands import mydata_json
 from bot.errors import ConfigError, DeliveryError, RecipientUnreachable, TryLater
 from bot.pacing import LocalPacer
@@ -473,3 +474,33 @@ async def test_rejected_token_is_a_config_error_without_the_token(
     assert "wrong-token-value" not in str(raised.value)
     assert "wrong-token-value" not in caplog.text
     await adapter.stop()  # never started: a no-op
+
+
+async def test_a_poison_update_is_set_aside_while_the_next_customer_is_served(
+    fake_telegram: FakeTelegram, sqlite_store: Store
+) -> None:
+    """An update whose handling fails with a bug is retried in its sender's lane, then set aside with
+    an apology and confirmed; another customer's update in the same batch is handled meanwhile."""
+    from tests.bot.test_unit_of_work import BOOM
+
+    world = await open_world(fake_telegram, sqlite_store, registry=default_registry().with_commands(BOOM))
+    bob = FakeUser(5151, "Bob")
+    try:
+        fake_telegram.send_text(ALICE, "/boom")
+        fake_telegram.send_text(bob, "/start")  # right behind the poison, in the same getUpdates batch
+        worker = asyncio.create_task(world.worker.run_forever())
+        try:
+            await fake_telegram.until(lambda: fake_telegram.messages(bob.id), within=5)
+            assert fake_telegram.messages(ALICE.id) == []  # bob was served while alice's update was retried
+            await fake_telegram.until(lambda: fake_telegram.messages(ALICE.id), within=10)
+            assert fake_telegram.last(ALICE.id).shown == texts.ERROR
+            await fake_telegram.wait_confirmed()  # the poison is acknowledged: polling is not stuck on it
+        finally:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+        async with world.store.read() as unit:
+            [letter] = await unit.inbound.dead_letters()
+        assert letter.attempts == 3 and letter.user_id == str(ALICE.id)
+    finally:
+        await world.adapter.stop()
