@@ -169,7 +169,10 @@ async def test_kill_9_mid_run_loses_no_answer_and_asks_nobody_twice(
     assert released and released[0] - killed_at < 20, "the dead process's claims were not released within 20 s"
     for user in customers.users:  # one welcome each; a second only for one in flight at the first kill
         welcomes = [m.sent_at for m in telegram.messages(user.id) if "You're subscribed" in m.shown]
-        assert len(welcomes) == 1 or (len(welcomes) == 2 and first_kill - 2.0 <= welcomes[0] <= first_kill)
+        # The fake shares the test's event loop: a request written just before the kill is read when
+        # the loop next runs, so "in flight at the kill" is stamped up to a moment after it.
+        in_flight = len(welcomes) == 2 and first_kill - 2.0 <= welcomes[0] <= first_kill + 1.0 < welcomes[1]
+        assert len(welcomes) == 1 or in_flight, welcomes
     assert telegram.too_many == [], f"{len(telegram.too_many)} sends refused with 429"
     sends = question_sends(telegram)
     assert len(sends) == CUSTOMERS
