@@ -20,7 +20,8 @@ from bot.engine import Engine
 from bot.errors import DeliveryError
 from bot.outbox_codec import to_row
 from bot.platforms import build_adapters, digest_chats
-from bot.reporting.digest import PERIODS, Digest, build_digest, goals_status_text
+from bot.reporting.digest import Digest, build_digest, goals_status_text
+from bot.reporting.periods import is_period
 from bot.roles import RolePolicy
 from bot.runtime.banner import ready_line
 from bot.runtime.clock import Clock, SystemClock
@@ -50,9 +51,9 @@ class DigestReporting:
         self.settings = settings
 
     async def build(self, period: str, now: datetime, current: bool = False) -> Digest:
-        if period not in PERIODS:
+        if not is_period(period):
             raise ValueError(f"unknown digest period {period!r}")
-        return await build_digest(self.reports, self.settings, period, now, current=current)  # type: ignore[arg-type]
+        return await build_digest(self.reports, self.settings, period, now, current=current)
 
     async def digest(self, period: str, now: datetime, current: bool = False) -> tuple[str, bytes | None]:
         digest = await self.build(period, now, current)
