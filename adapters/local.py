@@ -56,6 +56,7 @@ class LocalAdapter:
         self.transcript: list[TranscriptLine] = []
         self.blocked: dict[str, str] = {}  # chat id -> reason a send fails permanently
         self.failing: dict[str, str] = {}  # chat id -> reason a send fails for now
+        self.next_failure: dict[str, DeliveryError] = {}  # chat id -> how the next send there fails, once
         self.send_hook: Callable[[Outbound], None] | None = None
         self.unreachable_starts = 0  # how many start() calls fail as if the platform were down
         self.started = False
@@ -74,6 +75,8 @@ class LocalAdapter:
             raise TryLater("local adapter not started")
         chat_id = message.chat.chat_id
         async with self.pacer.slot(chat_id, private=message.chat.user_id is not None):
+            if chat_id in self.next_failure:
+                raise self.next_failure.pop(chat_id)
             if chat_id in self.blocked:
                 raise RecipientUnreachable(f"local: {self.blocked[chat_id]}")
             if chat_id in self.failing:

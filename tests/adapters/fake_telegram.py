@@ -171,6 +171,7 @@ class FakeTelegram:
         self.webhook: JSON = {"url": ""}
         self.allowed_updates: list[str] | None = None
         self._updates: list[JSON] = []
+        self.all_updates: list[JSON] = []  # every update ever handed out, confirmed or not
         self._update_ids = itertools.count(5000)
         self._message_ids: dict[int, Iterator[int]] = {}
         self._messages: dict[tuple[int, int], BotMessage] = {}
@@ -337,6 +338,7 @@ class FakeTelegram:
     def _push(self, kind: str, payload: JSON) -> int:
         update_id = next(self._update_ids)
         self._updates.append({"update_id": update_id, kind: payload})
+        self.all_updates.append(self._updates[-1])
         self._notify()
         return update_id
 
