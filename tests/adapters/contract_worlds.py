@@ -97,6 +97,9 @@ class World(Protocol):
     def unacknowledged(self) -> int | None:
         """Updates the platform still holds for the bot; None: the platform keeps none (no replay)."""
 
+    async def until_acknowledged(self) -> None:
+        """Until the platform holds no update for the bot (at once where it keeps none)."""
+
     @property
     def customer(self) -> ChatRef: ...
     def fail_next_send(self, fault: Fault) -> None: ...
@@ -133,6 +136,9 @@ class LocalWorld:
         task.add_done_callback(self._tasks.discard)
 
     def unacknowledged(self) -> int | None:
+        return None
+
+    async def until_acknowledged(self) -> None:
         return None
 
     @property
@@ -187,6 +193,9 @@ class TelegramWorld:
 
     def unacknowledged(self) -> int | None:
         return len(self.fake.pending_updates)
+
+    async def until_acknowledged(self) -> None:
+        await self.fake.wait_confirmed()
 
     @property
     def customer(self) -> ChatRef:
@@ -246,6 +255,9 @@ class DiscordWorld:
 
     def unacknowledged(self) -> int | None:
         return None  # the gateway replays nothing once a session is gone
+
+    async def until_acknowledged(self) -> None:
+        return None
 
     @property
     def customer(self) -> ChatRef:

@@ -6,6 +6,7 @@ live in contract_worlds.py. A new platform passes this module before it is wired
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -53,8 +54,6 @@ async def test_an_update_the_engine_could_not_commit_comes_again_until_it_is_han
 
 
 async def test_the_platform_is_acknowledged_only_after_the_engine_returns(world: World) -> None:
-    import asyncio
-
     world.engine.hold = asyncio.Event()
     await world.customer_says("the coffee")
     await world.engine.until(lambda: len(world.engine.calls) == 1)
@@ -64,10 +63,7 @@ async def test_the_platform_is_acknowledged_only_after_the_engine_returns(world:
         assert world.unacknowledged() == 1
     world.engine.hold.set()
     await world.engine.until(lambda: world.engine.texts() == ["the coffee"])
-    if held is not None:
-        async with asyncio.timeout(5):
-            while world.unacknowledged():
-                await asyncio.sleep(0.01)
+    await world.until_acknowledged()
 
 
 async def test_a_duplicate_update_reaches_the_engine_as_the_same_update(world: World) -> None:
@@ -96,6 +92,8 @@ async def test_send_failures_are_told_apart(world: World, fault: Fault, expected
     with pytest.raises(DeliveryError) as raised:
         await world.adapter.send(Outbound(world.customer, "What was your favourite part?"))
     assert type(raised.value) is expected, raised.value
+    if fault is Fault.RATE_LIMITED:
+        return  # the pause the platform asked for holds every send; waiting it out proves nothing here
     # The fault was the platform's answer to that one send: the next one goes out.
     await world.adapter.send(Outbound(world.customer, "Thanks!"))
     assert world.shown()[-1].text == "Thanks!"
