@@ -104,8 +104,30 @@ async def stored_answers(store: Store) -> list[StoredAnswer]:
 
 
 # ---------------------------------------------------------------------------------------- chat harness
+class OnRuntime:
+    """A test world around one runtime, with its parts at hand."""
+
+    runtime: Runtime
+
+    @property
+    def store(self) -> Store:
+        return self.runtime.store
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
+
+    @property
+    def engine(self) -> Engine:
+        return self.runtime.engine
+
+    @property
+    def worker(self) -> DeliveryWorker:
+        return self.runtime.worker
+
+
 @dataclass
-class Chat:
+class Chat(OnRuntime):
     """A conversation harness: `await chat.say(alice, "/start")`, then look at what alice received.
 
     Every action is delivered like a platform update and then the outbox is drained, as the
@@ -140,22 +162,6 @@ class Chat:
         )
         await adapter.start(runtime.engine.on_message)
         return cls(runtime, adapter, clock)
-
-    @property
-    def store(self) -> Store:
-        return self.runtime.store
-
-    @property
-    def settings(self) -> Settings:
-        return self.runtime.settings
-
-    @property
-    def engine(self) -> Engine:
-        return self.runtime.engine
-
-    @property
-    def worker(self) -> DeliveryWorker:
-        return self.runtime.worker
 
     def user(self, name: str, user_id: str | None = None) -> LocalUser:
         user = LocalUser(user_id or str(1000 + len(self.users)), name)

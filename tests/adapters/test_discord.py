@@ -22,7 +22,6 @@ from bot import texts
 from bot.adapter import Handled
 from bot.config import Settings
 from bot.customer_commands import mydata_json
-from bot.engine import Engine
 from bot.errors import (
     ConfigError,
     HandlingDeferred,
@@ -31,11 +30,10 @@ from bot.errors import (
     TryLater,
 )
 from bot.runtime.app import Runtime, build_runtime
-from bot.runtime.delivery import DeliveryWorker
 from bot.types import ChatRef, Choice, Inbound, Outbound
 from storage.store import Store
 from tests.adapters.fake_discord import FakeDiscord, FakeGuild, FakeInteraction, FakeUser, buttons
-from tests.support import FakeClock, find_customer, latest_run, make_settings
+from tests.support import FakeClock, OnRuntime, find_customer, latest_run, make_settings
 
 POLLS = {
     "polls": [
@@ -58,7 +56,7 @@ async def eventually(read: Callable[[], Awaitable[Any]], check: Callable[[Any], 
 
 
 @dataclass
-class Shop:
+class Shop(OnRuntime):
     """A Discord server with the bot in it, wired to a real engine, database and outbox."""
 
     fake: FakeDiscord
@@ -70,22 +68,6 @@ class Shop:
     adapter: DiscordAdapter
     sam: FakeUser  # staff by user id
     olga: FakeUser  # manager by role
-
-    @property
-    def store(self) -> Store:
-        return self.runtime.store
-
-    @property
-    def settings(self) -> Settings:
-        return self.runtime.settings
-
-    @property
-    def engine(self) -> Engine:
-        return self.runtime.engine
-
-    @property
-    def worker(self) -> DeliveryWorker:
-        return self.runtime.worker
 
     def member(self, name: str, *roles: str, dms_closed: bool = False) -> FakeUser:
         user = self.fake.add_user(name, dms_closed=dms_closed)
