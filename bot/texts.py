@@ -53,6 +53,7 @@ RATING_AGAIN = "Please choose a number from {low} to {high}."
 RATING_ALREADY = "Your rating was already saved – thank you."
 GROUP_HINT = "Please message me privately to {what}."
 NOT_ALLOWED = "Sorry, that command is for {role} only."
+TEAM_ONLY_HERE = "Results are shown only in a private chat with me or in the team chat."
 ERROR = "Sorry, something went wrong on our side. Please try again in a moment."
 CANNOT_STORE = "Sorry, I couldn't store that message. Please send it again in a different form."
 

@@ -49,6 +49,9 @@ class Inbound:
     # The adapter's id for this very update where the message id is not enough (each edit of one
     # message is its own update); None: the message id identifies it.
     update_ref: str | None = None
+    # The platform shows our answer to the sender alone, even in a shared channel (Discord's
+    # ephemeral answers in a server): for the place rule, as good as a private chat.
+    seen_by_sender_only: bool = False
 
     @property
     def update_id(self) -> str:

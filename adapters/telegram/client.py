@@ -37,6 +37,7 @@ from telegram.error import ChatMigrated, Conflict, InvalidToken, RetryAfter, Tel
 from telegram.request import HTTPXRequest
 
 from adapters.telegram.convert import ALLOWED_UPDATES, PLATFORM, delivery_error, retry_seconds, to_inbound
+from adapters.telegram.groups import Outsider, log_leaving, outsider
 from adapters.telegram.limits import is_private_chat, pace_rules
 from adapters.telegram.menus import CommandMenus, native_chat_id
 from adapters.telegram.redaction import protect_token, redact
@@ -103,6 +104,7 @@ class TelegramAdapter:
         self._in_hand = 0  # updates accepted and not handled yet
         self._all_handled = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
+        self._leaving: set[int] = set()  # unconfigured groups being left
         protect_token(token)
 
     @property
@@ -197,6 +199,12 @@ class TelegramAdapter:
         False: the engine deferred it (nothing was committed); it must come again.
         """
         assert self._on_message is not None
+        found = outsider(update, self.is_team_chat)
+        if found is not None:
+            if update.callback_query is not None:
+                await self._answer(update.callback_query)
+            self._leave(found)
+            return True
         try:
             inbound = self._to_inbound(update)
         except Exception:
@@ -217,6 +225,25 @@ class TelegramAdapter:
         if inbound.chat.chat_id in self.menus.pending:
             self._in_background(self.menus.register_pending(self._require_bot(), inbound.chat.chat_id))
         return True
+
+    def is_team_chat(self, chat_id: str) -> bool:
+        return chat_id in self.settings.digest_chats
+
+    def _leave(self, found: Outsider) -> None:
+        if found.chat_id in self._leaving:
+            return
+        log_leaving(found)
+        self._leaving.add(found.chat_id)
+
+        async def leave() -> None:
+            try:
+                await self._require_bot().leave_chat(found.chat_id)
+            except TelegramError as exc:  # not a member any more, or Telegram is away: next update tries again
+                log.warning("telegram: leaving chat %s failed: %s", found.chat_id, redact(exc.message))
+            finally:
+                self._leaving.discard(found.chat_id)
+
+        self._in_background(leave())
 
     async def settle(self) -> None:
         """Wait for the calls made off the acknowledgement path (keyboard removal, late menus)."""

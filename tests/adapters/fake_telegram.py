@@ -32,6 +32,7 @@ JSON = dict[str, Any]
 _OBJECT_PARAMS = {"reply_markup", "reply_parameters", "commands", "scope", "allowed_updates", "link_preview_options"}
 _COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+ANONYMOUS_ADMIN: JSON = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are exactly the "
     "same as a current content and reply markup of the message"
@@ -176,6 +177,7 @@ class FakeTelegram:
         self._messages: dict[tuple[int, int], BotMessage] = {}
         self._user_messages: set[tuple[int, int]] = set()
         self._known_chats: set[int] = set()  # users who opened the bot; groups it is in
+        self.left_chats: set[int] = set()  # groups the bot left (leaveChat)
         self._forbidden: dict[int, str] = {}
         self._failures: list[_Failure] = []
         self._callbacks: dict[str, bool] = {}  # id -> answered
@@ -360,20 +362,58 @@ class FakeTelegram:
         self._notify()
 
     def send_text(self, user: FakeUser, text: str, *, group: int | None = None, reply_to: int | None = None) -> int:
-        """The user writes `text` (in their private chat, or in `group`); returns the message id."""
-        chat: JSON = user.chat if group is None else {"id": group, "type": "supergroup", "title": "Team"}
+        """The user writes `text` (in their private chat, or in `group`); returns the message id.
+
+        In a group the bot is not a member of (never added, or it left), Telegram tells the bot
+        nothing: the message is written, no update is queued.
+        """
+        msg = self._user_message(user, group)
+        msg["text"] = text
+        if text.startswith("/"):
+            msg["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        chat_id: int = msg["chat"]["id"]
+        if reply_to is not None and (chat_id, reply_to) in self._messages:
+            msg["reply_to_message"] = self._messages[(chat_id, reply_to)].as_dict(self.bot)
+        self._push_from(msg)
+        return int(msg["message_id"])
+
+    def _user_message(self, user: FakeUser, group: int | None) -> JSON:
+        chat: JSON = user.chat if group is None else self._group_chat(group)
         chat_id: int = chat["id"]
         if group is None:
             self._known_chats.add(user.id)
         message_id = self._next_message_id(chat_id)
         self._user_messages.add((chat_id, message_id))
-        msg: JSON = {"message_id": message_id, "from": user.as_dict(), "chat": chat, "date": int(time.time())}
-        msg["text"] = text
+        return {"message_id": message_id, "from": user.as_dict(), "chat": chat, "date": int(time.time())}
+
+    def _push_from(self, msg: JSON) -> None:
+        chat_id = int(msg["chat"]["id"])
+        if chat_id < 0 and chat_id not in self._known_chats:
+            return  # the bot is not in that group: it hears nothing of it
+        self._push("message", msg)
+
+    @staticmethod
+    def _group_chat(group: int) -> JSON:
+        return {"id": group, "type": "supergroup", "title": f"Group {group}"}
+
+    def add_to_group(self, user: FakeUser, group: int) -> int:
+        """`user` adds the bot to `group`: the bot gets a my_chat_member update (left -> member)."""
+        self._known_chats.add(group)
+        self.left_chats.discard(group)
+        change = {"chat": self._group_chat(group), "from": user.as_dict(), "date": int(time.time())}
+        change |= {"old_chat_member": {"user": self.bot, "status": "left"}}
+        change |= {"new_chat_member": {"user": self.bot, "status": "member"}}
+        return self._push("my_chat_member", change)
+
+    def send_anonymous(self, group: int, text: str) -> int:
+        """An anonymous group admin writes: Telegram names GroupAnonymousBot as the sender, the group as sender_chat."""
+        chat = self._group_chat(group)
+        message_id = self._next_message_id(group)
+        msg: JSON = {"message_id": message_id, "from": ANONYMOUS_ADMIN, "sender_chat": chat, "chat": chat}
+        msg |= {"date": int(time.time()), "text": text}
         if text.startswith("/"):
             msg["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
-        if reply_to is not None and (chat_id, reply_to) in self._messages:
-            msg["reply_to_message"] = self._messages[(chat_id, reply_to)].as_dict(self.bot)
-        self._push("message", msg)
+        self._push_from(msg)
         return message_id
 
     def edit_text(self, user: FakeUser, message_id: int, text: str) -> None:
@@ -605,6 +645,18 @@ class FakeTelegram:
         self._pace("editMessageReplyMarkup", message.chat_id)
         message.reply_markup = markup
         return message.as_dict(self.bot)
+
+    async def _m_leavechat(self, params: JSON) -> bool:
+        chat_id = _int(params.get("chat_id"))
+        if chat_id is None:
+            raise BotApiError(400, "Bad Request: chat not found")
+        if chat_id > 0:
+            raise BotApiError(400, "Bad Request: CHAT_TYPE_INVALID")
+        if chat_id not in self._known_chats:
+            raise BotApiError(403, "Forbidden: bot is not a member of the supergroup chat")
+        self._known_chats.discard(chat_id)
+        self.left_chats.add(chat_id)
+        return True
 
     async def _m_answercallbackquery(self, params: JSON) -> bool:
         query_id = str(params.get("callback_query_id", ""))
