@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from bot.errors import PlatformGone
 from bot.pacing import Pacer
 from bot.types import Inbound, Outbound
 
@@ -41,3 +42,15 @@ class Adapter(Protocol):
 
     async def stop(self) -> None:
         """Disconnect. Idempotent."""
+
+
+GoneCallback = Callable[[PlatformGone], None]
+
+
+@runtime_checkable
+class Watchable(Protocol):
+    """An adapter whose own loops can meet a refusal for good while running (a token revoked while
+    polling, a gateway closed with a fatal code). The runtime registers `on_gone` before `start`;
+    the adapter calls it (once is enough) and the runtime then stops that platform, and only it."""
+
+    def watch(self, on_gone: GoneCallback) -> None: ...

@@ -33,18 +33,26 @@ from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 from telegram import Bot, CallbackQuery, InputFile, Message, ReplyParameters, Update
-from telegram.error import ChatMigrated, Conflict, InvalidToken, RetryAfter, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Conflict, InvalidToken, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
-from adapters.telegram.convert import ALLOWED_UPDATES, PLATFORM, delivery_error, retry_seconds, to_inbound
+from adapters.telegram.convert import (
+    ALLOWED_UPDATES,
+    PLATFORM,
+    delivery_error,
+    retry_seconds,
+    start_error,
+    to_inbound,
+    token_rejected,
+)
 from adapters.telegram.groups import Outsider, log_leaving, outsider
 from adapters.telegram.limits import is_private_chat, pace_rules
 from adapters.telegram.menus import CommandMenus, native_chat_id
 from adapters.telegram.redaction import protect_token, redact
 from adapters.telegram.render import Part, render
-from bot.adapter import OnMessage
+from bot.adapter import GoneCallback, OnMessage
 from bot.config import TelegramSettings
-from bot.errors import ConfigError, HandlingDeferred, MessageRejected, TryLater
+from bot.errors import ConfigError, HandlingDeferred, MessageRejected, PlatformGone, TryLater
 from bot.pacing import LocalPacer, Pacer
 from bot.runtime.metrics import Metrics
 from bot.types import Inbound, Outbound
@@ -105,6 +113,7 @@ class TelegramAdapter:
         self._all_handled = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
         self._leaving: set[int] = set()  # unconfigured groups being left
+        self._on_gone: GoneCallback | None = None
         protect_token(token)
 
     @property
@@ -113,30 +122,36 @@ class TelegramAdapter:
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self, on_message: OnMessage) -> None:
-        """Connect (getMe), register the command menus, then poll or serve the webhook."""
+        """Connect (getMe), register the command menus, then poll or serve the webhook.
+
+        Failures come out as our classes (bot.errors): TryLater for what passes (network, 5xx, 429),
+        PlatformGone for a refused token, ConfigError for a webhook Telegram refuses. A failed or
+        interrupted start leaves nothing behind: `start` may simply be called again.
+        """
         if self._bot is not None:
             return
         secret = self._secret() if self.settings.mode == "webhook" else None
         self._updates_request = HTTPXRequest(connection_pool_size=1)
         bot = Bot(self._token, base_url=self.settings.base_url, get_updates_request=self._updates_request)
-        try:
-            await bot.initialize()
-        except InvalidToken:
-            await bot.shutdown()
-            # PTB's message would quote the token: never let it near a log.
-            raise ConfigError(self.settings.token_env, "the Bot API rejected the token") from None
-        except TelegramError as exc:
-            await bot.shutdown()
-            raise TryLater(f"telegram: cannot reach the Bot API: {redact(exc.message)}") from None
         self._bot, self._on_message = bot, on_message
         self._stopping = False
-        await self.menus.register(bot)
-        if secret is not None:
-            await self._start_webhook(secret)
-        else:
-            await bot.delete_webhook()  # getUpdates refuses to work while a webhook is set
-            self._poll_task = asyncio.create_task(self._poll_forever(), name="telegram-poll")
+        try:
+            await bot.initialize()
+            await self.menus.register(bot)
+            if secret is not None:
+                await self._start_webhook(secret)
+            else:
+                await bot.delete_webhook()  # getUpdates refuses to work while a webhook is set
+                self._poll_task = asyncio.create_task(self._poll_forever(), name="telegram-poll")
+        except BaseException as exc:
+            await self.stop()
+            if isinstance(exc, TelegramError):  # PTB's message may quote the token: never let it near a log
+                raise start_error(exc, self.settings.token_env) from None
+            raise
         log.info("telegram adapter started as @%s mode=%s", bot.username, self.settings.mode)
+
+    def watch(self, on_gone: GoneCallback) -> None:
+        self._on_gone = on_gone
 
     async def stop(self) -> None:
         """Let the updates in hand finish (up to `stop_grace`), confirm what was handled, disconnect."""
@@ -165,6 +180,13 @@ class TelegramAdapter:
             await bot.shutdown()
         self._bot = None
         log.info("telegram adapter stopped")
+
+    def _gone(self, exc: PlatformGone) -> None:
+        """The platform refuses us for good: tell the runtime (which stops us), or just log it."""
+        if self._on_gone is not None:
+            self._on_gone(exc)
+        else:
+            log.error("%s", exc.reason)
 
     def _require_bot(self) -> Bot:
         if self._bot is None:
@@ -302,8 +324,11 @@ class TelegramAdapter:
             except RetryAfter as exc:
                 await asyncio.sleep(retry_seconds(exc))
                 continue
+            except InvalidToken:
+                self._gone(token_rejected(self.settings.token_env))
+                return
             except TelegramError as exc:  # network trouble, Conflict (another instance polls), 5xx
-                level = logging.ERROR if isinstance(exc, Conflict | InvalidToken) else logging.WARNING
+                level = logging.ERROR if isinstance(exc, Conflict) else logging.WARNING
                 log.log(level, "telegram getUpdates failed (retrying in %.0fs): %s", backoff, redact(exc.message))
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 60.0)
@@ -392,11 +417,12 @@ class TelegramAdapter:
         self._runner = runner
         try:
             await self._require_bot().set_webhook(
-                self.settings.webhook_url, secret_token=secret, allowed_updates=ALLOWED_UPDATES
+                self.settings.webhook_url,
+                secret_token=secret,
+                allowed_updates=ALLOWED_UPDATES,
+                max_connections=self.settings.webhook_max_connections,
             )
-        except TelegramError as exc:
-            await runner.cleanup()
-            self._runner = None
+        except BadRequest as exc:  # Telegram refuses the URL or a setting: the operator must act
             raise ConfigError("telegram.webhook_url", f"setWebhook failed: {redact(exc.message)}") from None
         log.info("telegram webhook listening on %s:%s%s", self.settings.listen, self.settings.port, path)
 
@@ -463,7 +489,7 @@ class TelegramAdapter:
                 chat_id, migrated = exc.new_chat_id, True
                 continue
             except TelegramError as exc:
-                raise delivery_error(exc) from None
+                raise delivery_error(exc, self.settings.token_env) from None
             return chat_id, str(sent.message_id)
 
     async def _call(self, chat_id: int | str, part: Part) -> Message:

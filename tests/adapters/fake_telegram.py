@@ -180,6 +180,7 @@ class FakeTelegram:
         self.left_chats: set[int] = set()  # groups the bot left (leaveChat)
         self._forbidden: dict[int, str] = {}
         self._failures: list[_Failure] = []
+        self.stalled: set[str] = set()  # methods whose calls hang (see `stall`)
         self._callbacks: dict[str, bool] = {}  # id -> answered
         self._callback_ids = itertools.count(1)
         self._changed = asyncio.Condition()
@@ -228,6 +229,9 @@ class FakeTelegram:
             return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
         params = await self._params(request)
         self.calls.append((method, params))
+        if method in self.stalled:
+            self._notify()  # the call is seen (`until`), though never answered
+            await self._changed_wait(lambda: method not in self.stalled)
         chat_id = _int(params.get("chat_id")) if method in SEND_METHODS else None
         try:
             self._maybe_fail(method, params)
@@ -314,6 +318,18 @@ class FakeTelegram:
         times: int | None = 1,
     ) -> None:
         self._failures.append(_Failure(method.lower(), status, description, retry_after, chat_id, times))
+
+    def stall(self, method: str) -> None:
+        """Calls of `method` hang (a server that accepts and never answers) until `unstall`."""
+        self.stalled.add(method.lower())
+
+    def unstall(self, method: str) -> None:
+        self.stalled.discard(method.lower())
+        self._notify()
+
+    async def _changed_wait(self, predicate: Callable[[], bool]) -> None:
+        async with self._changed:
+            await self._changed.wait_for(predicate)
 
     def flood(self, method: str = "sendMessage", retry_after: int = 1, times: int = 1) -> None:
         """The next `times` calls get 429 Too Many Requests with parameters.retry_after."""
