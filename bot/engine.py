@@ -300,7 +300,8 @@ class Engine:
                 source_id(inbound),
                 target.run_id if isinstance(target, AnswerChoice) else None,
             )
-            return decide(snapshot, inbound, now)
+            decision = decide(snapshot, inbound, now)
+            return await self._one_reply_per_album(unit, inbound, decision, now)
         refusal = self._refusal(inbound, spec)
         if refusal is not None:
             return Decision.reply(reply(inbound, refusal))
@@ -317,6 +318,21 @@ class Engine:
             prepared=prepared,
         )
         return await spec.handler(context)
+
+    @staticmethod
+    async def _one_reply_per_album(unit: Unit, inbound: Inbound, decision: Decision, now: datetime) -> Decision:
+        """An album arrives as one message per photo: only the first that gets a reply gets one.
+
+        A part that changes something (its caption is the answer) is always answered; a bare photo of
+        an album already answered is not ("please answer in words" once, not once per photo).
+        """
+        if inbound.media_group is None or not decision.replies:
+            return decision
+        album = UpdateKey(inbound.chat.platform, inbound.chat.chat_id, f"album:{inbound.media_group}"[:200], "album")
+        first = await unit.inbound.claim(album, now)
+        if first or decision.effects:
+            return decision
+        return replace(decision, replies=())
 
     # ------------------------------------------------------------------ failures
     async def _failed_handling(self, inbound: Inbound, key: UpdateKey, exc: Exception) -> Handled:

@@ -52,6 +52,10 @@ class Inbound:
     # The platform shows our answer to the sender alone, even in a shared channel (Discord's
     # ephemeral answers in a server): for the place rule, as good as a private chat.
     seen_by_sender_only: bool = False
+    # Someone else's words passed on (Telegram's forward_origin): never taken as the sender's answer.
+    forwarded: bool = False
+    # Several messages sent as one (a Telegram album shares a media_group_id): one reply for them all.
+    media_group: str | None = None
 
     @property
     def update_id(self) -> str:

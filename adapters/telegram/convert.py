@@ -94,6 +94,8 @@ def _from_message(msg: Message, bot_username: str) -> Inbound | None:
         kind=kind,
         reply_to=str(msg.reply_to_message.message_id) if msg.reply_to_message else None,
         language=user.language_code,
+        forwarded=msg.forward_origin is not None,
+        media_group=msg.media_group_id,
     )
 
 

@@ -412,6 +412,32 @@ class FakeTelegram:
     def _group_chat(group: int) -> JSON:
         return {"id": group, "type": "supergroup", "title": f"Group {group}"}
 
+    def forward(self, user: FakeUser, text: str, *, origin: FakeUser) -> int:
+        """`user` forwards `origin`'s message `text` to the bot (forward_origin of type "user")."""
+        msg = self._user_message(user, None)
+        msg["text"] = text
+        msg["forward_origin"] = {"type": "user", "date": int(time.time()) - 3600, "sender_user": origin.as_dict()}
+        self._push_from(msg)
+        return int(msg["message_id"])
+
+    def send_photo(self, user: FakeUser, caption: str | None = None, *, media_group: str | None = None) -> int:
+        """A photo from `user` (part of an album when `media_group` is given: each photo is its own message)."""
+        msg = self._user_message(user, None)
+        msg["photo"] = [{"file_id": f"p{msg['message_id']}", "file_unique_id": "pu", "width": 90, "height": 90}]
+        if caption is not None:
+            if utf16_len(caption) > 1024:
+                raise ValueError("Telegram clients refuse captions over 1,024 characters")
+            msg["caption"] = caption
+        if media_group is not None:
+            msg["media_group_id"] = media_group
+        self._push_from(msg)
+        return int(msg["message_id"])
+
+    def send_album(self, user: FakeUser, photos: int, caption: str | None = None) -> list[int]:
+        """An album: `photos` messages sharing a media_group_id; a caption goes on the first, as clients do."""
+        group = f"album{next(self._update_ids)}"
+        return [self.send_photo(user, caption if i == 0 else None, media_group=group) for i in range(photos)]
+
     def add_to_group(self, user: FakeUser, group: int) -> int:
         """`user` adds the bot to `group`: the bot gets a my_chat_member update (left -> member)."""
         self._known_chats.add(group)
