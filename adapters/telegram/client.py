@@ -63,6 +63,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 RawUpdate = dict[str, Any]
 REFETCH_WHILE_BUSY = 0.25  # seconds between getUpdates calls while updates are being handled
+WEBHOOK_CHECK_EVERY = 600.0  # seconds between getWebhookInfo calls (Telegram's own delivery errors)
 
 
 class TelegramAdapter:
@@ -82,6 +83,7 @@ class TelegramAdapter:
         max_flood_wait: float = 60.0,
         stop_grace: float = 10.0,
         max_lanes: int = 64,
+        webhook_check_every: float = WEBHOOK_CHECK_EVERY,
         metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
@@ -95,11 +97,14 @@ class TelegramAdapter:
         self.max_flood_retries = max_flood_retries
         self.max_flood_wait = max_flood_wait
         self.stop_grace = stop_grace
+        self.webhook_check_every = webhook_check_every
+        self._webhook_error_seen: int | None = None  # last_error_date already logged
         self.menus = CommandMenus(settings)
         self._bot: Bot | None = None
         self._updates_request: HTTPXRequest | None = None
         self._on_message: OnMessage | None = None
         self._poll_task: asyncio.Task[None] | None = None
+        self._webhook_task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self._offset: int | None = None
         self._stopping = False
@@ -164,6 +169,11 @@ class TelegramAdapter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poll_task
             self._poll_task = None
+        if self._webhook_task is not None:
+            self._webhook_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._webhook_task
+            self._webhook_task = None
         if self._lane_tasks:
             await asyncio.wait(list(self._lane_tasks), timeout=self.stop_grace)
         for task in [*self._lane_tasks, *self._background]:
@@ -425,6 +435,31 @@ class TelegramAdapter:
         except BadRequest as exc:  # Telegram refuses the URL or a setting: the operator must act
             raise ConfigError("telegram.webhook_url", f"setWebhook failed: {redact(exc.message)}") from None
         log.info("telegram webhook listening on %s:%s%s", self.settings.listen, self.settings.port, path)
+        await self.check_webhook()
+        self._webhook_task = asyncio.create_task(self._check_webhook_forever(), name="telegram-webhook-info")
+
+    async def check_webhook(self) -> None:
+        """getWebhookInfo: log Telegram's last failure to reach us (each one once), so an operator sees
+        a proxy or certificate problem that no request of ours would show."""
+        try:
+            info = await self._require_bot().get_webhook_info()
+        except TelegramError as exc:
+            log.warning("telegram getWebhookInfo failed: %s", redact(exc.message))
+            return
+        date = info.last_error_date
+        if info.last_error_message and date is not None and int(date.timestamp()) != self._webhook_error_seen:
+            self._webhook_error_seen = int(date.timestamp())
+            log.warning(
+                "telegram could not deliver to the webhook at %s: %s (%d update(s) waiting)",
+                date.isoformat(),
+                redact(info.last_error_message),
+                info.pending_update_count,
+            )
+
+    async def _check_webhook_forever(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(self.webhook_check_every)
+            await self.check_webhook()
 
     def _webhook_handler(self, secret: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def handle(request: web.Request) -> web.StreamResponse:

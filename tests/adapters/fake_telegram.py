@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -32,6 +33,7 @@ JSON = dict[str, Any]
 _OBJECT_PARAMS = {"reply_markup", "reply_parameters", "commands", "scope", "allowed_updates", "link_preview_options"}
 _COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+WEBHOOK_PORTS = (443, 80, 88, 8443)
 ANONYMOUS_ADMIN: JSON = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are exactly the "
@@ -170,6 +172,9 @@ class FakeTelegram:
         self.calls: list[tuple[str, JSON]] = []
         self.commands: dict[tuple[str, str], list[JSON]] = {}  # (scope key, language) -> commands
         self.webhook: JSON = {"url": ""}
+        self.webhook_error: tuple[int, str] | None = None  # (date, message) of the last failed webhook call
+        self.webhook_timeout = 60.0  # seconds Telegram waits for a webhook answer before trying again
+        self.callback_lifetime = 15.0  # seconds a callback query can still be answered (Telegram: about 15)
         self.allowed_updates: list[str] | None = None
         self._updates: list[JSON] = []
         self._update_ids = itertools.count(5000)
@@ -182,6 +187,7 @@ class FakeTelegram:
         self._failures: list[_Failure] = []
         self.stalled: set[str] = set()  # methods whose calls hang (see `stall`)
         self._callbacks: dict[str, bool] = {}  # id -> answered
+        self._pressed_at: dict[str, float] = {}  # id -> when the user pressed (monotonic)
         self._callback_ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self._poll_generation = 0
@@ -479,6 +485,7 @@ class FakeTelegram:
         assert data in [d for _, d in current.buttons], f"no button {data!r} on message {message.message_id}"
         query_id = f"cq{next(self._callback_ids)}"
         self._callbacks[query_id] = False
+        self._pressed_at[query_id] = time.monotonic()
         query = {"id": query_id, "from": user.as_dict(), "chat_instance": "ci-1", "data": data}
         self._push("callback_query", query | {"message": current.as_dict(self.bot)})
         return query_id
@@ -532,16 +539,34 @@ class FakeTelegram:
         await self.until(lambda: not self._updates, within)
 
     async def deliver_webhook(self, url: str, secret: str | None = None) -> list[int]:
-        """POST pending updates to `url` like Telegram does; 2xx answers confirm them. Returns statuses."""
+        """POST pending updates to `url` like Telegram does; 2xx answers confirm them. Returns statuses.
+
+        A call not answered within `webhook_timeout` (Telegram: 60 s; status 0 here) or answered with
+        anything but 2xx leaves the update pending, to be posted again next time; `getWebhookInfo` then
+        shows the error as `last_error_message`.
+        """
         token = self.webhook.get("secret_token") if secret is None else secret
         headers = {"X-Telegram-Bot-Api-Secret-Token": token} if token else {}
         statuses = []
-        async with aiohttp.ClientSession() as session:
+        timeout = aiohttp.ClientTimeout(total=self.webhook_timeout)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
             for update in list(self._updates):
-                async with session.post(url, json=update, headers=headers) as response:
-                    statuses.append(response.status)
-                    if 200 <= response.status < 300:
-                        self._updates.remove(update)
+                try:
+                    async with session.post(url, json=update, headers=headers) as response:
+                        statuses.append(response.status)
+                        if 200 <= response.status < 300:
+                            self._updates.remove(update)
+                        else:
+                            self.webhook_error = (
+                                int(time.time()),
+                                f"Wrong response from the webhook: {response.status}",
+                            )
+                except TimeoutError:
+                    statuses.append(0)  # no answer in time: the update stays and is posted again
+                    self.webhook_error = (int(time.time()), "Read timeout expired")
+                except aiohttp.ClientConnectionError:
+                    statuses.append(0)
+                    self.webhook_error = (int(time.time()), "Connection refused")
         return statuses
 
     # ------------------------------------------------------------------ validation helpers
@@ -702,7 +727,9 @@ class FakeTelegram:
 
     async def _m_answercallbackquery(self, params: JSON) -> bool:
         query_id = str(params.get("callback_query_id", ""))
-        if self._callbacks.get(query_id, True):
+        pressed = self._pressed_at.get(query_id)
+        expired = pressed is not None and time.monotonic() - pressed > self.callback_lifetime
+        if self._callbacks.get(query_id, True) or expired:
             raise BotApiError(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
         if len(str(params.get("text", ""))) > 200:
             raise BotApiError(400, "Bad Request: MESSAGE_TOO_LONG")
@@ -747,10 +774,22 @@ class FakeTelegram:
         url = str(params.get("url", ""))
         if url and not url.startswith("https://"):
             raise BotApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+        if url:
+            try:
+                port = urlsplit(url).port or 443
+            except ValueError:
+                port = -1
+            if port not in WEBHOOK_PORTS:
+                raise BotApiError(
+                    400, "Bad Request: bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443"
+                )
         secret = params.get("secret_token")
         if secret is not None and not _SECRET.match(str(secret)):
             raise BotApiError(400, "Bad Request: secret token contains unallowed characters")
-        self.webhook = {"url": url, "secret_token": secret}
+        max_connections = _int(params.get("max_connections", 40))
+        if max_connections is None or not 1 <= max_connections <= 100:
+            raise BotApiError(400, "Bad Request: bad webhook: max_connections must be between 1 and 100")
+        self.webhook = {"url": url, "secret_token": secret, "max_connections": max_connections}
         if "allowed_updates" in params:
             self.allowed_updates = list(params["allowed_updates"]) or None
         self._poll_generation += 1  # a pending getUpdates is cut off
@@ -764,11 +803,16 @@ class FakeTelegram:
         return True
 
     async def _m_getwebhookinfo(self, params: JSON) -> JSON:
-        return {
+        info: JSON = {
             "url": self.webhook.get("url", ""),
             "has_custom_certificate": False,
             "pending_update_count": len(self._updates),
         }
+        if self.webhook.get("url"):
+            info["max_connections"] = self.webhook.get("max_connections", 40)
+        if self.webhook_error is not None:
+            info["last_error_date"], info["last_error_message"] = self.webhook_error
+        return info
 
 
 def _int(value: object) -> int | None:
