@@ -247,6 +247,19 @@ class DigestPost(SQLModel, table=True):
     posted_at: datetime = Field(sa_column=_utc())
 
 
+class PlatformChat(SQLModel, table=True):
+    """What an adapter must remember about a shared or staff chat across restarts: the id it moved to
+    (a Telegram group upgraded to a supergroup) and the command menu set for it (to delete it later)."""
+
+    __tablename__ = "platform_chat"
+
+    platform: str = Field(max_length=32, primary_key=True)
+    chat_id: str = Field(max_length=64, primary_key=True)
+    moved_to: str | None = Field(default=None, max_length=64)
+    menu: str | None = Field(default=None, max_length=512)
+    updated_at: datetime = Field(sa_column=_utc())
+
+
 # ------------------------------------------------------------------------------------ answer analysis
 # Derived from answers by bot.reporting.analyser; everything here can be deleted and rebuilt. Rows of an
 # answer go with it (ON DELETE CASCADE), so /forget erases what was derived from the text too.

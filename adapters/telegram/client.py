@@ -27,6 +27,7 @@ import logging
 import os
 import re
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -48,9 +49,10 @@ from adapters.telegram.convert import (
 from adapters.telegram.groups import Outsider, log_leaving, outsider
 from adapters.telegram.limits import is_private_chat, pace_rules
 from adapters.telegram.menus import CommandMenus, native_chat_id
+from adapters.telegram.moves import ChatMoves
 from adapters.telegram.redaction import protect_token, redact
 from adapters.telegram.render import Part, render
-from bot.adapter import GoneCallback, OnMessage
+from bot.adapter import ChatMemory, GoneCallback, OnMessage
 from bot.config import TelegramSettings
 from bot.errors import ConfigError, HandlingDeferred, MessageRejected, PlatformGone, TryLater
 from bot.pacing import LocalPacer, Pacer
@@ -100,6 +102,7 @@ class TelegramAdapter:
         self.webhook_check_every = webhook_check_every
         self._webhook_error_seen: int | None = None  # last_error_date already logged
         self.menus = CommandMenus(settings)
+        self.moves = ChatMoves(settings.digest_chats)
         self._bot: Bot | None = None
         self._updates_request: HTTPXRequest | None = None
         self._on_message: OnMessage | None = None
@@ -141,8 +144,9 @@ class TelegramAdapter:
         self._bot, self._on_message = bot, on_message
         self._stopping = False
         try:
+            await self.moves.load()
             await bot.initialize()
-            await self.menus.register(bot)
+            await self.menus.register(bot, self.moves.route)
             if secret is not None:
                 await self._start_webhook(secret)
             else:
@@ -157,6 +161,10 @@ class TelegramAdapter:
 
     def watch(self, on_gone: GoneCallback) -> None:
         self._on_gone = on_gone
+
+    def remember_with(self, memory: ChatMemory) -> None:
+        self.moves.memory = memory
+        self.menus.memory = memory
 
     async def stop(self) -> None:
         """Let the updates in hand finish (up to `stop_grace`), confirm what was handled, disconnect."""
@@ -216,7 +224,11 @@ class TelegramAdapter:
 
     # ------------------------------------------------------------------ inbound
     def _to_inbound(self, update: Update) -> Inbound | None:
-        return to_inbound(update, self.username, datetime.now(UTC))
+        inbound = to_inbound(update, self.username, datetime.now(UTC))
+        if inbound is None or inbound.is_private:
+            return inbound
+        known = self.moves.canonical(inbound.chat.chat_id)  # a moved group keeps its configured id inside
+        return replace(inbound, chat=replace(inbound.chat, chat_id=known))
 
     def _parse(self, data: RawUpdate) -> Update | None:
         try:
@@ -231,6 +243,7 @@ class TelegramAdapter:
         False: the engine deferred it (nothing was committed); it must come again.
         """
         assert self._on_message is not None
+        await self._follow_moves(update)
         found = outsider(update, self.is_team_chat)
         if found is not None:
             if update.callback_query is not None:
@@ -259,7 +272,17 @@ class TelegramAdapter:
         return True
 
     def is_team_chat(self, chat_id: str) -> bool:
-        return chat_id in self.settings.digest_chats
+        return self.moves.canonical(chat_id) in self.settings.digest_chats
+
+    async def _follow_moves(self, update: Update) -> None:
+        """A group's service message about its upgrade to a supergroup: remember the new id."""
+        msg = update.message
+        if msg is None:
+            return
+        if msg.migrate_to_chat_id is not None:
+            await self.moves.moved(str(msg.chat.id), str(msg.migrate_to_chat_id))
+        elif msg.migrate_from_chat_id is not None:
+            await self.moves.moved(str(msg.migrate_from_chat_id), str(msg.chat.id))
 
     def _leave(self, found: Outsider) -> None:
         if found.chat_id in self._leaving:
@@ -492,7 +515,7 @@ class TelegramAdapter:
             parts = render(message)
         except ValueError as exc:
             raise MessageRejected(f"telegram: cannot render message: {exc}") from None
-        chat_id = native_chat_id(message.chat.chat_id)
+        chat_id = native_chat_id(self.moves.route(message.chat.chat_id))
         message_id = ""
         for part in parts:
             chat_id, message_id = await self._send_part(chat_id, part)
@@ -519,8 +542,8 @@ class TelegramAdapter:
                 continue
             except ChatMigrated as exc:
                 if migrated:
-                    raise delivery_error(exc) from None
-                log.warning("telegram chat %s became %s: update the configuration", chat_id, exc.new_chat_id)
+                    raise delivery_error(exc, self.settings.token_env) from None
+                await self.moves.moved(str(chat_id), str(exc.new_chat_id))
                 chat_id, migrated = exc.new_chat_id, True
                 continue
             except TelegramError as exc:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.adapter import Adapter
+from bot.adapter import Adapter, Remembering
 from bot.commands import CommandRegistry, Reporting
 from bot.config import Settings
 from bot.engine import Engine
@@ -24,6 +24,7 @@ from bot.platforms import build_adapters, digest_chats
 from bot.reporting.digest import PERIODS, Digest, build_digest, goals_status_text
 from bot.roles import RolePolicy
 from bot.runtime.banner import ready_line
+from bot.runtime.chat_memory import StoredChatMemory
 from bot.runtime.clock import Clock, SystemClock
 from bot.runtime.delivery import DeliveryWorker
 from bot.runtime.health import HealthServer
@@ -133,6 +134,8 @@ class Runtime:
             if not await _unless_stopped(self._prepare(), stopping):
                 return
             for adapter in self.adapters.values():
+                if isinstance(adapter, Remembering):
+                    adapter.remember_with(StoredChatMemory(self.store, self.clock))
                 supervisor = PlatformSupervisor(
                     adapter, self.engine.on_message, on_up=self._platform_up, on_down=self.health.platform_down
                 )

@@ -46,16 +46,21 @@ def utf16_len(text: str) -> int:
 
 
 class BotApiError(Exception):
-    def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
+    def __init__(
+        self, status: int, description: str, retry_after: int | None = None, migrate_to: int | None = None
+    ) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
         self.retry_after = retry_after
+        self.migrate_to = migrate_to
 
     def payload(self) -> JSON:
         body: JSON = {"ok": False, "error_code": self.status, "description": self.description}
         if self.retry_after is not None:
             body["parameters"] = {"retry_after": self.retry_after}
+        if self.migrate_to is not None:
+            body["parameters"] = {"migrate_to_chat_id": self.migrate_to}
         return body
 
 
@@ -183,6 +188,7 @@ class FakeTelegram:
         self._user_messages: set[tuple[int, int]] = set()
         self._known_chats: set[int] = set()  # users who opened the bot; groups it is in
         self.left_chats: set[int] = set()  # groups the bot left (leaveChat)
+        self.migrated: dict[int, int] = {}  # group id -> the supergroup it became
         self._forbidden: dict[int, str] = {}
         self._failures: list[_Failure] = []
         self.stalled: set[str] = set()  # methods whose calls hang (see `stall`)
@@ -444,6 +450,23 @@ class FakeTelegram:
         group = f"album{next(self._update_ids)}"
         return [self.send_photo(user, caption if i == 0 else None, media_group=group) for i in range(photos)]
 
+    def migrate_group(self, group: int, supergroup: int, *, by: FakeUser, announce: bool = True) -> None:
+        """`group` is upgraded to a supergroup with the new id `supergroup`, as Telegram does: sends to the
+        old id fail with migrate_to_chat_id from now on; `announce`: the bot also gets both service
+        messages (migrate_to_chat_id in the old chat, migrate_from_chat_id in the new one)."""
+        self.migrated[group] = supergroup
+        self._known_chats.add(supergroup)
+        if not announce:
+            return
+        old_chat: JSON = {"id": group, "type": "group", "title": f"Group {group}"}
+        for chat, field_name, value in (
+            (old_chat, "migrate_to_chat_id", supergroup),
+            (self._group_chat(supergroup), "migrate_from_chat_id", group),
+        ):
+            message_id = self._next_message_id(int(chat["id"]))
+            msg: JSON = {"message_id": message_id, "from": by.as_dict(), "chat": chat, "date": int(time.time())}
+            self._push("message", msg | {field_name: value})
+
     def add_to_group(self, user: FakeUser, group: int) -> int:
         """`user` adds the bot to `group`: the bot gets a my_chat_member update (left -> member)."""
         self._known_chats.add(group)
@@ -576,6 +599,10 @@ class FakeTelegram:
         chat_id = _int(params["chat_id"])
         if chat_id is None:
             raise BotApiError(400, "Bad Request: chat not found")
+        if chat_id in self.migrated:
+            raise BotApiError(
+                400, "Bad Request: group chat was upgraded to a supergroup chat", None, self.migrated[chat_id]
+            )
         if chat_id in self._forbidden:
             raise BotApiError(403, self._forbidden[chat_id])
         if chat_id not in self._known_chats:
@@ -744,7 +771,12 @@ class FakeTelegram:
         return str(scope["type"])
 
     def _check_scope(self, scope: JSON | None) -> str:
-        if scope and "chat_id" in scope and _int(scope["chat_id"]) not in self._known_chats:
+        chat_id = _int(scope["chat_id"]) if scope and "chat_id" in scope else None
+        if chat_id is not None and chat_id in self.migrated:
+            raise BotApiError(
+                400, "Bad Request: group chat was upgraded to a supergroup chat", None, self.migrated[chat_id]
+            )
+        if chat_id is not None and chat_id not in self._known_chats:
             raise BotApiError(400, "Bad Request: chat not found")
         return self._scope_key(scope)
 
