@@ -110,6 +110,9 @@ class Outbound:
     image: Image | None = None
     question: QuestionRef | None = None
     reply_handle: str | None = None  # from the Inbound this answers (see Inbound.reply_handle)
+    # Leading parts (of a message the platform takes in several) that arrived on an earlier attempt:
+    # the adapter sends only the rest, and reports progress in DeliveryError.parts_sent.
+    parts_sent: int = 0
 
     def with_numbered_choices(self) -> str:
         """Fallback rendering for a channel without buttons: choices become numbered text."""

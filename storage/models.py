@@ -145,6 +145,8 @@ class Delivery(SQLModel, table=True):
     # An adapter's short-lived handle for answering in place (a Discord interaction token); cleared once sent.
     reply_handle: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     attempts: int = Field(default=0)
+    # A message sent in several parts (a long text): how many leading parts arrived, so a retry sends the rest.
+    parts_sent: int = Field(default=0)
     last_error: str | None = Field(default=None, max_length=512)
     platform_message_id: str | None = Field(default=None, max_length=64)
     claimed_by: str | None = Field(default=None, max_length=64)

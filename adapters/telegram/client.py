@@ -54,7 +54,7 @@ from adapters.telegram.redaction import protect_token, redact
 from adapters.telegram.render import Part, render
 from bot.adapter import ChatMemory, GoneCallback, OnMessage
 from bot.config import TelegramSettings
-from bot.errors import ConfigError, HandlingDeferred, MessageRejected, PlatformGone, TryLater
+from bot.errors import ConfigError, DeliveryError, HandlingDeferred, MessageRejected, PlatformGone, TryLater
 from bot.pacing import LocalPacer, Pacer
 from bot.runtime.metrics import Metrics
 from bot.types import Inbound, Outbound
@@ -517,8 +517,14 @@ class TelegramAdapter:
             raise MessageRejected(f"telegram: cannot render message: {exc}") from None
         chat_id = native_chat_id(self.moves.route(message.chat.chat_id))
         message_id = ""
-        for part in parts:
-            chat_id, message_id = await self._send_part(chat_id, part)
+        done = min(message.parts_sent, len(parts) - 1)  # parts that arrived on an earlier attempt
+        for index in range(done, len(parts)):
+            try:
+                chat_id, message_id = await self._send_part(chat_id, parts[index])
+            except DeliveryError as exc:
+                if len(parts) > 1:
+                    exc.parts_sent = index
+                raise
         return message_id
 
     async def _send_part(self, chat_id: int | str, part: Part) -> tuple[int | str, str]:

@@ -412,7 +412,7 @@ class DeliveryWorker:
             if claim.platform not in self._gone and callback is None:
                 log.error("%s refuses us (%s): no more sends there until it is fixed", claim.platform, exc.reason)
             self._gone[claim.platform] = exc.reason
-            await unit.outbox.hold(claim, now)
+            await unit.outbox.hold(claim, now, exc.parts_sent)
             if callback is not None:
                 callback(exc)
         elif claim.attempts >= self.settings.engine.max_attempts:
@@ -421,4 +421,6 @@ class DeliveryWorker:
             await unit.outbox.fail(claim, f"gave up after {claim.attempts} attempts: {exc.reason}")
         else:
             self._count(claim, "retry")
-            await unit.outbox.retry(claim, exc.reason, now + retry_delay(claim.attempts, exc.retry_after))
+            await unit.outbox.retry(
+                claim, exc.reason, now + retry_delay(claim.attempts, exc.retry_after), exc.parts_sent
+            )

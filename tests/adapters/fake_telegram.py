@@ -147,6 +147,7 @@ class _Failure:
     retry_after: int | None
     chat_id: int | None
     times: int | None  # None: until cleared
+    skip: int = 0  # matching calls let through before the failures start
 
 
 class FakeTelegram:
@@ -312,6 +313,9 @@ class FakeTelegram:
         for failure in self._failures:
             if failure.method != method or (failure.chat_id is not None and failure.chat_id != chat_id):
                 continue
+            if failure.skip > 0:
+                failure.skip -= 1
+                continue
             if failure.times is not None:
                 failure.times -= 1
                 if failure.times <= 0:
@@ -328,8 +332,10 @@ class FakeTelegram:
         retry_after: int | None = None,
         chat_id: int | None = None,
         times: int | None = 1,
+        skip: int = 0,
     ) -> None:
-        self._failures.append(_Failure(method.lower(), status, description, retry_after, chat_id, times))
+        """The next `times` calls of `method` (after `skip` that go through) fail with `status`."""
+        self._failures.append(_Failure(method.lower(), status, description, retry_after, chat_id, times, skip))
 
     def stall(self, method: str) -> None:
         """Calls of `method` hang (a server that accepts and never answers) until `unstall`."""

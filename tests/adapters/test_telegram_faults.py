@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from adapters.telegram.convert import token_rejected
+from bot.outbox_codec import to_row
 from bot.runtime.app import PlatformsGone, Runtime, build_runtime
 from bot.types import ChatRef, Outbound
+from storage.models import DeliveryKind
 from storage.store import Store
 from tests.adapters.fake_telegram import FakeTelegram, FakeUser
 from tests.adapters.telegram_harness import TEST_LIMITS, make_adapter, open_world, telegram_settings
@@ -125,5 +127,28 @@ async def test_our_own_bad_payload_fails_that_delivery_and_the_customer_stays_re
         assert customer is not None and customer.reachable
         await world.adapter.send(Outbound(ChatRef("telegram", str(ALICE.id), str(ALICE.id)), "still here"))
         assert fake.last(ALICE.id).shown == "still here"
+    finally:
+        await world.adapter.stop()
+
+
+async def test_a_retry_of_a_message_sent_in_parts_sends_only_the_missing_parts(
+    fake: FakeTelegram, sqlite_store: Store
+) -> None:
+    world = await open_world(fake, sqlite_store)
+    try:
+        await world.say(ALICE, "/start")
+        lines = [f"line {i:04d} " + "x" * 90 for i in range(100)]  # three parts of at most 4,096
+        chat = ChatRef("telegram", str(ALICE.id), str(ALICE.id))
+        async with world.store.unit() as unit:
+            await unit.outbox.queue(to_row(Outbound(chat, "\n".join(lines)), DeliveryKind.REPLY), world.clock.now())
+        before = len(fake.messages(ALICE.id))
+        fake.fail("sendMessage", 502, "Bad Gateway", skip=1)  # the second part meets a passing error
+        await world.worker.drain()
+        assert len(fake.messages(ALICE.id)) == before + 1
+        world.clock.advance(minutes=5)  # the retry is due
+        await world.worker.drain()
+        parts = fake.texts(ALICE.id)[before:]
+        assert len(parts) == 3  # the first part was not sent again
+        assert "\n".join(parts) == "\n".join(lines)
     finally:
         await world.adapter.stop()

@@ -1,5 +1,5 @@
 """platform_chat: what an adapter remembers about a chat across restarts (a group's new id after a
-migration, the command menu set for it)
+migration, the command menu set for it); delivery.parts_sent (a message sent in parts: how many arrived)
 
 Revision ID: 0005
 Revises: 0004
@@ -27,7 +27,12 @@ def upgrade() -> None:
         sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint('platform', 'chat_id'),
     )
+    op.add_column('delivery', sa.Column('parts_sent', sa.Integer(), nullable=False, server_default='0'))
+    if op.get_bind().dialect.name == "postgresql":
+        op.alter_column('delivery', 'parts_sent', server_default=None)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('delivery', schema=None) as batch_op:
+        batch_op.drop_column('parts_sent')
     op.drop_table('platform_chat')
