@@ -216,7 +216,8 @@ class FakeTelegram:
         return self
 
     async def close(self) -> None:
-        async with self._changed:  # release getUpdates calls still waiting
+        async with self._changed:  # release getUpdates (and stalled) calls still waiting
+            self.stalled.clear()
             self._poll_generation += 1
             self._changed.notify_all()
         if self._runner is not None:
