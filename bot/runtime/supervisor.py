@@ -96,7 +96,7 @@ class PlatformSupervisor:
             finally:
                 self.first_attempt.set()
             log.warning(
-                "platform %s could not start (attempt %d): %s; trying again in %.0fs",
+                "platform %s could not start (attempt %d): %s; trying again in %.3gs",
                 self.platform,
                 attempt,
                 problem,
