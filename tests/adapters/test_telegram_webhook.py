@@ -12,7 +12,7 @@ import pytest
 from adapters.telegram.client import SECRET_HEADER
 from bot.adapter import Handled
 from bot.customer_commands import mydata_json
-from bot.errors import ConfigError
+from bot.errors import ConfigError, TryLater
 from bot.types import Inbound
 from storage.store import Store
 from tests.adapters.fake_telegram import FakeTelegram, FakeUser
@@ -195,3 +195,25 @@ async def test_a_webhook_call_not_answered_in_time_is_posted_again(hooked: Teleg
     customer = await find_customer(hooked.store, "telegram", str(ALICE.id))
     assert customer is not None
     assert len([m for m in fake.messages(ALICE.id) if "subscribed" in m.shown]) == 1  # handled twice, stored once
+
+
+async def test_a_passing_set_webhook_failure_leaves_nothing_half_started(fake_telegram: FakeTelegram) -> None:
+    port = free_port()
+    settings = telegram_settings(fake_telegram, mode="webhook", webhook_url=PUBLIC_URL, port=port)
+    adapter = make_adapter(fake_telegram, settings, environ={"TELEGRAM_WEBHOOK_SECRET": SECRET})
+
+    async def nothing(inbound: Inbound) -> Handled:
+        return Handled()
+
+    fake_telegram.fail("setWebhook", 502, "Bad Gateway")
+    with pytest.raises(TryLater, match="Bad Gateway"):
+        await adapter.start(nothing)
+    assert fake_telegram.webhook["url"] == ""
+    await adapter.start(nothing)  # tried again: the port is free again, nothing is left over
+    try:
+        assert fake_telegram.webhook["url"] == PUBLIC_URL
+    finally:
+        await adapter.stop()
+    fake_telegram.fail("setWebhook", 400, "Bad Request: bad webhook: Failed to resolve host")
+    with pytest.raises(ConfigError, match="telegram.webhook_url"):  # the operator's to fix: not retried
+        await adapter.start(nothing)
