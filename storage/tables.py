@@ -28,6 +28,7 @@ answer_term: Table = SQLModel.metadata.tables["answer_term"]
 run_analysis: Table = SQLModel.metadata.tables["run_analysis"]
 run_theme_tally: Table = SQLModel.metadata.tables["run_theme_tally"]
 run_theme_quote: Table = SQLModel.metadata.tables["run_theme_quote"]
+platform_chat: Table = SQLModel.metadata.tables["platform_chat"]
 
 
 def insert_ignoring_conflicts(conn: AsyncConnection, table: Table) -> Any:

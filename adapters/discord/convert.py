@@ -106,6 +106,7 @@ def interaction_inbound(
         sender_roles=frozenset(r.name for r in roles if not r.is_default()),
         language=str(interaction.locale.value)[:16] if interaction.locale else None,
         reply_handle=reply_handle(interaction, ephemeral),
+        seen_by_sender_only=ephemeral,
     )
 
 

@@ -17,6 +17,7 @@ from bot.engine import Engine
 from bot.errors import HandlingDeferred
 from bot.pacing import LocalPacer, PaceRules
 from bot.runtime.app import Runtime, build_runtime
+from bot.runtime.chat_memory import StoredChatMemory
 from bot.types import Inbound
 from storage.store import Store
 from tests.adapters.fake_telegram import BotMessage, FakeLimits, FakeTelegram, FakeUser
@@ -95,6 +96,7 @@ class TelegramWorld(OnRuntime):
     async def restart(self, on_message: Callable[[Inbound], Awaitable[Handled]] | None = None) -> None:
         """A new adapter, as after a process restart (the old one must be stopped or dead)."""
         self.adapter = make_adapter(self.fake, self.settings, **self.adapter_options)
+        self.adapter.remember_with(StoredChatMemory(self.store, self.clock))
         self.runtime.adapters[self.adapter.platform] = self.adapter
         await self.adapter.start(on_message or self.engine.on_message)
 
@@ -129,6 +131,7 @@ async def open_world(
     runtime = build_runtime(
         settings, adapters=[adapter], clock=clock, store=store, reporting=FakeReporting(), registry=registry
     )
+    adapter.remember_with(StoredChatMemory(store, clock))
     await adapter.start(runtime.engine.on_message)
     return TelegramWorld(fake, runtime, clock, adapter, adapter_options)
 
