@@ -355,3 +355,13 @@ class RunThemeQuote(SQLModel, table=True):
     )
     rating: int
     answered_at: datetime = Field(sa_column=_utc())
+
+
+class SendPace(SQLModel, table=True):
+    """One platform's send pace shared by every process (PostgreSQL): the moment the next send slot
+    starts. Processes reserve slots by moving it forward atomically (storage.pace)."""
+
+    __tablename__ = "send_pace"
+
+    platform: str = Field(primary_key=True, max_length=32)
+    next_slot_at: datetime = Field(sa_column=_utc())

@@ -21,6 +21,7 @@ inbound_seen: Table = SQLModel.metadata.tables["inbound_seen"]
 dead_letter: Table = SQLModel.metadata.tables["dead_letter"]
 digest_post: Table = SQLModel.metadata.tables["digest_post"]
 worker: Table = SQLModel.metadata.tables["worker"]
+send_pace: Table = SQLModel.metadata.tables["send_pace"]
 
 
 def insert_ignoring_conflicts(conn: AsyncConnection, table: Table) -> Any:

@@ -86,3 +86,38 @@ async def test_a_second_run_on_one_sqlite_file_refuses_to_start(tmp_path: Path, 
     with start_bot(config, telegram) as third:
         await asyncio.to_thread(third.wait_for, "feedbot ready", 120)
         await stop_all(third)
+
+
+def sends_by_chat(telegram: FakeTelegram, users: list[FakeUser]) -> dict[int, list[str]]:
+    return {user.id: [m.shown for m in telegram.messages(user.id)] for user in users}
+
+
+@pytest.mark.parametrize("processes", [2, 3])
+async def test_processes_on_postgresql_share_the_pace_and_each_chat_order(
+    processes: int, tmp_path: Path, telegram: FakeTelegram, fresh_pg_url: str
+) -> None:
+    """Each process is configured with the whole `send_rate`: only a pace shared through the
+    database keeps them under the fake's limits. The question follows each welcome at once, so a
+    chat's second message is due while its first may be in flight in another process."""
+    customers = [FakeUser(10_000 + i, f"c{i}") for i in range(200)]
+    config = write_config(tmp_path, fresh_pg_url, telegram)
+    bots = [start_bot(config, telegram) for _ in range(processes)]
+    try:
+        for bot in bots:
+            await asyncio.to_thread(bot.wait_for, "feedbot ready", 120)
+        for user in customers:
+            telegram.send_text(user, "/start")
+        await until(lambda: sum(bool(telegram.messages(u.id)) for u in customers) >= 20, 60, "the first welcomes")
+        telegram.send_text(STAFF, "/poll visit")
+        asked = lambda: sum(QUESTION in telegram.texts(u.id) for u in customers)  # noqa: E731
+        await until(lambda: asked() == len(customers), 120, "every question")
+        await asyncio.sleep(2)  # anything sent twice would have arrived by now
+        await stop_all(*bots)
+    finally:
+        for bot in bots:
+            bot.__exit__()
+    assert telegram.too_many == [], f"{len(telegram.too_many)} sends refused with 429"
+    for user, shown in sends_by_chat(telegram, customers).items():
+        assert len(shown) == 2 and "subscribed" in shown[0] and shown[1] == QUESTION, (user, shown)
+    by_process = [sum("delivered" in line for line in bot.lines) for bot in bots]
+    assert sum(by_process) >= 2 * len(customers) and min(by_process) > 0, by_process

@@ -27,6 +27,7 @@ from bot.runtime.clock import Clock, SystemClock
 from bot.runtime.delivery import DeliveryWorker
 from bot.runtime.health import HealthServer
 from bot.runtime.metrics import Metrics
+from bot.runtime.scale_out import share_pace
 from bot.runtime.schedule import PollScheduler
 from bot.signals import OutboxSignal
 from bot.types import Image, Outbound
@@ -175,15 +176,19 @@ def build_runtime(
     reporting: Reporting | None = None,
     worker_id: str | None = None,
     environ: Mapping[str, str] | None = None,
+    scale_out: bool = False,
 ) -> Runtime:
     """Wire one feedbot process. `adapters` defaults to the platforms configured in `settings`
-    (their tokens from `environ`, default the process environment)."""
+    (their tokens from `environ`, default the process environment). `scale_out` (`feedbot run`):
+    on PostgreSQL, share the send pace with the other processes (bot.runtime.scale_out)."""
     clock = clock or SystemClock()
     store = store or Store(make_engine(settings.storage.url))
     signal = OutboxSignal()
     metrics = Metrics()  # one registry per runtime
     chosen = list(build_adapters(settings, environ, metrics=metrics) if adapters is None else adapters)
     by_platform = {adapter.platform: adapter for adapter in chosen}
+    if scale_out:
+        share_pace(chosen, store)
     digests_reporting = DigestReporting(store, settings)
     engine = Engine(
         store,

@@ -239,7 +239,7 @@ async def _run(source: ConfigSource, settings: Settings, environ: Mapping[str, s
     protect(settings.token(platform, environ) for platform in settings.platforms())
     log.info(starting_line(settings, source.path))
     with single_process(settings.storage.url):  # SQLite: a second `run` on the file refuses to start
-        runtime = build_runtime(settings, environ=environ)
+        runtime = build_runtime(settings, environ=environ, scale_out=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
