@@ -121,3 +121,52 @@ async def test_processes_on_postgresql_share_the_pace_and_each_chat_order(
         assert len(shown) == 2 and "subscribed" in shown[0] and shown[1] == QUESTION, (user, shown)
     by_process = [sum("delivered" in line for line in bot.lines) for bot in bots]
     assert sum(by_process) >= 2 * len(customers) and min(by_process) > 0, by_process
+
+
+def leaders(*processes: LineReader) -> list[LineReader]:
+    return [p for p in processes if any("elected leader" in line for line in list(p.lines))]
+
+
+async def test_one_leader_polls_and_schedules_and_another_takes_over_after_kill_9(
+    tmp_path: Path, telegram: FakeTelegram, fresh_pg_url: str
+) -> None:
+    before = [FakeUser(10_000 + i, f"b{i}") for i in range(120)]
+    during = [FakeUser(20_000 + i, f"d{i}") for i in range(60)]
+    config = write_config(tmp_path, fresh_pg_url, telegram)
+    welcomed = lambda users: sum(1 for u in users if telegram.messages(u.id))  # noqa: E731
+    asked = lambda: [u for u in before if QUESTION in telegram.texts(u.id)]  # noqa: E731
+    with start_bot(config, telegram) as a, start_bot(config, telegram) as b:
+        for process in (a, b):
+            await asyncio.to_thread(process.wait_for, "feedbot ready", 120)
+        await until(lambda: len(leaders(a, b)) == 1, 30, "a leader")
+        (leader,) = leaders(a, b)
+        follower = b if leader is a else a
+        assert "telegram receiving" in leader.wait_for("elected leader") and "scheduler" in leader.wait_for(
+            "elected leader"
+        )
+        for user in before:
+            telegram.send_text(user, "/start")
+        await until(lambda: welcomed(before) == len(before), 60, "the first customers' welcomes")
+        assert leaders(a, b) == [leader], "only one process leads"
+        telegram.send_text(STAFF, "/poll visit")
+        await until(lambda: len(asked()) >= len(before) // 4, 60, "a quarter of the questions")
+        leader.process.send_signal(signal.SIGKILL)
+        killed_at = time.monotonic()
+        await asyncio.to_thread(leader.process.wait, 30)
+        for user in during:  # nobody polls until the follower is elected
+            telegram.send_text(user, "/start")
+        await asyncio.to_thread(follower.wait_for, "elected leader", 15)
+        took_over = time.monotonic() - killed_at
+        assert took_over < 15, took_over
+        await until(lambda: welcomed(during) == len(during), 60, "the welcomes of customers who came meanwhile")
+        await until(lambda: len(asked()) == len(before), 60, "every question")
+        await asyncio.sleep(2)  # anything sent twice would have arrived by now
+        await stop_all(follower)
+    print(f"the follower led {took_over:.1f}s after the kill")
+    assert telegram.too_many == [], f"{len(telegram.too_many)} sends refused with 429"
+    for user in [*before, *during]:  # no update lost, none handled twice
+        welcomes = [m for m in telegram.messages(user.id) if "subscribed" in m.shown]
+        assert len(welcomes) == 1, (user, [m.shown for m in telegram.messages(user.id)])
+    for user in before:  # a question twice only when its send was on the wire at the kill
+        times = [m.sent_at for m in telegram.messages(user.id) if m.shown == QUESTION]
+        assert len(times) == 1 or (len(times) == 2 and killed_at - 2.0 <= times[0] <= killed_at + 1.0), times

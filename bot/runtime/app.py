@@ -26,6 +26,7 @@ from bot.runtime.banner import ready_line
 from bot.runtime.clock import Clock, SystemClock
 from bot.runtime.delivery import DeliveryWorker
 from bot.runtime.health import HealthServer
+from bot.runtime.leadership import Leadership
 from bot.runtime.metrics import Metrics
 from bot.runtime.scale_out import share_pace
 from bot.runtime.schedule import PollScheduler
@@ -105,6 +106,7 @@ class Runtime:
     adapters: dict[str, Adapter]
     metrics: Metrics
     health: HealthServer
+    leadership: Leadership | None = None  # several processes on PostgreSQL (bot.runtime.leadership)
 
     async def run(self, stop: asyncio.Event) -> None:
         tasks: list[asyncio.Task[None]] = []
@@ -118,15 +120,19 @@ class Runtime:
                 started.append(adapter)
                 self.health.platform_up(adapter.platform)
                 log.info("adapter started platform=%s", adapter.platform)
-            await self.scheduler.report_missed()
-            await self.scheduler.tick()
-            self.scheduler.start()
+            if self.leadership is None:
+                await self.scheduler.report_missed()
+                await self.scheduler.tick()
+                self.scheduler.start()
+            else:  # the scheduler and leader-only receiving run once this process is elected
+                tasks.append(asyncio.create_task(self.leadership.run_forever(), name="leadership"))
             tasks.append(asyncio.create_task(self.worker.run_forever(), name="delivery-worker"))
             tasks.append(asyncio.create_task(self._prune_forever(), name="prune"))
             log.info(ready_line(self.settings, [a.platform for a in started], self.health.address))
             await stop.wait()
         finally:
             log.info("feedbot stopping")
+            await _cancel([t for t in tasks if t.get_name() == "leadership"])  # another may lead at once
             await self.health.stop()
             self.scheduler.stop()
             for adapter in reversed(started):  # no new messages first, then let the worker finish
@@ -165,6 +171,14 @@ class Runtime:
             await asyncio.sleep(PRUNE_EVERY.total_seconds())
 
 
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def build_runtime(
     settings: Settings,
     *,
@@ -180,7 +194,8 @@ def build_runtime(
 ) -> Runtime:
     """Wire one feedbot process. `adapters` defaults to the platforms configured in `settings`
     (their tokens from `environ`, default the process environment). `scale_out` (`feedbot run`):
-    on PostgreSQL, share the send pace with the other processes (bot.runtime.scale_out)."""
+    on PostgreSQL, share the send pace with the other processes (bot.runtime.scale_out) and elect
+    a leader for polling and scheduling (bot.runtime.leadership)."""
     clock = clock or SystemClock()
     store = store or Store(make_engine(settings.storage.url))
     signal = OutboxSignal()
@@ -204,6 +219,11 @@ def build_runtime(
         store, by_platform, settings, clock=clock, signal=signal, worker_id=worker_id, metrics=metrics
     )
     digests = DigestPoster(store, digests_reporting, settings, signal)
+    scheduler = PollScheduler(store, settings, clock, signal=signal, on_digest=digests.post)
+    leadership = None
+    if scale_out and store.dialect == "postgresql":
+        url = store.db.url.render_as_string(hide_password=False)
+        leadership = Leadership.for_runtime(url, chosen, scheduler)
     return Runtime(
         settings=settings,
         clock=clock,
@@ -212,9 +232,10 @@ def build_runtime(
         reporting=digests_reporting,
         engine=engine,
         worker=worker,
-        scheduler=PollScheduler(store, settings, clock, signal=signal, on_digest=digests.post),
+        scheduler=scheduler,
         digests=digests,
         adapters=by_platform,
         metrics=metrics,
         health=HealthServer.for_runtime(settings.http, metrics, store.db, list(by_platform)),
+        leadership=leadership,
     )
