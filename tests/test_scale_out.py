@@ -170,3 +170,40 @@ async def test_one_leader_polls_and_schedules_and_another_takes_over_after_kill_
     for user in before:  # a question twice only when its send was on the wire at the kill
         times = [m.sent_at for m in telegram.messages(user.id) if m.shown == QUESTION]
         assert len(times) == 1 or (len(times) == 2 and killed_at - 2.0 <= times[0] <= killed_at + 1.0), times
+
+
+async def test_one_discord_gateway_per_token_held_by_the_leader_and_taken_over(
+    tmp_path: Path, fresh_pg_url: str
+) -> None:
+    from tests.adapters.fake_discord import FakeDiscord
+
+    discord = FakeDiscord()
+    await discord.start()
+    try:
+        config = tmp_path / "config.toml"
+        config.write_text(f'[storage]\nurl = "{fresh_pg_url}"\n[discord]\napi_base = "{discord.api_base}"\n')
+        env = {**os.environ, "DISCORD_BOT_TOKEN": discord.token}
+        argv = [sys.executable, "-m", "bot.runtime.cli", "run", "--config", str(config)]
+        with LineReader(argv, env=env) as a, LineReader(argv, env=env) as b:
+            for process in (a, b):
+                await asyncio.to_thread(process.wait_for, "feedbot ready", 120)
+            await until(lambda: len(leaders(a, b)) == 1, 30, "a leader")
+            await discord.until(lambda: discord.connected == 1, 30, "the leader's gateway")
+            await asyncio.sleep(2)
+            assert discord.connected == 1 and len(discord.identify) == 1, "one gateway connection per token"
+            (leader,) = leaders(a, b)
+            follower = b if leader is a else a
+            leader.process.send_signal(signal.SIGKILL)
+            killed_at = time.monotonic()
+            await asyncio.to_thread(leader.process.wait, 30)
+            await asyncio.to_thread(follower.wait_for, "elected leader", 15)
+            await discord.until(lambda: len(discord.identify) == 2 and discord.connected >= 1, 15, "a new gateway")
+            took_over = time.monotonic() - killed_at
+            user = discord.add_user("Dee")
+            await discord.dm(user, "hello")
+            await discord.until(lambda: bool(discord.conversation(user)), 30, "a reply from the new leader")
+            await stop_all(follower)
+        assert took_over < 15, took_over
+        print(f"the follower held the gateway {took_over:.1f}s after the kill")
+    finally:
+        await discord.stop()
