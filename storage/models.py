@@ -123,6 +123,8 @@ class Delivery(SQLModel, table=True):
         UniqueConstraint("run_id", "customer_id", "kind", name="uq_delivery_run_customer_kind"),
         Index("ix_delivery_status_next", "status", "next_attempt_at"),
         Index("ix_delivery_chat_status", "platform", "chat_id", "status"),
+        # A claim walks the due rows in its order and stops at its limit (storage.outbox.claim).
+        Index("ix_delivery_claim_order", "status", "platform", "priority", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

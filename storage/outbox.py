@@ -277,14 +277,27 @@ class OutboxRepo:
 
     @staticmethod
     def _chat_busy(platform: Any, chat_id: Any, now: datetime, chat_gap: float) -> Any:
-        """EXISTS: the chat has a send in flight, or (with `chat_gap`) one that ended too recently."""
-        busy = t.delivery.alias("busy")
-        b = busy.c
-        in_flight = b.status == DeliveryStatus.SENDING
-        if chat_gap > 0:
-            recent = and_(b.status == DeliveryStatus.SENT, b.sent_at > now - timedelta(seconds=chat_gap))
-            in_flight = or_(in_flight, recent)
-        return exists().where(b.platform == platform, b.chat_id == chat_id, in_flight)
+        """True when the chat has a send in flight, or (with `chat_gap`) one that ended too recently.
+
+        One EXISTS per status, never an OR inside one: each is then an index lookup on
+        (platform, chat_id, status) per candidate, not a scan of every row with that status.
+        """
+        in_flight = t.delivery.alias("busy")
+        busy = exists().where(
+            in_flight.c.platform == platform,
+            in_flight.c.chat_id == chat_id,
+            in_flight.c.status == DeliveryStatus.SENDING,
+        )
+        if chat_gap <= 0:
+            return busy
+        sent = t.delivery.alias("recent")
+        recent = exists().where(
+            sent.c.platform == platform,
+            sent.c.chat_id == chat_id,
+            sent.c.status == DeliveryStatus.SENT,
+            sent.c.sent_at > now - timedelta(seconds=chat_gap),
+        )
+        return or_(busy, recent)
 
     async def _own_chats(self, ids: list[int], now: datetime, chat_gap: float) -> list[int]:
         """PostgreSQL: keep the candidates whose chat this transaction now owns.

