@@ -25,6 +25,7 @@ import pytest
 from tests.adapters.fake_telegram import FakeLimits, FakeTelegram, FakeUser
 from tests.support import LineReader
 
+CADDYFILE = Path(__file__).resolve().parents[1] / "deploy/Caddyfile"
 STAFF = FakeUser(900, "Sam")
 QUESTION = "What was your favourite part?"
 RATE = 40  # what the processes may send together; the fake allows 50, and 1 s per private chat
@@ -246,8 +247,7 @@ async def test_two_webhook_processes_behind_the_caddy_config_share_the_updates_a
         "FEEDBOT_DOMAIN": f"http://127.0.0.1:{proxy_port}",
         "FEEDBOT_UPSTREAMS": " ".join(f"127.0.0.1:{port}" for port in ports),
     }
-    root = Path(__file__).resolve().parents[1]
-    argv = [caddy, "run", "--config", str(root / "deploy/Caddyfile"), "--adapter", "caddyfile"]
+    argv = [caddy, "run", "--config", str(CADDYFILE), "--adapter", "caddyfile"]
     url = f"http://127.0.0.1:{proxy_port}/telegram"
     first = [FakeUser(10_000 + i, f"f{i}") for i in range(20)]
     later = [FakeUser(20_000 + i, f"l{i}") for i in range(20)]
