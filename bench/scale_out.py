@@ -222,8 +222,10 @@ async def failover(args: argparse.Namespace) -> None:
                     await asyncio.to_thread(bot.wait_for, "feedbot ready", 120)
                 leaders: list[LineReader] = []
                 await wait(
-                    lambda: bool(leaders.extend(b for b in bots if any("elected" in x for x in list(b.lines))))
-                    or bool(leaders),
+                    lambda: (
+                        bool(leaders.extend(b for b in bots if any("elected" in x for x in list(b.lines))))
+                        or bool(leaders)
+                    ),
                     30,
                     "a leader",
                 )
