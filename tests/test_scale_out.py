@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -277,3 +278,40 @@ async def test_two_webhook_processes_behind_the_caddy_config_share_the_updates_a
             await asyncio.to_thread(proxy.process.wait, 30)
     for user in [*first, *later]:
         assert len(telegram.messages(user.id)) == 1, [m.shown for m in telegram.messages(user.id)]
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_compose_scale_profile_runs_two_webhook_processes_behind_caddy() -> None:
+    import tomllib
+
+    import yaml
+
+    from bot.config import settings_from_mapping
+
+    services = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
+    replicas = [services["feedbot-1"], services["feedbot-2"]]
+    assert replicas[0] == replicas[1] and replicas[0]["profiles"] == ["scale"]
+    assert "./deploy/config.scale.toml:/etc/feedbot/config.toml:ro" in replicas[0]["volumes"]
+    assert replicas[0]["environment"] == services["feedbot"]["environment"]
+    config = tomllib.loads((ROOT / "deploy/config.scale.toml").read_text())
+    assert config["storage"]["url_env"] == "DATABASE_URL"  # compose's PostgreSQL: several processes
+    settings = settings_from_mapping(config, environ={"DATABASE_URL": "postgresql://feedbot:pw@db:5432/feedbot"})
+    assert settings.telegram is not None and settings.telegram.mode == "webhook"
+    proxy = services["proxy"]
+    assert proxy["profiles"] == ["scale"] and "./deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in proxy["volumes"]
+    upstreams = proxy["environment"]["FEEDBOT_UPSTREAMS"].split()
+    assert upstreams == [f"feedbot-{i}:{settings.telegram.port}" for i in (1, 2)]
+    assert "{$FEEDBOT_UPSTREAMS}" in CADDYFILE.read_text()
+
+
+def test_systemd_template_verifies(tmp_path: Path) -> None:
+    analyze = shutil.which("systemd-analyze")
+    assert analyze is not None, "systemd-analyze is needed to verify deploy/feedbot@.service"
+    unit = (ROOT / "deploy/feedbot@.service").read_text()
+    assert "Environment=FEEDBOT_CONFIG=/etc/feedbot/%i.toml" in unit and "User=feedbot" in unit
+    instance = tmp_path / "feedbot@1.service"
+    instance.write_text(unit.replace("/opt/feedbot", str(Path(sys.executable).parents[1])))  # this venv
+    result = subprocess.run([analyze, "verify", str(instance)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
