@@ -2,7 +2,7 @@
 
     python bench/scale_out.py p1 [--customers 10000] [--rate 25]      # at the cap: ratio to it, 429s
     python bench/scale_out.py p1 --uncapped [--customers 10000]       # send_rate 1000, the fake unlimited
-    python bench/scale_out.py p4 [--customers 100000]                 # peak RSS of the process delivering
+    python bench/scale_out.py p4 [--customers 100000] [--seconds 120] # peak RSS of the process delivering
     python bench/scale_out.py p5 [--customers 5000] [--rate 25]       # 1 process vs 2: ratio, duplicates
     python bench/scale_out.py failover                                # kill -9 of the leader: takeover time
 
@@ -103,7 +103,11 @@ def config_file(folder: Path, url: str, fake: FakeTelegram, rate: float) -> Path
 
 def start(config: Path, fake: FakeTelegram) -> LineReader:
     env = {**os.environ, "TELEGRAM_BOT_TOKEN": fake.token}
-    return LineReader([sys.executable, "-m", "bot.runtime.cli", "run", "--config", str(config)], env=env)
+    profile = os.environ.get("BENCH_PROFILE")  # a cProfile dump of each process, to see where time goes
+    python = (
+        [sys.executable, "-m", "cProfile", "-o", f"{profile}.{uuid.uuid4().hex[:6]}"] if profile else [sys.executable]
+    )
+    return LineReader([*python, "-m", "bot.runtime.cli", "run", "--config", str(config)], env=env)
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -148,9 +152,17 @@ async def wait(condition: Callable[[], bool], within: float, what: str) -> None:
 
 
 async def deliver(
-    admin: str, customers: int, rate: float, limits: FakeLimits, processes: int, watch_rss: bool = False
+    admin: str,
+    customers: int,
+    rate: float,
+    limits: FakeLimits,
+    processes: int,
+    watch_rss: bool = False,
+    stop_after: float | None = None,
 ) -> tuple[Questions, int, float, float]:
-    """One run to `customers` by `processes` processes: (questions, 429s, wall seconds, peak RSS MB)."""
+    """One run to `customers` by `processes` processes: (questions, 429s, wall seconds, peak RSS MB).
+
+    `stop_after`: stop measuring after this many seconds of delivery, asked or not."""
     async with FakeTelegram(limits=limits) as fake, Database(admin) as db:
         fake.long_poll_cap = 0.5
         ids = await db.seed(fake, customers)
@@ -164,7 +176,11 @@ async def deliver(
                 questions = Questions(fake, ids)
                 started = time.monotonic()
                 fake.send_text(STAFF, "/poll visit")
-                await wait(lambda: questions.update() >= customers, customers / min(rate, 50) + 600, "every question")
+                if stop_after is None:
+                    await wait(lambda: questions.update() >= customers, customers / min(rate, 50) + 600, "everyone")
+                else:
+                    await wait(lambda: questions.update() > 0, 600, "the first question")
+                    await asyncio.sleep(stop_after)
                 wall = time.monotonic() - started
                 await asyncio.sleep(2)  # anything sent twice arrives meanwhile
                 questions.update()
@@ -191,9 +207,11 @@ async def p1(args: argparse.Namespace) -> None:
 
 
 async def p4(args: argparse.Namespace) -> None:
-    questions, refused, wall, rss = await deliver(args.admin, args.customers, 1000.0, UNLIMITED, 1, watch_rss=True)
-    print(f"P4 memory, {args.customers} customers, send_rate 1000/s, PostgreSQL:")
-    print(f"  {len(questions.times)} asked in {wall:.1f} s ({questions.rate():.1f}/s)")
+    questions, refused, wall, rss = await deliver(
+        args.admin, args.customers, 1000.0, UNLIMITED, 1, watch_rss=True, stop_after=args.seconds
+    )
+    print(f"P4 memory, a run to {args.customers} customers, send_rate 1000/s, PostgreSQL:")
+    print(f"  {len(questions.times)} asked in {wall:.1f} s ({questions.rate():.1f}/s), then measured")
     print(f"  peak RSS of the feedbot process: {rss:.1f} MB (target at most 150; ratio {rss / 150:.2f})")
 
 
@@ -256,6 +274,7 @@ if __name__ == "__main__":
     parser.add_argument("--customers", type=int, help="customers to ask")
     parser.add_argument("--rate", type=float, default=25, help="[telegram] send_rate when capped (default 25)")
     parser.add_argument("--uncapped", action="store_true", help="p1: send_rate 1000 against an unlimited fake")
+    parser.add_argument("--seconds", type=float, help="p4: measure after this many seconds of delivery")
     parser.add_argument("--admin", default="postgresql://postgres@127.0.0.1:5432/postgres", help="PostgreSQL server")
     args = parser.parse_args()
     defaults = {"p1": 10_000, "p4": 100_000, "p5": 5_000, "failover": 0}
