@@ -108,6 +108,7 @@ class DiscordAdapter:
         self._on_message: OnMessage | None = None
         self._buttons = ButtonKit(self._on_choice, self._on_answer_button)
         self._saved_urls: tuple[str, yarl.URL] | None = None
+        self._receive = True  # False: logged in for sending (REST) only, no gateway, until `start_receiving`
 
     def __repr__(self) -> str:  # never show the token
         return f"DiscordAdapter(api_base={self.settings.api_base!r})"
@@ -148,13 +149,47 @@ class DiscordAdapter:
                 DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
             if self._sync_commands:
                 await self._sync(client, tree)
-            self._task = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
-            self._task.add_done_callback(self._gateway_ended)
-            await self._wait_ready(client, self._task)
+            if self._receive:
+                await self._connect(client)
         except BaseException:
             await self.stop()
             raise
+
+    async def _connect(self, client: discord.Client) -> None:
+        """The gateway connection (events in); sends need only the REST login."""
+        self._task = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
+        self._task.add_done_callback(self._gateway_ended)
+        await self._wait_ready(client, self._task)
         log.info("discord connected as %s (%d servers)", client.user, len(client.guilds))
+
+    # ------------------------------------------------------------------ leadership (bot.runtime.leadership)
+    @property
+    def leader_only(self) -> bool:
+        """One gateway connection per bot token: every connection would receive every event."""
+        return True
+
+    def hold_receiving(self) -> None:
+        self._receive = False
+
+    async def start_receiving(self) -> None:
+        self._receive = True
+        if self._client is not None and self._task is None:
+            try:
+                await self._connect(self._client)
+            except BaseException:
+                self._task = None
+                raise
+
+    async def stop_receiving(self) -> None:
+        """Close the gateway; the adapter logs in again for sending only."""
+        if self._task is None:
+            self._receive = False
+            return
+        on_message = self._on_message
+        await self.stop()
+        self._receive = False
+        if on_message is not None:
+            await self.start(on_message)
 
     def _gateway_ended(self, task: asyncio.Task[None]) -> None:
         if task is self._task and not task.cancelled() and task.exception() is not None:
