@@ -199,8 +199,12 @@ class TelegramAdapter:
         log.info("telegram polling stopped")
 
     async def _start_polling(self) -> None:
+        """Idempotent: `start` and `start_receiving` (elected while starting) may both get here."""
+        if self._poll_task is not None:
+            return
         await self._require_bot().delete_webhook()  # getUpdates refuses to work while a webhook is set
-        self._poll_task = asyncio.create_task(self._poll_forever(), name="telegram-poll")
+        if self._poll_task is None:
+            self._poll_task = asyncio.create_task(self._poll_forever(), name="telegram-poll")
 
     async def stop(self) -> None:
         """Let the updates in hand finish (up to `stop_grace`), confirm what was handled, disconnect."""
