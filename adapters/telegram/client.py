@@ -212,6 +212,7 @@ class TelegramAdapter:
         if bot is None:
             return
         self._stopping = True
+        was_running = self._poll_task is not None or self._runner is not None
         if self._poll_task is not None:
             self._poll_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -237,7 +238,8 @@ class TelegramAdapter:
         with contextlib.suppress(TelegramError):
             await bot.shutdown()
         self._bot = None
-        log.info("telegram adapter stopped")
+        if was_running:  # a start that failed half-way is cleaned up quietly (the runtime logs the failure)
+            log.info("telegram adapter stopped")
 
     def _gone(self, exc: PlatformGone) -> None:
         """The platform refuses us for good: tell the runtime (which stops us), or just log it."""

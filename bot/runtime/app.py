@@ -140,8 +140,9 @@ class Runtime:
             for adapter in self.adapters.values():
                 if isinstance(adapter, Remembering):
                     adapter.remember_with(StoredChatMemory(self.store, self.clock))
+                self.worker.platform_down(adapter.platform)  # until it has started
                 supervisor = PlatformSupervisor(
-                    adapter, self.engine.on_message, on_up=self._platform_up, on_down=self.health.platform_down
+                    adapter, self.engine.on_message, on_up=self._platform_up, on_down=self._platform_down
                 )
                 self.worker.on_gone(adapter.platform, supervisor.gone)
                 supervisors.append(supervisor)
@@ -190,6 +191,10 @@ class Runtime:
     def _platform_up(self, platform: str) -> None:
         self.health.platform_up(platform)
         self.worker.platform_back(platform)
+
+    def _platform_down(self, platform: str) -> None:
+        self.health.platform_down(platform)
+        self.worker.platform_down(platform)
 
     async def _prune_forever(self) -> None:
         while True:
