@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean texts
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,15 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/delivery.py
 	$(BIN)/python bench/digest.py
+
+# Texts: extract the msgids of bot/texts.py, merge them into each language's catalog, compile the .mo
+# files (committed: they ship in the wheel). A new text stays English until its msgstr is written.
+LOCALES := bot/locale
+texts: $(BIN)/.installed
+	$(BIN)/pybabel extract -F babel.cfg --no-default-keywords -k _t:1c,2 -k _tn:1c,2,3 -c Translators: \
+		--project feedbot --copyright-holder "feedbot contributors" --no-location -o $(LOCALES)/feedbot.pot .
+	$(BIN)/pybabel update -i $(LOCALES)/feedbot.pot -d $(LOCALES) -D feedbot --no-fuzzy-matching
+	$(BIN)/pybabel compile --statistics -d $(LOCALES) -D feedbot
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache

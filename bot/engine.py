@@ -49,6 +49,7 @@ from bot.runs import RunStarted, start_run
 from bot.runtime.clock import Clock, SystemClock
 from bot.runtime.metrics import Metrics
 from bot.signals import OutboxSignal
+from bot.texts import Text
 from bot.types import ChatRef, Inbound, InboundKind
 from storage.errors import StorageRejected, StorageUnavailable, classify
 from storage.inbound import UpdateKey
@@ -245,6 +246,7 @@ class Engine:
         return self.registry.get(command.name) or self.registry.get("help")
 
     def _refusal(self, inbound: Inbound, spec: CommandSpec) -> str | None:
+        say = self.settings.voice(inbound.language)
         role = self.roles.role_of(inbound)
         if role < spec.role:
             log.warning(
@@ -254,9 +256,9 @@ class Engine:
                 inbound.sender_id,
                 role.name.lower(),
             )
-            return texts.NOT_ALLOWED.format(role="managers" if spec.role is Role.MANAGER else "staff")
+            return say(texts.NOT_ALLOWED_MANAGERS if spec.role is Role.MANAGER else texts.NOT_ALLOWED_STAFF)
         if spec.place is Place.PRIVATE and not inbound.is_private:
-            return texts.GROUP_HINT.format(what=spec.purpose)
+            return say(texts.GROUP_HINT, what=say(spec.purpose))
         return None
 
     async def _decide(
@@ -276,11 +278,13 @@ class Engine:
                 source_id(inbound),
                 target.run_id if isinstance(target, AnswerChoice) else None,
             )
-            return decide(snapshot, inbound, now)
+            language = inbound.language or (snapshot.customer.language if snapshot.customer else None)
+            return decide(snapshot, inbound, now, self.settings.voice(language))
         refusal = self._refusal(inbound, spec)
         if refusal is not None:
             return Decision.reply(reply(inbound, refusal))
         customer = await unit.customers.find(inbound.chat.platform, inbound.sender_id, lock=True)
+        language = inbound.language or (customer.language if customer else None)
         context = CommandContext(
             inbound=inbound,
             command=command,
@@ -290,6 +294,7 @@ class Engine:
             unit=unit,
             customer=customer,
             registry=self.registry,
+            say=self.settings.voice(language),
             prepared=prepared,
         )
         return await spec.handler(context)
@@ -326,13 +331,14 @@ class Engine:
         self._failed.discard(key)
         return replace(handled, dead_lettered=True)
 
-    async def _settle(self, inbound: Inbound, key: UpdateKey, text: str) -> Handled:
+    async def _settle(self, inbound: Inbound, key: UpdateKey, text: Text) -> Handled:
         """Acknowledge an update that cannot be handled: claim it and tell the sender, nothing else."""
+        said = self.settings.voice(inbound.language)(text)
         try:
             async with self.store.unit() as unit:
                 if not await unit.inbound.claim(key, self.clock.now()):
                     return Handled(duplicate=True)
-                applied = await apply(unit, Decision.reply(reply(inbound, text)), self.clock.now())
+                applied = await apply(unit, Decision.reply(reply(inbound, said)), self.clock.now())
         except Exception as exc:
             raise HandlingDeferred(f"could not settle the update: {exc}") from exc
         return Handled(replies=applied.replies)

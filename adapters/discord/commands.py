@@ -12,6 +12,7 @@ import discord
 from discord import app_commands
 
 from bot.commands import CommandRegistry, CommandSpec, Option, Place
+from bot.i18n import Voice
 
 # (interaction, command text such as "/poll weekly vip") -> None
 SlashHandler = Callable[[discord.Interaction, str], Awaitable[None]]
@@ -37,7 +38,9 @@ def _annotation(option: Option) -> Any:
     return kind if option.required else kind | None
 
 
-def _command(spec: CommandSpec, handle: SlashHandler, poll_ids: Sequence[str]) -> app_commands.Command[Any, ..., None]:
+def _command(
+    spec: CommandSpec, handle: SlashHandler, poll_ids: Sequence[str], say: Voice
+) -> app_commands.Command[Any, ..., None]:
     """A slash command whose typed options are `spec.options`, in order, as the words of the text command."""
 
     async def callback(interaction: discord.Interaction, **values: Any) -> None:
@@ -52,7 +55,7 @@ def _command(spec: CommandSpec, handle: SlashHandler, poll_ids: Sequence[str]) -
     callback.__discord_app_commands_param_description__ = {o.name: o.description for o in spec.options}  # type: ignore[attr-defined]
     callback.__qualname__ = callback.__name__ = f"slash_{spec.name}"
     command: app_commands.Command[Any, ..., None] = app_commands.Command(
-        name=spec.name, description=spec.menu[:100], callback=callback
+        name=spec.name, description=say(spec.menu)[:100], callback=callback
     )
     for option in spec.options:
         if option.suggest_polls:
@@ -66,9 +69,9 @@ def _command(spec: CommandSpec, handle: SlashHandler, poll_ids: Sequence[str]) -
 
 
 def build_tree(
-    client: discord.Client, handle: SlashHandler, poll_ids: Sequence[str], registry: CommandRegistry
+    client: discord.Client, handle: SlashHandler, poll_ids: Sequence[str], registry: CommandRegistry, say: Voice
 ) -> app_commands.CommandTree:
     tree = app_commands.CommandTree(client)
     for spec in registry:
-        tree.add_command(_command(spec, handle, poll_ids))
+        tree.add_command(_command(spec, handle, poll_ids, say))
     return tree

@@ -44,6 +44,7 @@ from adapters.telegram.render import Part, render
 from bot.adapter import OnMessage
 from bot.config import TelegramSettings
 from bot.errors import ConfigError, HandlingDeferred, MessageRejected, TryLater
+from bot.i18n import Voice
 from bot.pacing import LocalPacer, Pacer
 from bot.runtime.metrics import Metrics
 from bot.types import Inbound, Outbound
@@ -74,7 +75,9 @@ class TelegramAdapter:
         stop_grace: float = 10.0,
         max_lanes: int = 64,
         metrics: Metrics | None = None,
+        voices: Callable[[str | None], Voice] | None = None,
     ) -> None:
+        """`voices`: the texts for a language code (`Settings.voice`), for the translated menus."""
         self.settings = settings
         self._token = token
         self._environ = os.environ if environ is None else environ
@@ -86,7 +89,7 @@ class TelegramAdapter:
         self.max_flood_retries = max_flood_retries
         self.max_flood_wait = max_flood_wait
         self.stop_grace = stop_grace
-        self.menus = CommandMenus(settings)
+        self.menus = CommandMenus(settings, voices=voices)
         self._bot: Bot | None = None
         self._updates_request: HTTPXRequest | None = None
         self._on_message: OnMessage | None = None
