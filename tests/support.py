@@ -157,8 +157,8 @@ class Chat:
     def worker(self) -> DeliveryWorker:
         return self.runtime.worker
 
-    def user(self, name: str, user_id: str | None = None) -> LocalUser:
-        user = LocalUser(user_id or str(1000 + len(self.users)), name)
+    def user(self, name: str, user_id: str | None = None, language: str | None = None) -> LocalUser:
+        user = LocalUser(user_id or str(1000 + len(self.users)), name, language=language)
         self.users[name] = user
         return user
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken
 
 from tests.adapters.fake_telegram import FakeTelegram, FakeUser
@@ -86,3 +86,16 @@ async def test_get_updates_offsets_and_webhook_conflict(fake: FakeTelegram, bot:
         await bot.get_updates(timeout=0)
     with pytest.raises(BadRequest, match="(?i)https url"):
         await bot.set_webhook("http://example.test/hook")
+
+
+async def test_command_menus_are_kept_per_language_code_and_a_bad_code_is_refused(fake: FakeTelegram, bot: Bot) -> None:
+    await bot.set_my_commands([BotCommand("help", "What this bot does")])
+    await bot.set_my_commands([BotCommand("help", "Was dieser Bot macht")], language_code="de")
+    assert [c.description for c in await bot.get_my_commands()] == ["What this bot does"]
+    assert [c.description for c in await bot.get_my_commands(language_code="de")] == ["Was dieser Bot macht"]
+    assert await bot.get_my_commands(language_code="fr") == ()
+    for bad in ("de-DE", "DE", "deu", "d"):
+        with pytest.raises(BadRequest, match="(?i)lang_code_invalid"):
+            await bot.set_my_commands([BotCommand("help", "x")], language_code=bad)
+    await bot.delete_my_commands(language_code="de")
+    assert await bot.get_my_commands(language_code="de") == ()
