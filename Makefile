@@ -32,8 +32,8 @@ bench: $(BIN)/.installed
 LOCALES := bot/locale
 texts: $(BIN)/.installed
 	$(BIN)/pybabel extract -F babel.cfg --no-default-keywords -k _t:1c,2 -k _tn:1c,2,3 -c Translators: \
-		--project feedbot --copyright-holder "feedbot contributors" --no-location -o $(LOCALES)/feedbot.pot .
-	$(BIN)/pybabel update -i $(LOCALES)/feedbot.pot -d $(LOCALES) -D feedbot --no-fuzzy-matching
+		--project feedbot --copyright-holder "feedbot contributors" --no-location -w 100 -o $(LOCALES)/feedbot.pot .
+	$(BIN)/pybabel update -i $(LOCALES)/feedbot.pot -d $(LOCALES) -D feedbot --no-fuzzy-matching -w 100
 	$(BIN)/pybabel compile --statistics -d $(LOCALES) -D feedbot
 
 clean:

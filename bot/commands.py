@@ -51,13 +51,18 @@ class Place(StrEnum):
 
 
 class Reporting(Protocol):
-    """Digest and goal texts (bot.runtime wires bot.reporting.digest in); rendered outside the transaction."""
+    """Digest and goal texts (bot.runtime wires bot.reporting.digest in); rendered outside the transaction.
 
-    async def digest(self, period: str, now: datetime, current: bool = False) -> tuple[str, bytes | None]:
+    `language`: the reader's platform language (None: `[engine] language`).
+    """
+
+    async def digest(
+        self, period: str, now: datetime, current: bool = False, language: str | None = None
+    ) -> tuple[str, bytes | None]:
         """`current`: the period so far, against the same stretch of the one before; else the last complete one."""
         ...
 
-    async def goals(self, now: datetime) -> str: ...
+    async def goals(self, now: datetime, language: str | None = None) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)

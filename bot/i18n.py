@@ -18,7 +18,7 @@ from pathlib import Path
 
 from babel import Locale
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, format_percent
 
 from bot.texts import PluralText, Text
 
@@ -86,6 +86,10 @@ class Voice:
         """1234 -> '1,234' (en), '1.234' (de), '1 234' (fr); `places`: exactly that many decimals."""
         pattern = None if places is None else "#,##0" + ("." + "0" * places if places else "")
         return format_decimal(value, format=pattern, locale=self.locale)
+
+    def percent(self, value: float) -> str:
+        """62 -> '62%' (en), '62 %' (de, fr, es); a fraction keeps its decimals ('62.5%')."""
+        return format_percent(value / 100, locale=self.locale, decimal_quantization=False)
 
     def date(self, value: date, style: str = "medium") -> str:
         """'Mar 2, 2026' (en), '02.03.2026' (de), ... ; `style` full, long, medium or short."""

@@ -131,7 +131,7 @@ async def prepare_digest(ctx: PrepareContext) -> Any:
     if request is None or ctx.reporting is None:
         return None
     period, current = request
-    return await ctx.reporting.digest(period, ctx.now, current)
+    return await ctx.reporting.digest(period, ctx.now, current, ctx.inbound.language)
 
 
 async def digest(ctx: CommandContext) -> Decision:
@@ -148,7 +148,7 @@ async def digest(ctx: CommandContext) -> Decision:
 async def prepare_goals(ctx: PrepareContext) -> Any:
     if ctx.reporting is None or not ctx.settings.goals:
         return None
-    return await ctx.reporting.goals(ctx.now)
+    return await ctx.reporting.goals(ctx.now, ctx.inbound.language)
 
 
 async def goals(ctx: CommandContext) -> Decision:

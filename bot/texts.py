@@ -214,3 +214,89 @@ NOT_AVAILABLE = _t("not_available", "n/a")
 DIGEST_USAGE = _t("digest_usage", "Usage: /digest [last] [day|week|month]")
 NO_DIGESTS = _t("no_digests", "Digests are not available in this deployment.")
 NO_GOALS = _t("no_goals", "No goals are configured ([[goals]] in the config file).")
+
+# ------------------------------------------------------------------------------------- digests and goals
+# Date patterns are CLDR patterns (EEE weekday, d day, MMM month, y year; text in '...'): each language
+# writes its dates its own way, and Babel fills in the names.
+DATE_DAY = _t("date_day", "EEE d MMM y")
+DATE_DAY_NO_YEAR = _t("date_day_no_year", "EEE d MMM")
+DATE_MONTH = _t("date_month", "MMMM y")
+DATE_UNTIL = _t("date_until", "EEE d MMM HH:mm")
+CHART_DAY = _t("chart_day", "EEE d")
+PERIOD_WEEK = _t("period_week", "week {first} – {last}")
+DIGEST_HEADING = _t("digest_heading", "Feedback digest – {period} ({zone}){poll}")
+DIGEST_HEADING_DAY = _t("digest_heading_day", "Feedback digest – today so far ({period}, until {until} {zone}){poll}")
+DIGEST_HEADING_WEEK = _t(
+    "digest_heading_week", "Feedback digest – this week so far ({period}, until {until} {zone}){poll}"
+)
+DIGEST_HEADING_MONTH = _t(
+    "digest_heading_month", "Feedback digest – this month so far ({period}, until {until} {zone}){poll}"
+)
+DIGEST_POLL = _t("digest_poll", " – poll {poll}")
+CUSTOMERS = _tn("customers", "{count} customer", "{count} customers")
+QUESTIONS = _tn("questions", "{count} question", "{count} questions")
+ANSWERS = _tn("answers", "{count} answer", "{count} answers")
+RATINGS = _tn("ratings", "{count} rating", "{count} ratings")
+DIGEST_COUNTS = _t("digest_counts", "{customers} asked, {questions} delivered, {answers} – response rate {rate}")
+DIGEST_COUNTS_REPEATED = _t(
+    "digest_counts_repeated", "{customers} asked {questions}, {delivered} delivered, {answers} – response rate {rate}"
+)
+AVERAGE_RATING = _t("average_rating", "Average rating {rating} / 5 ({ratings})")
+NO_RATINGS = _t("no_ratings", "Average rating n/a (no ratings)")
+NPS_LINE = _t("nps_line", "NPS {nps} ({ratings} on 0-10)")
+GOALS_HEADING = _t("goals_heading", "Goals:")
+NO_ANSWERS = _t("no_answers", "No answers in this period.")
+NO_ANSWERS_YET = _t("no_answers_yet", "No answers in this period yet.")
+LIKED_HEADING = _t("liked_heading", "What customers liked:")
+FIX_HEADING = _t("fix_heading", "What to fix:")
+FIX_NOTHING = _t("fix_nothing", "• nothing: no answer was rated low (1-3 of 5, 0-6 of 10)")
+NO_THEME = _t("no_theme", "Other (no theme)")
+ALSO_HEADING = _t("also_heading", "Also mentioned (answers that matched no theme):")
+THEME_SAME = _t("theme_same", ", same as {versus}")
+THEME_UP = _t("theme_up", ", up {change} on {versus}")
+THEME_DOWN = _t("theme_down", ", down {change} on {versus}")
+# What a period is compared with: a complete one, and one in progress (the same stretch of the one before).
+VERSUS_DAY = _t("versus_day", "yesterday")
+VERSUS_WEEK = _t("versus_week", "last week")
+VERSUS_MONTH = _t("versus_month", "last month")
+VERSUS_DAY_SO_FAR = _t("versus_day_so_far", "the same point yesterday")
+VERSUS_WEEK_SO_FAR = _t("versus_week_so_far", "the same point last week")
+VERSUS_MONTH_SO_FAR = _t("versus_month_so_far", "the same point last month")
+MISSED_TWICE_DAY = _t(
+    "missed_twice_day",
+    "⚠️ WARNING: goal {goal} missed two days in a row ({before} the day before, {now} now; target {target})",
+)
+MISSED_TWICE_WEEK = _t(
+    "missed_twice_week",
+    "⚠️ WARNING: goal {goal} missed two weeks in a row ({before} the week before, {now} now; target {target})",
+)
+MISSED_TWICE_MONTH = _t(
+    "missed_twice_month",
+    "⚠️ WARNING: goal {goal} missed two months in a row ({before} the month before, {now} now; target {target})",
+)
+METRIC_RESPONSE_RATE = _t("metric_response_rate", "Response rate")
+METRIC_AVERAGE_RATING = _t("metric_average_rating", "Average rating")
+METRIC_ANSWERS = _t("metric_answers", "Answers")
+METRIC_NPS = _t("metric_nps", "NPS")
+GOAL_OF_POLL = _t("goal_of_poll", "{goal} (poll {poll})")
+GOAL_LINE = _t("goal_line", "{mark} {goal} {value} – target {target} – {status}")
+GOAL_MET = _t("goal_met", "met")
+GOAL_MISSED = _t("goal_missed", "missed")
+GOAL_NO_DATA = _t("goal_no_data", "no data yet")
+CHANGE_NONE = _t("change_none", "nothing to compare with {versus}")
+CHANGE_SAME = _t("change_same", "same as {versus}")
+CHANGE_UP = _t("change_up", "up {change} on {versus}")
+CHANGE_DOWN = _t("change_down", "down {change} on {versus}")
+POINTS = _tn("points", "{count} point", "{count} points")
+GOALS_SO_FAR_DAY = _t("goals_so_far_day", "Goals – today so far (since {since} 00:00, {zone}):")
+GOALS_SO_FAR_WEEK = _t("goals_so_far_week", "Goals – this week so far (since {since} 00:00, {zone}):")
+GOALS_SO_FAR_MONTH = _t("goals_so_far_month", "Goals – this month so far (since {since} 00:00, {zone}):")
+CHART_TITLE = _t("chart_title", "Feedback – {period}")
+CHART_TITLE_SO_FAR = _t("chart_title_so_far", "So far – {period}")
+CHART_ANSWERS = _t("chart_answers", "Answers")
+CHART_RATING = _t("chart_rating", "Avg rating")
+CHART_RATE = _t("chart_rate", "Response rate")
+CHART_RATE_AXIS = _t("chart_rate_axis", "Response %")
+CHART_GOAL = _t("chart_goal", "Goal {goal}")
+CHART_EMPTY = _t("chart_empty", "no answers yet")
+CHART_LATER = _t("chart_later", "later")

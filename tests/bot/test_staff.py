@@ -130,10 +130,12 @@ async def test_digest_arguments_choose_the_period_so_far_or_the_last_complete_on
         return f"digest {period} {'so far' if current else 'last'}", None
 
     class Recording:
-        async def digest(self, period: str, now: object, current: bool = False) -> tuple[str, bytes | None]:
+        async def digest(
+            self, period: str, now: object, current: bool = False, language: str | None = None
+        ) -> tuple[str, bytes | None]:
             return await renderer(period, now, current)
 
-        async def goals(self, now: object) -> str:
+        async def goals(self, now: object, language: str | None = None) -> str:
             return ""
 
     team = await Chat.open(team.store, team.settings, team.clock, managers=("901",), reporting=Recording())
