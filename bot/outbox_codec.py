@@ -50,7 +50,9 @@ def from_claim(claim: Claim, voices: Callable[[str | None], Voice]) -> Outbound:
         return Outbound(
             chat=chat,
             text=text,
-            question=QuestionRef(run_id=claim.run_id, rating=claim.asks_rating, scale=claim.scale),
+            question=QuestionRef(
+                run_id=claim.run_id, rating=claim.asks_rating, scale=claim.scale, language=say.language
+            ),
         )
     body = json.loads(claim.body or "{}")
     image = None

@@ -105,6 +105,12 @@ ASK_RATING = _t("ask_rating", "Thanks! How would you rate it, from {low} to {hig
 RATING_THANKS = _t("rating_thanks", "Thank you – rating saved.")
 RATING_AGAIN = _t("rating_again", "Please choose a number from {low} to {high}.")
 RATING_ALREADY = _t("rating_already", "Your rating was already saved – thank you.")
+# Discord's answer form for a question (button, form title, fields; a form title has at most 45 characters).
+ANSWER_BUTTON = _t("answer_button", "Answer")
+ANSWER_FORM_TITLE = _t("answer_form_title", "Your answer")
+ANSWER_FORM_FIELD = _t("answer_form_field", "Your answer")
+RATING_FORM_FIELD = _t("rating_form_field", "Rating from {low} to {high} (optional)")
+RATING_FORM_HINT = _t("rating_form_hint", "A number from {low} to {high}")
 REMINDER = _t("reminder", "A gentle reminder – we'd love to hear from you:\n\n{question}")
 
 # ------------------------------------------------------------------------------------- refusals, errors

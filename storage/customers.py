@@ -121,7 +121,7 @@ class CustomerRepo:
             [
                 "chat_id",
                 "display_name",
-                "language",
+                *(["language"] if language else []),  # a message without one (a Discord DM) keeps the known one
                 "subscribed",
                 "reachable",
                 "unreachable_reason",

@@ -30,7 +30,7 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 from discord.utils import MISSING
 
-from adapters.discord.commands import build_tree, personal
+from adapters.discord.commands import Descriptions, build_tree, personal
 from adapters.discord.convert import (
     PLATFORM,
     SEND_ERRORS,
@@ -110,7 +110,7 @@ class DiscordAdapter:
         self._client: discord.Client | None = None
         self._task: asyncio.Task[None] | None = None
         self._on_message: OnMessage | None = None
-        self._buttons = ButtonKit(self._on_choice, self._on_answer_button)
+        self._buttons = ButtonKit(self._on_choice, self._on_answer_button, self._voices)
         self._saved_urls: tuple[str, yarl.URL] | None = None
 
     def __repr__(self) -> str:  # never show the token
@@ -137,7 +137,9 @@ class DiscordAdapter:
             chunk_guilds_at_startup=False,
         )
         self._client = client
-        tree = build_tree(client, self._on_slash, self._poll_ids, self._registry, self._voices(None))
+        default = self._voices(None)
+        tree = build_tree(client, self._on_slash, self._poll_ids, self._registry, default)
+        await tree.set_translator(Descriptions(self._voices, default.language))
         client.add_dynamic_items(*self._buttons.dynamic_items)
         self._register_events(client)
         try:
@@ -299,7 +301,8 @@ class DiscordAdapter:
 
     async def _on_answer_button(self, interaction: discord.Interaction, question: QuestionRef) -> None:
         prompt = interaction.message.content if interaction.message else ""
-        await interaction.response.send_modal(AnswerModal(question, discord.utils.remove_markdown(prompt)))
+        say = self._voices(str(interaction.locale.value) if interaction.locale else question.language)
+        await interaction.response.send_modal(AnswerModal(question, discord.utils.remove_markdown(prompt), say))
 
     async def _on_modal_submit(self, interaction: discord.Interaction) -> None:
         data: Mapping[str, object] = interaction.data or {}

@@ -1,6 +1,9 @@
 """feedbot's slash commands, built from the command registry (bot.commands): each becomes the text
 of the chat command ("/poll weekly vip") and goes to the engine like a typed one, so roles,
-validation and replies live in one place (bot/)."""
+validation and replies live in one place (bot/).
+
+Descriptions are in `[engine] language`, with `description_localizations` for every Discord locale
+feedbot has texts in (discord.py asks the tree's `Translator` for them when it syncs)."""
 
 from __future__ import annotations
 
@@ -12,7 +15,8 @@ import discord
 from discord import app_commands
 
 from bot.commands import CommandRegistry, CommandSpec, Option, Place
-from bot.i18n import Voice
+from bot.i18n import Voice, supported
+from bot.texts import Text
 
 # (interaction, command text such as "/poll weekly vip") -> None
 SlashHandler = Callable[[discord.Interaction, str], Awaitable[None]]
@@ -55,7 +59,7 @@ def _command(
     callback.__discord_app_commands_param_description__ = {o.name: o.description for o in spec.options}  # type: ignore[attr-defined]
     callback.__qualname__ = callback.__name__ = f"slash_{spec.name}"
     command: app_commands.Command[Any, ..., None] = app_commands.Command(
-        name=spec.name, description=say(spec.menu)[:100], callback=callback
+        name=spec.name, description=app_commands.locale_str(say(spec.menu)[:100], text=spec.menu), callback=callback
     )
     for option in spec.options:
         if option.suggest_polls:
@@ -68,9 +72,31 @@ def _command(
     return command
 
 
+class Descriptions(app_commands.Translator):
+    """Command descriptions in each Discord locale we have texts for (none: Discord shows the default)."""
+
+    def __init__(self, voices: Callable[[str | None], Voice], default: str) -> None:
+        self._voices = voices
+        self._default = default
+
+    async def translate(
+        self, string: app_commands.locale_str, locale: discord.Locale, context: app_commands.TranslationContextTypes
+    ) -> str | None:
+        text = string.extras.get("text")
+        language = supported(locale.value)
+        if not isinstance(text, Text | str) or language is None or language == self._default:
+            return None
+        return self._voices(language)(text)[:100]
+
+
 def build_tree(
-    client: discord.Client, handle: SlashHandler, poll_ids: Sequence[str], registry: CommandRegistry, say: Voice
+    client: discord.Client,
+    handle: SlashHandler,
+    poll_ids: Sequence[str],
+    registry: CommandRegistry,
+    say: Voice,
 ) -> app_commands.CommandTree:
+    """`say`: the default language of the descriptions (`Descriptions` gives the others)."""
     tree = app_commands.CommandTree(client)
     for spec in registry:
         tree.add_command(_command(spec, handle, poll_ids, say))

@@ -90,8 +90,8 @@ class Shop:
     def worker(self) -> DeliveryWorker:
         return self.runtime.worker
 
-    def member(self, name: str, *roles: str, dms_closed: bool = False) -> FakeUser:
-        user = self.fake.add_user(name, dms_closed=dms_closed)
+    def member(self, name: str, *roles: str, dms_closed: bool = False, locale: str = "en-GB") -> FakeUser:
+        user = self.fake.add_user(name, dms_closed=dms_closed, locale=locale)
         self.fake.add_member(self.guild, user, roles)
         return user
 
@@ -123,6 +123,7 @@ class Shop:
 
 def new_adapter(fake: FakeDiscord, settings: Settings, **options: Any) -> DiscordAdapter:
     assert settings.discord is not None
+    options = {"voices": settings.voice} | options
     return DiscordAdapter(
         settings.discord, fake.token, poll_ids=[p.id for p in settings.polls], guild_ready_timeout=0.05, **options
     )
@@ -200,6 +201,34 @@ async def test_opt_in_in_the_server_then_answer_the_dm_question_with_the_form(sh
     assert submit.response_type == 7 and buttons(fake.messages[int(question["id"])]) == []  # no second answer
     [answer] = await shop.answers(alice)
     assert (answer["answer"], answer["rating"], answer["poll"]) == ("The **cake** @everyone", 4, "visit")
+
+
+async def test_a_german_discord_user_reads_german_and_sees_german_command_descriptions(shop: Shop) -> None:
+    fake = shop.fake
+    heidi = shop.member("heidi", locale="de")
+    welcome = await fake.reply(await fake.slash(heidi, "start", channel_id=shop.general))
+    assert welcome["content"].startswith("Hallo heidi! Du bist jetzt dabei.")
+
+    seen = len(fake.conversation(heidi))
+    await shop.run_poll("visit")
+    question = await fake.next_message(heidi, seen)
+    assert [b["label"] for b in buttons(question)] == ["Antworten"]  # the language stored at /start
+    opened = await fake.press(heidi, question, "Antworten")
+    await fake.until(lambda: opened.modal is not None)
+    assert opened.modal is not None and opened.modal["title"] == "Deine Antwort"
+    submit = await fake.submit_modal(
+        heidi, opened, {"Deine Antwort": "Der Kuchen", "Bewertung von 1 bis 5 (optional)": "5"}
+    )
+    assert (await fake.reply(submit))["content"] == "Danke für deine Antwort!"
+
+    [forget] = [c for c in fake.commands[shop.guild.id] if c["name"] == "forget"]
+    assert forget["description"] == "Erase everything stored about you"  # [engine] language
+    assert forget["description_localizations"] == {
+        "de": "Alles löschen, was über dich gespeichert ist",
+        "fr": "Effacer tout ce qui est enregistré à votre sujet",
+        "es-ES": "Borrar todo lo que se guarda sobre ti",
+        "es-419": "Borrar todo lo que se guarda sobre ti",
+    }
 
 
 async def test_dm_text_answer_is_followed_by_rating_buttons_that_work_once(shop: Shop) -> None:
