@@ -30,6 +30,18 @@ FORGET_CONFIRM_WINDOW = timedelta(minutes=10)
 YES_NO = {"yes": True, "y": True, "no": False, "n": False}
 
 
+def yes_or_no(words: str, say: Voice) -> bool | None:
+    """A typed yes or no, in English or the customer's language; None for anything else."""
+    word = words.strip().lower()
+    if word in YES_NO:
+        return YES_NO[word]
+    if word in say(texts.YES_WORDS).lower().split():
+        return True
+    if word in say(texts.NO_WORDS).lower().split():
+        return False
+    return None
+
+
 def scale_bounds(run: RunRecord) -> tuple[int, int]:
     return (0, 10) if run.scale == 10 else (1, 5)
 
@@ -95,8 +107,9 @@ def _text(
     if isinstance(target, AnswerChoice):
         return _targeted_answer(snapshot, customer, inbound, target, say)
     # "yes" confirms a pending /forget only when no question waits for this customer's answer.
-    if customer.forget_requested_at is not None and words.lower() in YES_NO and snapshot.open_run is None:
-        return _forget_answer(customer, inbound, YES_NO[words.lower()], now, say)
+    answer = yes_or_no(words, say)
+    if customer.forget_requested_at is not None and answer is not None and snapshot.open_run is None:
+        return _forget_answer(customer, inbound, answer, now, say)
     awaiting = snapshot.awaiting_rating
     if awaiting is not None:
         low, high = scale_bounds(awaiting.run)

@@ -73,6 +73,9 @@ MYDATA_INTRO = _t("mydata_intro", "Everything stored about you (JSON):")
 FORGET_CONFIRM = _t("forget_confirm", "This erases your subscription and all your answers, for good. Are you sure?")
 FORGET_YES_BUTTON = _t("forget_yes_button", "Yes, erase everything")
 FORGET_NO_BUTTON = _t("forget_no_button", "No, keep it")
+# Typed instead of pressing a button: the words, separated by spaces (English ones always count too).
+YES_WORDS = _t("yes_words", "yes y")
+NO_WORDS = _t("no_words", "no n")
 FORGET_DONE = _t(
     "forget_done", "Done. Everything stored about you has been erased. Send /start if you ever want to come back."
 )

@@ -206,6 +206,22 @@ async def test_forget_can_be_confirmed_by_typing_yes(chat: Chat) -> None:
     assert chat.last_text(rae) == EN(texts.FORGET_DONE)
 
 
+async def test_forget_can_be_confirmed_or_declined_in_the_customers_language(chat: Chat) -> None:
+    jonas, lea, ana = (
+        chat.user("Jonas", language="de"),
+        chat.user("Léa", language="fr"),
+        chat.user("Ana", language="es"),
+    )
+    for user, word in ((jonas, "Ja"), (lea, "non"), (ana, "sí")):
+        await chat.say(user, "/start")
+        await chat.say(user, "/forget")
+        await chat.say(user, word)
+    assert chat.last_text(jonas) == Voice("de")(texts.FORGET_DONE)
+    assert chat.last_text(lea) == "Rien n’a été effacé."
+    assert chat.last_text(ana) == Voice("es")(texts.FORGET_DONE)
+    assert await find_customer(chat.store, "local", lea.user_id) is not None
+
+
 async def test_customer_commands_in_a_group_point_to_private_chat(chat: Chat) -> None:
     sam = chat.user("sam")
     await chat.say_in_group(sam, "-100", "/start")
