@@ -246,3 +246,17 @@ def test_the_welcome_is_built_from_the_configured_polls() -> None:
 def test_config_problems_name_the_language_keys() -> None:
     with pytest.raises(ConfigProblems, match="texts.en.welcom: unknown key"):
         make_settings({"texts": {"en": {"welcom": "x"}}})
+
+
+def test_the_readme_language_example_is_a_valid_configuration() -> None:
+    import re
+    import tomllib
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Languages", 1)[1]
+    example = re.search(r"```toml\n(.*?)```", section, flags=re.DOTALL)
+    assert example is not None
+    result = validate(tomllib.loads(example.group(1)))
+    assert result.problems == []
+    settings = result.settings()
+    assert settings is not None and settings.voice("de")(texts.THANKS) == "Tausend Dank!"
