@@ -13,7 +13,7 @@ import gettext
 import re
 from collections.abc import Mapping
 from datetime import date, datetime, tzinfo
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel import Locale
@@ -68,15 +68,18 @@ class Voice:
     def choose(cls, code: str | None, default: str, overrides: Overrides | None = None) -> Voice:
         """The customer's language when there is a catalog for it, else `default`."""
         language = supported(code) or default
-        return cls(language, (overrides or {}).get(language))
+        wording = (overrides or {}).get(language) or {}
+        return _voice(language, tuple(sorted(wording.items())))
 
     def __call__(self, text: Text | str, /, **values: object) -> str:
         """`text` filled in with `values`; a plain string is taken as an English msgid."""
+        return self.wording(text).format(**values)
+
+    def wording(self, text: Text | str) -> str:
+        """The text in this language, its `{placeholders}` not yet filled in."""
         if isinstance(text, Text):
-            wording = self._overrides.get(text.key) or self._catalog.pgettext(text.key, text.msgid)
-        else:
-            wording = self._catalog.gettext(text)
-        return wording.format(**values) if values else wording
+            return self._overrides.get(text.key) or self._catalog.pgettext(text.key, text.msgid)
+        return self._catalog.gettext(text)
 
     def plural(self, text: PluralText, count: int, /, **values: object) -> str:
         wording = self._overrides.get(text.key) or self._catalog.npgettext(text.key, text.one, text.other, count)
@@ -101,3 +104,8 @@ class Voice:
     def pattern(self, value: datetime, pattern: str, tz: tzinfo | None = None) -> str:
         """A datetime in a CLDR pattern with this language's names ('EEE yyyy-MM-dd HH:mm': 'Mo. 2026-03-09')."""
         return format_datetime(value, format=pattern, tzinfo=tz, locale=self.locale)
+
+
+@lru_cache(maxsize=256)
+def _voice(language: str, overrides: tuple[tuple[str, str], ...]) -> Voice:
+    return Voice(language, dict(overrides))

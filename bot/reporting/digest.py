@@ -265,7 +265,7 @@ def chart_words(say: Voice) -> ChartWords:
         rating=say(texts.CHART_RATING),
         rate=say(texts.CHART_RATE),
         rate_axis=say(texts.CHART_RATE_AXIS),
-        goal=say(texts.CHART_GOAL),
+        goal=say.wording(texts.CHART_GOAL),
         empty=say(texts.CHART_EMPTY),
     )
 

@@ -141,6 +141,11 @@ def test_overrides_are_checked_key_language_and_placeholders() -> None:
         'texts.de: expected a table of texts such as welcome = "..."',
     ]
     assert problems({"texts": {"en": {"thanks": ""}}}) == ["texts.en.thanks: expected the text in quotes, not empty"]
+    assert problems({"texts": {"en": {"thanks": "Thanks {name.__class__}"}}}) == [
+        "texts.en.thanks: unknown placeholder {name.__class__}; this text has none"
+    ]
+    braces = make_settings({"texts": {"en": {"thanks": "Thanks {{for real}}!"}}})
+    assert braces.voice("en")(texts.THANKS) == "Thanks {for real}!"
     assert problems({"engine": {"language": "it"}}) == [
         "engine.language: no texts in language 'it'; feedbot speaks de, en, es, fr"
     ]
