@@ -41,7 +41,7 @@ from bot.commands import (
 )
 from bot.config import Settings
 from bot.conversation import decide, reply, source_id
-from bot.effects import Decision, apply
+from bot.effects import Decision, SetLanguage, apply
 from bot.errors import HandlingDeferred
 from bot.platforms import role_policy
 from bot.roles import Role, RolePolicy
@@ -51,6 +51,7 @@ from bot.runtime.metrics import Metrics
 from bot.signals import OutboxSignal
 from bot.texts import Text
 from bot.types import ChatRef, Inbound, InboundKind
+from storage.customers import CustomerRecord
 from storage.errors import StorageRejected, StorageUnavailable, classify
 from storage.inbound import UpdateKey
 from storage.models import DeadLetterStatus
@@ -99,6 +100,13 @@ def inbound_from_json(text: str) -> Inbound:
     data["kind"] = InboundKind(data["kind"])
     data["sender_roles"] = frozenset(data.get("sender_roles", ()))
     return Inbound(**data)
+
+
+def _follow_language(decision: Decision, customer: CustomerRecord | None, inbound: Inbound) -> Decision:
+    """Keep the stored language current, so questions sent later are in the language the app now has."""
+    if customer is None or not inbound.language or inbound.language == customer.language:
+        return decision
+    return replace(decision, effects=(SetLanguage(customer.id, inbound.language), *decision.effects))
 
 
 class Engine:
@@ -279,7 +287,9 @@ class Engine:
                 target.run_id if isinstance(target, AnswerChoice) else None,
             )
             language = inbound.language or (snapshot.customer.language if snapshot.customer else None)
-            return decide(snapshot, inbound, now, self.settings.voice(language))
+            return _follow_language(
+                decide(snapshot, inbound, now, self.settings.voice(language)), snapshot.customer, inbound
+            )
         refusal = self._refusal(inbound, spec)
         if refusal is not None:
             return Decision.reply(reply(inbound, refusal))
@@ -297,7 +307,7 @@ class Engine:
             say=self.settings.voice(language),
             prepared=prepared,
         )
-        return await spec.handler(context)
+        return _follow_language(await spec.handler(context), customer, inbound)
 
     # ------------------------------------------------------------------ failures
     async def _failed_handling(self, inbound: Inbound, key: UpdateKey, exc: Exception) -> Handled:

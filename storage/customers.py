@@ -182,6 +182,11 @@ class CustomerRepo:
         rows = await self.conn.execute(select(ct.tag).where(ct.customer_id == customer_id).order_by(ct.tag))
         return list(rows.scalars())
 
+    async def set_language(self, customer_id: int, language: str, now: datetime) -> None:
+        await self.conn.execute(
+            update(t.customer).where(c.id == customer_id).values(language=language[:16], updated_at=now)
+        )
+
     async def pause(self, customer_id: int, until: datetime, now: datetime) -> None:
         await self.conn.execute(
             update(t.customer).where(c.id == customer_id).values(paused_until=until, updated_at=now)

@@ -230,6 +230,22 @@ async def test_each_customer_is_asked_in_their_language_and_the_run_keeps_its_qu
     assert run is not None and run.question == "How was the cake?"  # digests and exports: the default language
 
 
+async def test_when_a_customers_app_changes_language_later_questions_follow(sqlite_store: Store) -> None:
+    from adapters.local import LocalUser
+
+    question = {"en": "How was the cake?", "de": "Wie war der Kuchen?"}
+    chat = await Chat.open(sqlite_store, make_settings(polls=[{"id": "visit", "question": question}]))
+    kim = chat.user("Kim", language="en")
+    await chat.say(kim, "/start")
+    await chat.run_poll()
+    assert chat.last_text(kim) == "How was the cake?"
+    kim_in_german = LocalUser(kim.user_id, "Kim", language="de")  # she switched her app to German
+    await chat.say(kim_in_german, "/help")
+    assert chat.last_text(kim).startswith("Ich sammle kurzes Feedback")
+    await chat.run_poll()
+    assert chat.last_text(kim) == "Wie war der Kuchen?"
+
+
 def test_the_welcome_is_built_from_the_configured_polls() -> None:
     from bot.customer_commands import welcome_text
 
