@@ -281,3 +281,15 @@ def test_the_readme_language_example_is_a_valid_configuration() -> None:
     assert result.problems == []
     settings = result.settings()
     assert settings is not None and settings.voice("de")(texts.THANKS) == "Tausend Dank!"
+
+
+def test_the_commented_overrides_in_config_example_are_valid_when_uncommented() -> None:
+    import re
+    import tomllib
+
+    example = (Path(__file__).resolve().parents[2] / "config.example.toml").read_text()
+    block = re.search(r"^\[texts\.en\]\n((?:#.*\n)+)", example, flags=re.MULTILINE)
+    assert block is not None
+    table = tomllib.loads(re.sub(r"^# ", "", block.group(1), flags=re.MULTILINE))
+    assert set(table) == {"welcome", "thanks"}
+    assert problems({"texts": {"en": table}}) == []
