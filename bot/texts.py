@@ -242,14 +242,16 @@ DIGEST_HEADING_MONTH = _t(
     "digest_heading_month", "Feedback digest – this month so far ({period}, until {until} {zone}){poll}"
 )
 DIGEST_POLL = _t("digest_poll", " – poll {poll}")
-CUSTOMERS = _tn("customers", "{count} customer", "{count} customers")
+# The counts line: "30 customers asked, 28 questions delivered, 25 answers – response rate 89%", or when
+# customers were asked more than once "5 customers asked 10 questions, 10 delivered, 6 answers – ...".
+CUSTOMERS_ASKED = _tn("customers_asked", "{count} customer asked", "{count} customers asked")
+QUESTIONS_DELIVERED = _tn("questions_delivered", "{count} question delivered", "{count} questions delivered")
+DELIVERED = _tn("delivered", "{count} delivered", "{count} delivered")
 QUESTIONS = _tn("questions", "{count} question", "{count} questions")
 ANSWERS = _tn("answers", "{count} answer", "{count} answers")
 RATINGS = _tn("ratings", "{count} rating", "{count} ratings")
-DIGEST_COUNTS = _t("digest_counts", "{customers} asked, {questions} delivered, {answers} – response rate {rate}")
-DIGEST_COUNTS_REPEATED = _t(
-    "digest_counts_repeated", "{customers} asked {questions}, {delivered} delivered, {answers} – response rate {rate}"
-)
+DIGEST_COUNTS = _t("digest_counts", "{asked}, {delivered}, {answers} – response rate {rate}")
+DIGEST_COUNTS_REPEATED = _t("digest_counts_repeated", "{asked} {questions}, {delivered}, {answers} – response rate {rate}")
 AVERAGE_RATING = _t("average_rating", "Average rating {rating} / 5 ({ratings})")
 NO_RATINGS = _t("no_ratings", "Average rating n/a (no ratings)")
 NPS_LINE = _t("nps_line", "NPS {nps} ({ratings} on 0-10)")

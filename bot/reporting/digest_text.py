@@ -45,21 +45,20 @@ def _heading(d: Digest, say: Voice) -> str:
 
 
 def _counts(d: Digest, say: Voice) -> str:
-    customers = say.plural(texts.CUSTOMERS, d.customers)
+    asked = say.plural(texts.CUSTOMERS_ASKED, d.customers)
     answers = say.plural(texts.ANSWERS, d.answers)
     rate = say.percent(d.response_rate) if d.delivered else say(texts.NOT_AVAILABLE)
     if d.questions != d.customers:
-        questions = say.plural(texts.QUESTIONS, d.questions)
         return say(
             texts.DIGEST_COUNTS_REPEATED,
-            customers=customers,
-            questions=questions,
-            delivered=say.number(d.delivered),
+            asked=asked,
+            questions=say.plural(texts.QUESTIONS, d.questions),
+            delivered=say.plural(texts.DELIVERED, d.delivered),
             answers=answers,
             rate=rate,
         )
-    delivered = say.plural(texts.QUESTIONS, d.delivered)
-    return say(texts.DIGEST_COUNTS, customers=customers, questions=delivered, answers=answers, rate=rate)
+    delivered = say.plural(texts.QUESTIONS_DELIVERED, d.delivered)
+    return say(texts.DIGEST_COUNTS, asked=asked, delivered=delivered, answers=answers, rate=rate)
 
 
 def _change(theme: ThemeCount, versus: str, say: Voice) -> str:
