@@ -251,7 +251,9 @@ QUESTIONS = _tn("questions", "{count} question", "{count} questions")
 ANSWERS = _tn("answers", "{count} answer", "{count} answers")
 RATINGS = _tn("ratings", "{count} rating", "{count} ratings")
 DIGEST_COUNTS = _t("digest_counts", "{asked}, {delivered}, {answers} – response rate {rate}")
-DIGEST_COUNTS_REPEATED = _t("digest_counts_repeated", "{asked} {questions}, {delivered}, {answers} – response rate {rate}")
+DIGEST_COUNTS_REPEATED = _t(
+    "digest_counts_repeated", "{asked} {questions}, {delivered}, {answers} – response rate {rate}"
+)
 AVERAGE_RATING = _t("average_rating", "Average rating {rating} / 5 ({ratings})")
 NO_RATINGS = _t("no_ratings", "Average rating n/a (no ratings)")
 NPS_LINE = _t("nps_line", "NPS {nps} ({ratings} on 0-10)")
