@@ -32,8 +32,14 @@ bench: $(BIN)/.installed
 LOCALES := bot/locale
 texts: $(BIN)/.installed
 	$(BIN)/pybabel extract -F babel.cfg --no-default-keywords -k _t:1c,2 -k _tn:1c,2,3 -c Translators: \
-		--project feedbot --copyright-holder "feedbot contributors" --no-location -w 100 -o $(LOCALES)/feedbot.pot .
-	$(BIN)/pybabel update -i $(LOCALES)/feedbot.pot -d $(LOCALES) -D feedbot --no-fuzzy-matching -w 100
+		--project feedbot --copyright-holder "feedbot contributors" --no-location -w 100 -o $(LOCALES)/feedbot.pot.new .
+	@# Only a changed template is merged into the catalogs: running this twice changes nothing.
+	@if diff -q -I '^"POT-Creation-Date' $(LOCALES)/feedbot.pot $(LOCALES)/feedbot.pot.new >/dev/null 2>&1; then \
+		rm $(LOCALES)/feedbot.pot.new; echo "texts unchanged"; \
+	else \
+		mv $(LOCALES)/feedbot.pot.new $(LOCALES)/feedbot.pot; \
+		$(BIN)/pybabel update -i $(LOCALES)/feedbot.pot -d $(LOCALES) -D feedbot --no-fuzzy-matching -w 100; \
+	fi
 	$(BIN)/pybabel compile --statistics -d $(LOCALES) -D feedbot
 
 clean:
