@@ -34,17 +34,19 @@ async def start(ctx: CommandContext) -> Decision:
         language=inbound.language,
         tag=tag,
     )
-    welcome = welcome_text(ctx.settings, ctx.say, inbound.sender_name.strip()[:64])
+    welcome = welcome_text(ctx.settings, ctx.say, inbound.sender_name.strip()[:64], tag)
     customer = ctx.customer
     if customer is not None and customer.paused_until is not None and customer.paused_until > ctx.now:
         welcome = ctx.say(texts.RESUMED)  # subscribing again ends a pause early
     return Decision((subscribe,), (ctx.reply("\n".join([welcome, *notes])),))
 
 
-def welcome_text(settings: Settings, say: Voice, name: str) -> str:
-    """The welcome, built from the configured polls: the first one's question in the customer's
-    language as the example, and the rating scale the polls really use."""
-    scales = frozenset(p.scale for p in settings.polls if p.rating)
+def welcome_text(settings: Settings, say: Voice, name: str, tag: str | None = None) -> str:
+    """The welcome, built from the polls this customer will be asked (those without a tag or with
+    theirs): the first one's question in the customer's language as the example, and the rating
+    scale those polls really use."""
+    polls = [p for p in settings.polls if p.tag in (None, tag)] or list(settings.polls)
+    scales = frozenset(p.scale for p in polls if p.rating)
     if scales == {5}:
         rating = say(texts.RATING_HINT, low=1, high=5)
     elif scales == {10}:
@@ -52,8 +54,8 @@ def welcome_text(settings: Settings, say: Voice, name: str) -> str:
     else:
         rating = say(texts.RATING_HINT_ANY) if scales else ""
     greeting = say(texts.GREETING, name=name) if name else say(texts.GREETING_NO_NAME)
-    if settings.polls:
-        question = settings.polls[0].question_in(say.language, settings.engine.language)
+    if polls:
+        question = polls[0].question_in(say.language, settings.engine.language)
     else:
         question = say(texts.SAMPLE_QUESTION)
     return say(texts.WELCOME, greeting=greeting, question=question.strip(), rating=rating)

@@ -259,6 +259,16 @@ def test_the_welcome_is_built_from_the_configured_polls() -> None:
     assert "If you like, give it a rating as well." in welcome_text(mixed, Voice("en"), "")
     unrated = make_settings(polls=[{"id": "a", "question": "A?", "rating": False}])
     assert "rat" not in welcome_text(unrated, Voice("en"), "Ann").split("words.")[1].split("\n")[0]
+    tagged = make_settings(
+        polls=[
+            {"id": "vip", "question": "How was the lounge?", "tag": "vip", "scale": 10},
+            {"id": "visit", "question": "How was your visit?"},
+        ]
+    )
+    assert "“How was your visit?”" in welcome_text(tagged, Voice("en"), "Ann") and "1 to 5" in welcome_text(
+        tagged, Voice("en"), "Ann"
+    )
+    assert "“How was the lounge?”" in welcome_text(tagged, Voice("en"), "Ann", tag="vip")
     none = make_settings(polls=[])
     assert "“Was hat dir am besten gefallen?”" not in welcome_text(none, Voice("de"), "")
     assert "„Was hat dir am besten gefallen?“" in welcome_text(none, Voice("de"), "")
