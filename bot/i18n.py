@@ -82,6 +82,7 @@ class Voice:
         return self._catalog.gettext(text)
 
     def plural(self, text: PluralText, count: int, /, **values: object) -> str:
+        """A counted text in the form the language uses for `count`; an override is one wording for all."""
         wording = self._overrides.get(text.key) or self._catalog.npgettext(text.key, text.one, text.other, count)
         return wording.format(count=self.number(count), **values)
 
@@ -97,9 +98,6 @@ class Voice:
     def date(self, value: date, style: str = "medium") -> str:
         """'Mar 2, 2026' (en), '02.03.2026' (de), ... ; `style` full, long, medium or short."""
         return format_date(value, format=style, locale=self.locale)
-
-    def moment(self, value: datetime, tz: tzinfo | None = None, style: str = "medium") -> str:
-        return format_datetime(value, format=style, tzinfo=tz, locale=self.locale)
 
     def pattern(self, value: datetime, pattern: str, tz: tzinfo | None = None) -> str:
         """A datetime in a CLDR pattern with this language's names ('EEE yyyy-MM-dd HH:mm': 'Mo. 2026-03-09')."""
