@@ -110,7 +110,7 @@ class Option:
     """
 
     name: str
-    description: str
+    description: Text | str  # said in the default language, localized where the platform allows
     kind: Literal["text", "integer"] = "text"
     required: bool = False
     choices: tuple[str, ...] = ()

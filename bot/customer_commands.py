@@ -182,7 +182,7 @@ CUSTOMER_SPECS = (
         menu=texts.MENU_START,
         handler=start,
         purpose=texts.PURPOSE_START,
-        options=(Option("tag", "A start code you were given (optional)"),),
+        options=(Option("tag", texts.OPTION_START_TAG),),
     ),
     CommandSpec(
         "stop",
@@ -202,7 +202,7 @@ CUSTOMER_SPECS = (
         handler=pause,
         usage="[weeks]",
         purpose=texts.PURPOSE_PAUSE,
-        options=(Option("weeks", "For how many weeks (1-12; 4 when left out)", kind="integer", minimum=1, maximum=12),),
+        options=(Option("weeks", texts.OPTION_PAUSE_WEEKS, kind="integer", minimum=1, maximum=12),),
     ),
     CommandSpec(
         "mydata",

@@ -167,8 +167,8 @@ STAFF_SPECS = (
         handler=poll,
         usage="POLL_ID [tag]",
         options=(
-            Option("poll_id", "The poll to ask", required=True, suggest_polls=True),
-            Option("tag", "Only customers with this tag (optional)"),
+            Option("poll_id", texts.OPTION_POLL_ID, required=True, suggest_polls=True),
+            Option("tag", texts.OPTION_POLL_TAG),
         ),
     ),
     CommandSpec(
@@ -187,7 +187,7 @@ STAFF_SPECS = (
         menu=texts.MENU_STATUS,
         handler=status,
         usage="[RUN]",
-        options=(Option("run", "Run number (the latest when left out)", kind="integer", minimum=1),),
+        options=(Option("run", texts.OPTION_STATUS_RUN, kind="integer", minimum=1),),
     ),
     CommandSpec(
         "digest",
@@ -199,8 +199,8 @@ STAFF_SPECS = (
         usage="[last] [day|week|month]",
         prepare=prepare_digest,
         options=(
-            Option("last", "The last complete period instead of this one so far", choices=("last",)),
-            Option("period", "day, week or month (the configured period when left out)", choices=PERIODS),
+            Option("last", texts.OPTION_DIGEST_LAST, choices=("last",)),
+            Option("period", texts.OPTION_DIGEST_PERIOD, choices=PERIODS),
         ),
     ),
     CommandSpec(

@@ -149,6 +149,15 @@ MENU_PRIVACY = _t("menu_privacy", "What is stored about you and why")
 HELP_HELP = _t("help_help", "this message")
 MENU_HELP = _t("menu_help", "What this bot does")
 
+# Descriptions of the typed options of Discord's slash commands (at most 100 characters).
+OPTION_START_TAG = _t("option_start_tag", "A start code you were given (optional)")
+OPTION_PAUSE_WEEKS = _t("option_pause_weeks", "For how many weeks (1-12; 4 when left out)")
+OPTION_POLL_ID = _t("option_poll_id", "The poll to ask")
+OPTION_POLL_TAG = _t("option_poll_tag", "Only customers with this tag (optional)")
+OPTION_STATUS_RUN = _t("option_status_run", "Run number (the latest when left out)")
+OPTION_DIGEST_LAST = _t("option_digest_last", "The last complete period instead of this one so far")
+OPTION_DIGEST_PERIOD = _t("option_digest_period", "day, week or month (the configured period when left out)")
+
 HELP_POLL = _t("help_poll", "ask now")
 MENU_POLL = _t("menu_poll", "Ask a poll now: /poll POLL_ID [tag]")
 HELP_POLLS = _t("help_polls", "polls and next times")

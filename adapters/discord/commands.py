@@ -56,7 +56,9 @@ def _command(
         default = inspect.Parameter.empty if option.required else None
         parameters.append(inspect.Parameter(option.name, positional, annotation=_annotation(option), default=default))
     callback.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
-    callback.__discord_app_commands_param_description__ = {o.name: o.description for o in spec.options}  # type: ignore[attr-defined]
+    callback.__discord_app_commands_param_description__ = {  # type: ignore[attr-defined]
+        o.name: app_commands.locale_str(say(o.description)[:100], text=o.description) for o in spec.options
+    }
     callback.__qualname__ = callback.__name__ = f"slash_{spec.name}"
     command: app_commands.Command[Any, ..., None] = app_commands.Command(
         name=spec.name, description=app_commands.locale_str(say(spec.menu)[:100], text=spec.menu), callback=callback

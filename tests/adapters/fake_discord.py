@@ -41,6 +41,15 @@ LOCALES = frozenset(
 )
 
 
+def _check_localizations(item: Json, where: str) -> None:
+    """`description_localizations`: Discord locales only, each description 1-100 characters."""
+    for locale, text in (item.get("description_localizations") or {}).items():
+        if locale not in LOCALES:
+            raise invalid_form(f"{where}description_localizations.{locale}", "Invalid locale")
+        if not isinstance(text, str) or not 1 <= len(text) <= 100:
+            raise invalid_form(f"{where}description_localizations.{locale}", "Must be between 1 and 100 in length.")
+
+
 class DiscordError(Exception):
     def __init__(self, status: int, code: int, message: str, errors: Json | None = None) -> None:
         super().__init__(message)
@@ -651,11 +660,11 @@ class FakeDiscord:
                 raise invalid_form("name", "Command name is invalid")
             if not 1 <= len(command.get("description", "")) <= 100:
                 raise invalid_form("description", "Must be between 1 and 100 in length.")
-            for locale, text in (command.get("description_localizations") or {}).items():
-                if locale not in LOCALES:
-                    raise invalid_form(f"description_localizations.{locale}", "Invalid locale")
-                if not isinstance(text, str) or not 1 <= len(text) <= 100:
-                    raise invalid_form(f"description_localizations.{locale}", "Must be between 1 and 100 in length.")
+            _check_localizations(command, "")
+            for i, option in enumerate(command.get("options") or []):
+                if not 1 <= len(option.get("description", "")) <= 100:
+                    raise invalid_form(f"options.{i}.description", "Must be between 1 and 100 in length.")
+                _check_localizations(option, f"options.{i}.")
             registered.append(
                 {
                     "id": str(self.new_id()),

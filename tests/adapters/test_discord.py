@@ -229,6 +229,9 @@ async def test_a_german_discord_user_reads_german_and_sees_german_command_descri
         "es-ES": "Borrar todo lo que se guarda sobre ti",
         "es-419": "Borrar todo lo que se guarda sobre ti",
     }
+    [poll] = [c for c in fake.commands[shop.guild.id] if c["name"] == "poll"]
+    assert poll["options"][0]["description"] == "The poll to ask"
+    assert poll["options"][0]["description_localizations"]["de"] == "Die Umfrage, die gestellt werden soll"
 
 
 async def test_dm_text_answer_is_followed_by_rating_buttons_that_work_once(shop: Shop) -> None:
