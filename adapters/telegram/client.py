@@ -55,6 +55,7 @@ from adapters.telegram.render import Part, render
 from bot.adapter import ChatMemory, GoneCallback, OnMessage
 from bot.config import TelegramSettings
 from bot.errors import ConfigError, DeliveryError, HandlingDeferred, MessageRejected, PlatformGone, TryLater
+from bot.i18n import Voice
 from bot.pacing import LocalPacer, Pacer
 from bot.runtime.metrics import Metrics
 from bot.types import Inbound, Outbound
@@ -87,7 +88,9 @@ class TelegramAdapter:
         max_lanes: int = 64,
         webhook_check_every: float = WEBHOOK_CHECK_EVERY,
         metrics: Metrics | None = None,
+        voices: Callable[[str | None], Voice] | None = None,
     ) -> None:
+        """`voices`: the texts for a language code (`Settings.voice`), for the translated menus."""
         self.settings = settings
         self._token = token
         self._environ = os.environ if environ is None else environ
@@ -101,7 +104,7 @@ class TelegramAdapter:
         self.stop_grace = stop_grace
         self.webhook_check_every = webhook_check_every
         self._webhook_error_seen: int | None = None  # last_error_date already logged
-        self.menus = CommandMenus(settings)
+        self.menus = CommandMenus(settings, voices=voices)
         self.moves = ChatMoves(settings.digest_chats)
         self._bot: Bot | None = None
         self._updates_request: HTTPXRequest | None = None

@@ -70,17 +70,19 @@ class DigestReporting:
         self.reports = Reports(store.db)
         self.settings = settings
 
-    async def build(self, period: str, now: datetime, current: bool = False) -> Digest:
+    async def build(self, period: str, now: datetime, current: bool = False, language: str | None = None) -> Digest:
         if not is_period(period):
             raise ValueError(f"unknown digest period {period!r}")
-        return await build_digest(self.reports, self.settings, period, now, current=current)
+        return await build_digest(self.reports, self.settings, period, now, current=current, language=language)
 
-    async def digest(self, period: str, now: datetime, current: bool = False) -> tuple[str, bytes | None]:
-        digest = await self.build(period, now, current)
+    async def digest(
+        self, period: str, now: datetime, current: bool = False, language: str | None = None
+    ) -> tuple[str, bytes | None]:
+        digest = await self.build(period, now, current, language)
         return digest.text, digest.chart_png
 
-    async def goals(self, now: datetime) -> str:
-        return await goals_status_text(self.reports, self.settings, now)
+    async def goals(self, now: datetime, language: str | None = None) -> str:
+        return await goals_status_text(self.reports, self.settings, now, language)
 
 
 class DigestPoster:

@@ -369,7 +369,7 @@ class DeliveryWorker:
             return True
         started = time.monotonic()
         try:
-            message_id = await adapter.send(from_claim(claim))
+            message_id = await adapter.send(from_claim(claim, self.settings.voice))
         except DeliveryError as exc:
             await self._failed(claim, exc)
             return True

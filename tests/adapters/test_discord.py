@@ -29,11 +29,14 @@ from bot.errors import (
     RecipientUnreachable,
     TryLater,
 )
+from bot.i18n import Voice
 from bot.runtime.app import Runtime, build_runtime
 from bot.types import ChatRef, Choice, Inbound, Outbound
 from storage.store import Store
 from tests.adapters.fake_discord import FakeDiscord, FakeGuild, FakeInteraction, FakeUser, buttons
 from tests.support import FakeClock, OnRuntime, find_customer, latest_run, make_settings
+
+EN = Voice("en")  # the English texts, as a customer without a catalog language reads them
 
 POLLS = {
     "polls": [
@@ -69,8 +72,8 @@ class Shop(OnRuntime):
     sam: FakeUser  # staff by user id
     olga: FakeUser  # manager by role
 
-    def member(self, name: str, *roles: str, dms_closed: bool = False) -> FakeUser:
-        user = self.fake.add_user(name, dms_closed=dms_closed)
+    def member(self, name: str, *roles: str, dms_closed: bool = False, locale: str = "en-GB") -> FakeUser:
+        user = self.fake.add_user(name, dms_closed=dms_closed, locale=locale)
         self.fake.add_member(self.guild, user, roles)
         return user
 
@@ -102,6 +105,7 @@ class Shop(OnRuntime):
 
 def new_adapter(fake: FakeDiscord, settings: Settings, **options: Any) -> DiscordAdapter:
     assert settings.discord is not None
+    options = {"voices": settings.voice} | options
     return DiscordAdapter(
         settings.discord, fake.token, poll_ids=[p.id for p in settings.polls], guild_ready_timeout=0.05, **options
     )
@@ -175,10 +179,41 @@ async def test_opt_in_in_the_server_then_answer_the_dm_question_with_the_form(sh
         alice, opened, {"Your answer": "The **cake** @everyone", "Rating from 1 to 5 (optional)": "4"}
     )
     thanks = await fake.reply(submit)
-    assert thanks["content"] == texts.THANKS
+    assert thanks["content"] == EN(texts.THANKS)
     assert submit.response_type == 7 and buttons(fake.messages[int(question["id"])]) == []  # no second answer
     [answer] = await shop.answers(alice)
     assert (answer["answer"], answer["rating"], answer["poll"]) == ("The **cake** @everyone", 4, "visit")
+
+
+async def test_a_german_discord_user_reads_german_and_sees_german_command_descriptions(shop: Shop) -> None:
+    fake = shop.fake
+    heidi = shop.member("heidi", locale="de")
+    welcome = await fake.reply(await fake.slash(heidi, "start", channel_id=shop.general))
+    assert welcome["content"].startswith("Hallo heidi! Du bist jetzt dabei.")
+
+    seen = len(fake.conversation(heidi))
+    await shop.run_poll("visit")
+    question = await fake.next_message(heidi, seen)
+    assert [b["label"] for b in buttons(question)] == ["Antworten"]  # the language stored at /start
+    opened = await fake.press(heidi, question, "Antworten")
+    await fake.until(lambda: opened.modal is not None)
+    assert opened.modal is not None and opened.modal["title"] == "Deine Antwort"
+    submit = await fake.submit_modal(
+        heidi, opened, {"Deine Antwort": "Der Kuchen", "Bewertung von 1 bis 5 (optional)": "5"}
+    )
+    assert (await fake.reply(submit))["content"] == "Danke für deine Antwort!"
+
+    [forget] = [c for c in fake.commands[shop.guild.id] if c["name"] == "forget"]
+    assert forget["description"] == "Erase everything stored about you"  # [engine] language
+    assert forget["description_localizations"] == {
+        "de": "Alles löschen, was über dich gespeichert ist",
+        "fr": "Effacer tout ce qui est enregistré à votre sujet",
+        "es-ES": "Borrar todo lo que se guarda sobre ti",
+        "es-419": "Borrar todo lo que se guarda sobre ti",
+    }
+    [poll] = [c for c in fake.commands[shop.guild.id] if c["name"] == "poll"]
+    assert poll["options"][0]["description"] == "The poll to ask"
+    assert poll["options"][0]["description_localizations"]["de"] == "Die Umfrage, die gestellt werden soll"
 
 
 async def test_dm_text_answer_is_followed_by_rating_buttons_that_work_once(shop: Shop) -> None:
@@ -191,12 +226,12 @@ async def test_dm_text_answer_is_followed_by_rating_buttons_that_work_once(shop:
     seen = len(fake.conversation(bob))
     message_id = await fake.dm(bob, "Friendly staff, great_coffee")
     ask = await fake.next_message(bob, seen)
-    assert ask["content"] == texts.ASK_RATING.format(low=1, high=5)
+    assert ask["content"] == EN(texts.ASK_RATING, low=1, high=5)
     assert [b["label"] for b in buttons(ask)] == ["1", "2", "3", "4", "5"]
     assert all(len(b["custom_id"]) <= 100 for b in buttons(ask))
 
     press = await fake.press(bob, ask, "5")
-    assert (await fake.reply(press))["content"] == esc(texts.RATING_THANKS)
+    assert (await fake.reply(press))["content"] == esc(EN(texts.RATING_THANKS))
     assert buttons(fake.messages[int(ask["id"])]) == []  # removed: it cannot be pressed twice
     with pytest.raises(AssertionError, match="no button"):
         await fake.press(bob, ask, "4")
@@ -208,7 +243,7 @@ async def test_dm_text_answer_is_followed_by_rating_buttons_that_work_once(shop:
 
     seen = len(fake.conversation(bob))
     await fake.dm(bob, "", stickers=1)
-    assert (await fake.next_message(bob, seen))["content"] == texts.ASK_IN_WORDS
+    assert (await fake.next_message(bob, seen))["content"] == EN(texts.ASK_IN_WORDS)
 
 
 async def test_forget_in_the_server_asks_with_private_buttons_and_erases(shop: Shop) -> None:
@@ -217,9 +252,9 @@ async def test_forget_in_the_server_asks_with_private_buttons_and_erases(shop: S
     await shop.subscribe(cleo)
     ix = await fake.slash(cleo, "forget", channel_id=shop.general)
     confirm = await fake.reply(ix)
-    assert confirm["flags"] & 64 and confirm["content"] == texts.FORGET_CONFIRM  # only cleo sees it
+    assert confirm["flags"] & 64 and confirm["content"] == EN(texts.FORGET_CONFIRM)  # only cleo sees it
     press = await fake.press(cleo, confirm, "Yes, erase everything")
-    assert (await fake.reply(press))["content"] == texts.FORGET_DONE
+    assert (await fake.reply(press))["content"] == EN(texts.FORGET_DONE)
     assert await find_customer(shop.store, "discord", str(cleo.id)) is None
 
 
@@ -251,9 +286,9 @@ async def test_member_without_the_role_is_refused_and_nothing_starts(shop: Shop)
     fake = shop.fake
     mallory = shop.member("mallory")
     ix = await fake.slash(mallory, "poll", {"poll_id": "visit"}, channel_id=shop.general)
-    assert (await fake.reply(ix))["content"] == texts.NOT_ALLOWED.format(role="staff")
+    assert (await fake.reply(ix))["content"] == EN(texts.NOT_ALLOWED_STAFF)
     ix = await fake.slash(shop.sam, "digest", channel_id=shop.general)  # staff, but not a manager
-    assert (await fake.reply(ix))["content"] == texts.NOT_ALLOWED.format(role="managers")
+    assert (await fake.reply(ix))["content"] == EN(texts.NOT_ALLOWED_MANAGERS)
     assert await latest_run(shop.store) is None
 
 
@@ -306,7 +341,7 @@ async def test_slow_work_is_acknowledged_in_time_and_answered_after(shop: Shop) 
     opened = await fake.press(ivy, question, "Answer")
     await fake.until(lambda: opened.modal is not None)
     submit = await fake.submit_modal(ivy, opened, {"Your answer": "Quick service"})
-    assert (await fake.reply(submit))["content"] == texts.ASK_RATING.format(low=1, high=5)
+    assert (await fake.reply(submit))["content"] == EN(texts.ASK_RATING, low=1, high=5)
     assert (await fake.reply(digest))["attachments"]
     assert fake.late_interactions() == []
     assert [ix.response_type for ix in (digest, opened, submit)] == [5, 9, 7]
@@ -330,13 +365,13 @@ async def test_a_press_that_fails_puts_the_buttons_back_and_says_sorry(shop: Sho
     shop.runtime.adapters["discord"] = shop.adapter
     await shop.adapter.start(broken)
     press = await fake.press(max_, ask, "3")
-    assert (await fake.reply(press))["content"] == texts.ERROR
+    assert (await fake.reply(press))["content"] == EN(texts.ERROR)
     assert buttons(fake.messages[int(ask["id"])]) == before  # the customer can press again
 
     await shop.adapter.stop()
     await shop.adapter.start(shop.engine.on_message)
     press = await fake.press(max_, fake.messages[int(ask["id"])], "3")
-    assert (await fake.reply(press))["content"] == esc(texts.RATING_THANKS)
+    assert (await fake.reply(press))["content"] == esc(EN(texts.RATING_THANKS))
 
 
 def test_the_fake_reports_an_interaction_nobody_answered_as_late() -> None:
@@ -453,13 +488,13 @@ async def test_buttons_and_the_answer_form_still_work_after_a_restart(shop: Shop
 
     await shop.restart()
     press = await fake.press(gina, ask, "4")
-    assert (await fake.reply(press))["content"] == esc(texts.RATING_THANKS)
+    assert (await fake.reply(press))["content"] == esc(EN(texts.RATING_THANKS))
     opened = await fake.press(gina, question, "Answer")
     await fake.until(lambda: opened.modal is not None)
     assert opened.modal is not None and "rating" not in str(opened.modal).lower()  # weekly has no rating
     await shop.restart()  # even a form opened before a restart is received
     submit = await fake.submit_modal(gina, opened, {"Your answer": "Calm"})
-    assert (await fake.reply(submit))["content"] == texts.THANKS
+    assert (await fake.reply(submit))["content"] == EN(texts.THANKS)
     answers = await shop.answers(gina)
     assert [(a["poll"], a["answer"], a["rating"]) for a in answers] == [
         ("visit", "Nice music", 4),
