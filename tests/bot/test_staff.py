@@ -125,7 +125,7 @@ async def test_staff_commands_work_in_the_team_chat_only(team: Chat) -> None:
     assert len(in_group) == 1 and "started" in in_group[0].text
     await team.say_in_group(team.users["staff"], "-600", "/status")
     [elsewhere] = [m for m in team.adapter.outbox if m.chat.chat_id == "-600"]
-    assert elsewhere.text == texts.TEAM_ONLY_HERE
+    assert elsewhere.text == EN(texts.TEAM_ONLY_HERE)
 
 
 async def test_digest_arguments_choose_the_period_so_far_or_the_last_complete_one(team: Chat) -> None:
