@@ -7,7 +7,9 @@ ended less than `chat_gap` ago is not claimed, and a chat has one send in flight
 
 A slot is used at its time or given up: a send that finds its slot more than `slack` seconds in
 the past (this process's loop was busy) reserves a new one, so late sends never bunch up at the
-server. `capacity` is this process's share: the pace divided by the live delivery workers.
+server. Each process also keeps its own pace (bot.pacing.LocalPacer: a send holds a token until a
+second after it ended), so what a server that is itself slow to read sees of one process never
+exceeds the limit either. `capacity` is this process's share: the pace divided by the live workers.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import replace
 
 from bot.errors import TryLater
 from bot.pacing import LocalPacer, PaceRules
@@ -48,8 +49,9 @@ class SharedPacer:
         self.clock = clock
         self.sleep = sleep
         self.chat_gap = rules.private_gap
-        # One chat's sends within this process (two claimed together go one after the other).
-        self._chats = LocalPacer(replace(rules, per_second=math.inf), clock=clock, sleep=sleep)
+        # This process's own pace, kept as well (bot.pacing): each chat's sends within it, and what
+        # the server can see of it in any second, whatever the network and the loop's delays.
+        self._local = LocalPacer(rules, clock=clock, sleep=sleep)
         self._interval = 0.0 if math.isinf(rules.per_second) else 1.0 / rules.per_second
         self._batch = max(1, int(rules.per_second * BATCH_SECONDS)) if self._interval else 1
         self._slots: deque[float] = deque()
@@ -63,8 +65,8 @@ class SharedPacer:
     @asynccontextmanager
     async def slot(self, chat_id: str, *, private: bool) -> AsyncIterator[None]:
         task = asyncio.current_task()
-        async with self._chats.slot(chat_id, private=private):
-            await self._overall()
+        await self._overall()  # the database's slot first: a local wait only ever makes a send later
+        async with self._local.slot(chat_id, private=private):
             if task is not None:
                 self._callers.add(task)
             yield
