@@ -214,6 +214,8 @@ class EngineSettings(_Frozen):
     privacy_url: HttpUrl | None = None
     # Languages of the answers (ISO 639-1): lemmas and stop words for themes and "also mentioned".
     languages: Annotated[tuple[str, ...], BeforeValidator(_languages)] = ("en",)
+    # Anti-fatigue: a customer asked within this many days is skipped by a run (0 = off).
+    min_days_between_questions: int = Field(default=0, ge=0, le=365)
 
 
 class PollSettings(_Frozen):
@@ -257,6 +259,15 @@ class DigestSettings(_Frozen):
     schedule: Schedule | None = None
     period: Literal["day", "week", "month"] = "week"
     timezone: TimeZoneName | None = None
+
+
+class AlertSettings(_Frozen):
+    """Where problem answers and customers' follow-ups are posted at once; left out: the digest chats."""
+
+    telegram_chats: TelegramIds | None = None
+    discord_channels: DiscordIds | None = None
+    # How the customer sees a staff reply introduced: "A message from {business} about your feedback".
+    business: str = Field(default="the team", min_length=1, max_length=100)
 
 
 class GoalSettings(_Frozen):
@@ -333,6 +344,7 @@ class Settings(_Frozen):
     engine: EngineSettings = EngineSettings()
     polls: tuple[PollSettings, ...] = ()
     digest: DigestSettings = DigestSettings()
+    alerts: AlertSettings = AlertSettings()
     goals: tuple[GoalSettings, ...] = ()
     themes: tuple[ThemeSettings, ...] = ()
     telegram: TelegramSettings | None = None

@@ -11,10 +11,13 @@ from datetime import datetime, timedelta
 from bot import texts
 from bot.choices import AnswerChoice, ForgetChoice, RateChoice, parse_choice
 from bot.effects import (
+    AlertStaff,
     CancelForget,
     Decision,
     EditAnswer,
+    Effect,
     Erase,
+    FollowUp,
     RateAnswer,
     RecordAnswer,
     SetReachable,
@@ -23,6 +26,7 @@ from bot.types import Choice, Inbound, InboundKind, Outbound, rating_choice
 from storage.conversation import ConversationSnapshot
 from storage.customers import CustomerRecord
 from storage.runs import RunRecord
+from storage.tone import tone
 
 FORGET_CONFIRM_WINDOW = timedelta(minutes=10)
 YES_NO = {"yes": True, "y": True, "no": False, "n": False}
@@ -97,11 +101,9 @@ def _text(snapshot: ConversationSnapshot, customer: CustomerRecord, inbound: Inb
     if awaiting is not None:
         low, high = scale_bounds(awaiting.run)
         if words.isdigit() and len(words) <= 3 and low <= int(words) <= high:
-            return Decision(
-                (RateAnswer(customer.id, awaiting.run.id, int(words)),),
-                (reply(inbound, texts.RATING_THANKS),),
-                customer.id,
-            )
+            return _rate(customer, awaiting.run, int(words), inbound)
+    if _in_followup_window(customer, inbound):
+        return _follow_up(customer, inbound)
     run = snapshot.open_run
     if run is None:
         if awaiting is not None:
@@ -144,12 +146,15 @@ def _record(customer: CustomerRecord, run: RunRecord, inbound: Inbound, rating: 
         await_rating=wants_rating,
         rating=rating,
     )
+    effects: tuple[Effect, ...] = (effect,)
+    if rating is not None and tone(rating, run.scale) == "problem":
+        effects += (AlertStaff(customer.id, run.id),)
     if wants_rating:
         low, high = scale_bounds(run)
         answer = reply(inbound, texts.ASK_RATING.format(low=low, high=high), rating_choices(run))
     else:
         answer = reply(inbound, texts.THANKS_LATE if late else texts.THANKS)
-    return Decision((effect,), (answer,), customer.id)
+    return Decision(effects, (answer,), customer.id)
 
 
 def _choice(snapshot: ConversationSnapshot, customer: CustomerRecord, inbound: Inbound, now: datetime) -> Decision:
@@ -163,12 +168,31 @@ def _choice(snapshot: ConversationSnapshot, customer: CustomerRecord, inbound: I
         low, high = scale_bounds(awaiting.run)
         if not low <= value.score <= high:
             return Decision()
-        return Decision(
-            (RateAnswer(customer.id, value.run_id, value.score),),
-            (reply(inbound, texts.RATING_THANKS),),
-            customer.id,
-        )
+        return _rate(customer, awaiting.run, value.score, inbound)
     return Decision()
+
+
+def _rate(customer: CustomerRecord, run: RunRecord, score: int, inbound: Inbound) -> Decision:
+    effects: tuple[Effect, ...] = (RateAnswer(customer.id, run.id, score),)
+    if tone(score, run.scale) == "problem":
+        effects += (AlertStaff(customer.id, run.id),)
+    return Decision(effects, (reply(inbound, texts.RATING_THANKS),), customer.id)
+
+
+def _in_followup_window(customer: CustomerRecord, inbound: Inbound) -> bool:
+    """Staff answered this customer, and this is their next message within the window."""
+    until = customer.followup_until
+    return customer.followup_answer_id is not None and until is not None and inbound.received_at <= until
+
+
+def _follow_up(customer: CustomerRecord, inbound: Inbound) -> Decision:
+    assert customer.followup_answer_id is not None
+    text = inbound.text
+    if len(text) > texts.MAX_ANSWER_CHARS:
+        too_long = texts.TOO_LONG.format(length=len(text), limit=texts.MAX_ANSWER_CHARS)
+        return Decision.reply(reply(inbound, too_long), customer_id=customer.id)
+    effect = FollowUp(customer.followup_answer_id, customer.id, text)
+    return Decision((effect,), (reply(inbound, texts.FOLLOW_UP_THANKS),), customer.id)
 
 
 def _forget_answer(customer: CustomerRecord, inbound: Inbound, confirmed: bool, now: datetime) -> Decision:

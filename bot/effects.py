@@ -8,15 +8,21 @@ all of it commits together or not at all.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot import texts
 from bot.outbox_codec import to_row
-from bot.types import Outbound
+from bot.quotes import sanitise_quote
+from bot.types import ChatRef, Outbound
+from storage.followups import CUSTOMER, STAFF
 from storage.models import DeliveryKind
 from storage.store import Unit
 
 log = logging.getLogger("feedbot.engine")
+
+FORWARD_LENGTH = 3500  # a forwarded follow-up is the customer's whole message, folded to one line
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +98,36 @@ class Erase:
     chat_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class AlertStaff:
+    """The customer's answer to the run was rated as a problem: post it to the staff chats at once."""
+
+    customer_id: int
+    run_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class StaffReply:
+    """A staff member answers a customer about their answer; the customer's next message is a follow-up."""
+
+    answer_id: int
+    customer_id: int
+    to: ChatRef  # the customer's private chat
+    message: str  # what the customer receives (the staff's words, introduced)
+    text: str  # the staff's own words, as stored
+    staff_user: str  # "platform:user id"
+    until: datetime  # the follow-up window's end
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """The customer's message after a staff reply: stored on the answer and forwarded to the staff chats."""
+
+    answer_id: int
+    customer_id: int
+    text: str
+
+
 Effect = (
     Subscribe
     | Unsubscribe
@@ -103,6 +139,9 @@ Effect = (
     | RequestForget
     | CancelForget
     | Erase
+    | AlertStaff
+    | StaffReply
+    | FollowUp
 )
 
 
@@ -123,8 +162,11 @@ class Applied:
     answer_ids: list[int] = field(default_factory=list)
 
 
-async def apply(unit: Unit, decision: Decision, now: datetime) -> Applied:
-    """Write the effects in order, then queue the replies (in the caller's transaction)."""
+async def apply(unit: Unit, decision: Decision, now: datetime, alert_chats: Sequence[ChatRef] = ()) -> Applied:
+    """Write the effects in order, then queue the replies (in the caller's transaction).
+
+    `alert_chats`: the staff chats problem answers and follow-ups are posted to.
+    """
     result = Applied()
     customer_id = decision.customer_id
     for effect in decision.effects:
@@ -176,7 +218,65 @@ async def apply(unit: Unit, decision: Decision, now: datetime) -> Applied:
                 await unit.inbound.forget_chat(effect.platform, effect.chat_id)
                 customer_id = None
                 log.info("customer erased platform=%s chat=%s", effect.platform, effect.chat_id)
+            case AlertStaff():
+                await _alert(unit, effect, alert_chats, now)
+            case StaffReply():
+                await _staff_reply(unit, effect, now)
+            case FollowUp():
+                await _follow_up(unit, effect, alert_chats, now)
     for reply in decision.replies:
         await unit.outbox.queue(to_row(reply, DeliveryKind.REPLY, customer_id=customer_id), now)
         result.replies += 1
     return result
+
+
+async def _post_to_staff(unit: Unit, answer_id: int, text: str, chats: Sequence[ChatRef], now: datetime) -> None:
+    """Queue `text` to every staff chat, each post linked to the answer (a platform reply to it answers)."""
+    for chat in chats:
+        delivery_id = await unit.outbox.queue(to_row(Outbound(chat=chat, text=text), DeliveryKind.ALERT), now)
+        await unit.followups.link_alert(answer_id, delivery_id)
+
+
+async def _alert(unit: Unit, effect: AlertStaff, chats: Sequence[ChatRef], now: datetime) -> None:
+    answer = await unit.followups.answer_of(effect.run_id, effect.customer_id)
+    if answer is None or answer.rating is None:
+        return
+    text = texts.staff_alert(
+        sanitise_quote(answer.display_name, 64),
+        answer.rating,
+        answer.scale,
+        answer.poll_id,
+        answer.answer_id,
+        sanitise_quote(answer.text),
+    )
+    await _post_to_staff(unit, answer.answer_id, text, chats, now)
+    log.info("problem alert queued answer=%s chats=%d", answer.answer_id, len(chats))
+
+
+async def _staff_reply(unit: Unit, effect: StaffReply, now: datetime) -> None:
+    await unit.followups.add(
+        answer_id=effect.answer_id,
+        customer_id=effect.customer_id,
+        author=STAFF,
+        text=effect.text,
+        staff_user=effect.staff_user,
+        now=now,
+    )
+    await unit.followups.open_window(effect.customer_id, effect.answer_id, effect.until)
+    message = Outbound(chat=effect.to, text=effect.message)
+    await unit.outbox.queue(to_row(message, DeliveryKind.REPLY, customer_id=effect.customer_id), now)
+    log.info("staff reply queued answer=%s by=%s", effect.answer_id, effect.staff_user)
+
+
+async def _follow_up(unit: Unit, effect: FollowUp, chats: Sequence[ChatRef], now: datetime) -> None:
+    await unit.followups.add(
+        answer_id=effect.answer_id, customer_id=effect.customer_id, author=CUSTOMER, text=effect.text, now=now
+    )
+    await unit.followups.close_window(effect.customer_id)
+    answer = await unit.followups.answer(effect.answer_id)
+    if answer is None:
+        return
+    text = texts.followup_forward(
+        sanitise_quote(answer.display_name, 64), answer.answer_id, sanitise_quote(effect.text, FORWARD_LENGTH)
+    )
+    await _post_to_staff(unit, answer.answer_id, text, chats, now)

@@ -22,6 +22,7 @@ import asyncio
 import json
 import logging
 import traceback
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 
@@ -36,6 +37,7 @@ from bot.commands import (
     Place,
     PrepareContext,
     Reporting,
+    command_with_text,
     default_registry,
     parse_command,
 )
@@ -43,7 +45,7 @@ from bot.config import Settings
 from bot.conversation import decide, reply, source_id
 from bot.effects import Decision, apply
 from bot.errors import HandlingDeferred
-from bot.platforms import role_policy
+from bot.platforms import alert_chats, role_policy
 from bot.roles import Role, RolePolicy
 from bot.runs import RunStarted, start_run
 from bot.runtime.clock import Clock, SystemClock
@@ -113,8 +115,11 @@ class Engine:
         outbox_signal: OutboxSignal | None = None,
         handling_attempts: int = HANDLING_ATTEMPTS,
         metrics: Metrics | None = None,
+        alerts: Sequence[ChatRef] | None = None,
     ) -> None:
         self.store = store
+        # The staff chats problem answers and customers' follow-ups are posted to.
+        self.alert_chats = tuple(alert_chats(settings) if alerts is None else alerts)
         self.settings = settings
         self.clock = clock or SystemClock()
         self.roles = roles or role_policy(settings)
@@ -222,7 +227,7 @@ class Engine:
                 log.info("duplicate update ignored platform=%s msg=%s", inbound.chat.platform, inbound.message_id)
                 return Handled(duplicate=True)
             decision = await self._decide(unit, inbound, command, spec, now, prepared)
-            applied = await apply(unit, decision, now)
+            applied = await apply(unit, decision, now, self.alert_chats)
             if key in self._failed:
                 await unit.inbound.clear_failures(key)
         self._failed.discard(key)
@@ -243,6 +248,15 @@ class Engine:
         if command is None:
             return None
         return self.registry.get(command.name) or self.registry.get("help")
+
+    @staticmethod
+    async def _alert_replied_to(unit: Unit, inbound: Inbound) -> int | None:
+        """A group message replying to one of our staff alerts: the answer it is about (staff answer with it)."""
+        if inbound.is_private or inbound.reply_to is None or inbound.kind is not InboundKind.TEXT:
+            return None
+        if inbound.choice is not None or not inbound.text.strip():
+            return None
+        return await unit.followups.answer_for_message(inbound.chat.platform, inbound.chat.chat_id, inbound.reply_to)
 
     def _refusal(self, inbound: Inbound, spec: CommandSpec) -> str | None:
         role = self.roles.role_of(inbound)
@@ -268,6 +282,12 @@ class Engine:
         now: datetime,
         prepared: object,
     ) -> Decision:
+        if command is None and (answer_id := await self._alert_replied_to(unit, inbound)) is not None:
+            if self.roles.role_of(inbound) < Role.STAFF:
+                log.info("reply to a staff alert by a non-staff member ignored user=%s", inbound.sender_id)
+                return Decision()
+            command = command_with_text("reply", f"{answer_id} {inbound.text}")
+            spec = self.registry.get("reply")
         if command is None or spec is None:
             target = parse_choice(inbound.choice)
             snapshot = await unit.conversation.snapshot(

@@ -54,6 +54,7 @@ async def start_run(
     if run_id is None:
         return None
     queued = await unit.outbox.fan_out(run_id, tag or poll.tag, now)
+    await unit.followups.close_windows_of_run(run_id)  # their next message answers this question
     await unit.runs.mark_fanned_out(run_id, paused=await unit.outbox.count_paused(tag or poll.tag, now))
     log.info("run started poll=%s run=%s queued=%d by=%s", poll.id, run_id, queued, triggered_by)
     return RunStarted(run_id=run_id, poll_id=poll.id, queued=queued)

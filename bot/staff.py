@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import logging
+import re
+from datetime import timedelta
 from typing import Any
 
+from bot import texts
 from bot.commands import TAG, CommandContext, CommandSpec, Option, Place, PrepareContext
-from bot.effects import Decision
+from bot.effects import Decision, StaffReply
+from bot.quotes import sanitise_quote
 from bot.roles import Role
 from bot.runs import start_run
 from bot.runtime.schedule import next_fire_time
-from bot.types import Image
+from bot.types import ChatRef, Image
 from storage.runs import MAX_ID
 
 log = logging.getLogger("feedbot.staff")
 
 PERIODS = ("day", "week", "month")
+FOLLOW_UP_WINDOW = timedelta(hours=48)
+MAX_REPLY_CHARS = 3000  # leaves room for the introduction within one Telegram message
 
 
 def _poll_ids(ctx: CommandContext) -> str:
@@ -137,6 +143,32 @@ async def goals(ctx: CommandContext) -> Decision:
     return Decision.reply(ctx.reply(str(ctx.prepared)))
 
 
+async def reply(ctx: CommandContext) -> Decision:
+    """`/reply ANSWER_ID text`: the customer who wrote the answer receives `text` from the business."""
+    parts = re.split(r"\s+", ctx.command.raw.strip(), maxsplit=1)
+    if len(parts) < 2 or not parts[0].isdigit() or not parts[1].strip():
+        return Decision.reply(ctx.reply(texts.REPLY_USAGE))
+    answer_id = int(parts[0]) if len(parts[0]) <= 10 else MAX_ID + 1
+    text = parts[1].strip()
+    if len(text) > MAX_REPLY_CHARS:
+        return Decision.reply(ctx.reply(texts.REPLY_TOO_LONG.format(length=len(text), limit=MAX_REPLY_CHARS)))
+    answer = await ctx.unit.followups.answer(answer_id) if answer_id <= MAX_ID else None
+    if answer is None:
+        return Decision.reply(ctx.reply(texts.REPLY_NO_ANSWER.format(answer_id=answer_id)))
+    business = ctx.settings.alerts.business
+    effect = StaffReply(
+        answer_id=answer.answer_id,
+        customer_id=answer.customer_id,
+        to=ChatRef(answer.platform, answer.chat_id, answer.user_id),
+        message=texts.staff_reply(business, sanitise_quote(answer.text, 80), text),
+        text=text,
+        staff_user=f"{ctx.inbound.chat.platform}:{ctx.inbound.sender_id}",
+        until=ctx.now + FOLLOW_UP_WINDOW,
+    )
+    sent = texts.reply_sent(sanitise_quote(answer.display_name, 64), answer.answer_id)
+    return Decision((effect,), (ctx.reply(sent),))
+
+
 STAFF_SPECS = (
     CommandSpec(
         "poll",
@@ -168,6 +200,19 @@ STAFF_SPECS = (
         handler=status,
         usage="[RUN]",
         options=(Option("run", "Run number (the latest when left out)", kind="integer", minimum=1),),
+    ),
+    CommandSpec(
+        "reply",
+        Role.STAFF,
+        Place.TEAM,
+        help="answer a customer about their answer",
+        menu="Answer a customer: /reply ANSWER_ID text",
+        handler=reply,
+        usage="ANSWER_ID text",
+        options=(
+            Option("answer_id", "The answer's number (in the alert)", kind="integer", required=True, minimum=1),
+            Option("text", "Your message to the customer", required=True),
+        ),
     ),
     CommandSpec(
         "digest",

@@ -72,3 +72,42 @@ def privacy(url: str | None) -> str:
 
 def reminder(text: str) -> str:
     return f"A gentle reminder – we'd love to hear from you:\n\n{text}"
+
+
+# ------------------------------------------------------------------ closing the loop (staff <-> customer)
+FOLLOW_UP_THANKS = "Thank you – I've passed your message on to the team."
+REPLY_USAGE = "Usage: /reply ANSWER_ID your message (or reply to an alert with your message)."
+REPLY_NO_ANSWER = "No answer {answer_id} (it may have been erased)."
+REPLY_ANONYMOUS = "Answer {answer_id} is anonymous: nobody can be told who wrote it, so it cannot be answered."
+REPLY_TOO_LONG = "That reply is too long: {length:,} characters, and the limit is {limit:,}."
+
+
+def staff_alert(name: str, rating: int, scale: int, poll: str, answer_id: int, quote: str) -> str:
+    """`name` and `quote` are folded to one line by the caller: customer text cannot add lines here."""
+    who = name or "A customer"
+    return (
+        f"⚠️ Unhappy customer: {who} rated {rating}/{scale} (poll {poll}, answer {answer_id})\n"
+        f'"{quote}"\n'
+        f"Answer them: reply to this message, or send /reply {answer_id} your message."
+    )
+
+
+def followup_forward(name: str, answer_id: int, quote: str) -> str:
+    who = name or "The customer"
+    return (
+        f"💬 {who} replied (answer {answer_id}):\n"
+        f'"{quote}"\n'
+        f"Reply to this message, or send /reply {answer_id} your message."
+    )
+
+
+def staff_reply(business: str, quote: str, text: str) -> str:
+    return (
+        f'A message from {business} about your feedback ("{quote}"):\n\n{text}\n\n'
+        "You can answer here within 48 hours; your next message goes to them."
+    )
+
+
+def reply_sent(name: str, answer_id: int) -> str:
+    who = name or "the customer"
+    return f"Sent to {who} (answer {answer_id}). Their next message within 48 hours will be posted here."

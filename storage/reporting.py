@@ -28,6 +28,7 @@ from storage.db import SessionScope
 from storage.models import (
     Answer,
     AnswerAnalysis,
+    AnswerFollowup,
     AnswerTerm,
     AnswerTheme,
     Customer,
@@ -37,6 +38,7 @@ from storage.models import (
     RunThemeQuote,
     RunThemeTally,
 )
+from storage.tone import tone_sql
 
 FIVE_POINT = 5
 NPS_SCALE = 10
@@ -196,6 +198,29 @@ class Reports(SessionScope):
             promoters=int(row[4]),
             detractors=int(row[5]),
         )
+
+    async def care_counts(self, start: datetime, end: datetime, poll_id: str | None = None) -> CareCounts:
+        runs = _runs_in(start, end, poll_id)
+        problem = tone_sql(col(Answer.rating), col(PollRun.scale)) == "problem"
+        staff_replied = (
+            select(AnswerFollowup.id)
+            .where(col(AnswerFollowup.answer_id) == col(Answer.id), col(AnswerFollowup.author) == "staff")
+            .exists()
+        )
+        async with self._tx() as s:
+            unhappy, answered = (
+                await s.exec(
+                    select(
+                        func.count(func.distinct(Answer.customer_id)),
+                        func.count(func.distinct(Answer.customer_id)).filter(staff_replied),
+                    )
+                    .select_from(Answer)
+                    .join(PollRun, col(PollRun.id) == col(Answer.run_id))
+                    .where(problem, *runs)
+                )
+            ).one()
+            recent = (await s.exec(select(func.coalesce(func.sum(PollRun.recent_count), 0)).where(*runs))).one()[0]
+        return CareCounts(int(unhappy), int(answered), int(recent))
 
     async def tallies(self, start: datetime, end: datetime, poll_id: str | None = None) -> list[TallyRow]:
         """The analysed tallies of the period's runs (run `bot.reporting.analyser` for the period first)."""
@@ -411,6 +436,15 @@ class Reports(SessionScope):
                 for r in rows
             ]
             last_id = ids[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class CareCounts:
+    """How a period's customers were looked after: problems answered by staff, customers spared a question."""
+
+    unhappy: int  # distinct customers with a problem answer (1-3 of 5, 0-6 of 10)
+    answered_by_staff: int  # of those, customers staff replied to about such an answer
+    asked_recently: int  # customers the runs skipped because they had been asked recently
 
 
 def _runs_in(start: datetime, end: datetime, poll_id: str | None) -> list[ColumnElement[bool]]:

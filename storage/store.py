@@ -1,7 +1,7 @@
 """The only place that opens database transactions.
 
 `Store.unit()` is one write transaction: a `Unit` whose repositories (one per aggregate: customers,
-runs, conversation, outbox, inbound, workers) all work on the same connection, so whatever the
+runs, conversation, outbox, inbound, workers, followups) all work on the same connection, so whatever the
 caller does inside commits together or not at all. `Store.read()` is a read-only one. Failures
 leave as `storage.errors` classes where the cause is known (see `classify`).
 
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from storage.conversation import ConversationRepo
 from storage.customers import CustomerRepo
 from storage.errors import classify
+from storage.followups import FollowupRepo
 from storage.inbound import InboundRepo
 from storage.outbox import OutboxRepo
 from storage.runs import RunRepo
@@ -51,6 +52,7 @@ class Unit:
         self.outbox = OutboxRepo(conn)
         self.inbound = InboundRepo(conn)
         self.workers = WorkerRepo(conn)
+        self.followups = FollowupRepo(conn)
 
 
 class Store:

@@ -19,6 +19,8 @@ delivery: Table = SQLModel.metadata.tables["delivery"]
 answer: Table = SQLModel.metadata.tables["answer"]
 inbound_seen: Table = SQLModel.metadata.tables["inbound_seen"]
 dead_letter: Table = SQLModel.metadata.tables["dead_letter"]
+answer_followup: Table = SQLModel.metadata.tables["answer_followup"]
+staff_alert: Table = SQLModel.metadata.tables["staff_alert"]
 digest_post: Table = SQLModel.metadata.tables["digest_post"]
 worker: Table = SQLModel.metadata.tables["worker"]
 

@@ -20,6 +20,7 @@ from bot.platforms import role_policy
 from bot.roles import PlatformRoles
 from bot.runtime.app import Runtime, build_runtime
 from bot.runtime.delivery import DeliveryWorker
+from bot.types import ChatRef
 from storage.customers import CustomerRecord
 from storage.runs import RunCounts, RunRecord
 from storage.store import Store
@@ -128,6 +129,7 @@ class Chat:
         registry: CommandRegistry | None = None,
         adapter: LocalAdapter | None = None,
         reporting: Reporting | None = None,
+        alert_chats: Sequence[ChatRef] | None = None,
     ) -> Chat:
         settings = settings or make_settings()
         clock = clock or FakeClock()
@@ -136,7 +138,14 @@ class Chat:
             "local", PlatformRoles(staff_ids=frozenset(staff), manager_ids=frozenset(managers))
         )
         runtime = build_runtime(
-            settings, adapters=[adapter], clock=clock, store=store, roles=roles, registry=registry, reporting=reporting
+            settings,
+            adapters=[adapter],
+            clock=clock,
+            store=store,
+            roles=roles,
+            registry=registry,
+            reporting=reporting,
+            alert_chats=alert_chats,
         )
         await adapter.start(runtime.engine.on_message)
         return cls(runtime, adapter, clock)

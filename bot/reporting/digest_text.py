@@ -49,7 +49,17 @@ def _counts(d: Digest) -> str:
     else:
         delivered = f"{count(d.delivered, 'question')} delivered"
     rate = f"{d.response_rate}%" if d.delivered else "n/a"
-    return f"{asked}, {delivered}, {count(d.answers, 'answer')} – response rate {rate}"
+    line = f"{asked}, {delivered}, {count(d.answers, 'answer')} – response rate {rate}"
+    if d.care.asked_recently:
+        line += f" (skipped: asked recently {d.care.asked_recently})"
+    return line
+
+
+def _care(d: Digest) -> list[str]:
+    """Unhappy customers, and how many of them staff answered (/reply)."""
+    if not d.care.unhappy:
+        return []
+    return [f"{count(d.care.unhappy, 'unhappy customer')}, {d.care.answered_by_staff} answered by staff"]
 
 
 def _change(theme: ThemeCount, versus: str) -> str:
@@ -70,6 +80,7 @@ def digest_lines(d: Digest) -> list[str]:
         lines.append("Average rating n/a (no ratings)")
     if d.nps is not None:
         lines.append(f"NPS {d.nps} ({count(d.nps_ratings, 'rating')} on 0-10)")
+    lines += _care(d)
     if d.goals:
         lines += ["", "Goals:"]
         lines += [goal_line(g, d.versus) for g in d.goals]

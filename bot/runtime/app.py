@@ -29,7 +29,7 @@ from bot.runtime.health import HealthServer
 from bot.runtime.metrics import Metrics
 from bot.runtime.schedule import PollScheduler
 from bot.signals import OutboxSignal
-from bot.types import Image, Outbound
+from bot.types import ChatRef, Image, Outbound
 from storage.db import make_engine, upgrade
 from storage.models import DeliveryKind
 from storage.reporting import Reports
@@ -175,6 +175,7 @@ def build_runtime(
     reporting: Reporting | None = None,
     worker_id: str | None = None,
     environ: Mapping[str, str] | None = None,
+    alert_chats: Sequence[ChatRef] | None = None,
 ) -> Runtime:
     """Wire one feedbot process. `adapters` defaults to the platforms configured in `settings`
     (their tokens from `environ`, default the process environment)."""
@@ -194,6 +195,7 @@ def build_runtime(
         reporting=reporting or digests_reporting,  # tests may stand in for the slow part
         outbox_signal=signal,
         metrics=metrics,
+        alerts=alert_chats,  # default: [alerts], else the digest chats
     )
     worker = DeliveryWorker(
         store, by_platform, settings, clock=clock, signal=signal, worker_id=worker_id, metrics=metrics
