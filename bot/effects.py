@@ -233,7 +233,8 @@ async def apply(unit: Unit, decision: Decision, now: datetime, alert_chats: Sequ
 async def _post_to_staff(unit: Unit, answer_id: int, text: str, chats: Sequence[ChatRef], now: datetime) -> None:
     """Queue `text` to every staff chat, each post linked to the answer (a platform reply to it answers)."""
     for chat in chats:
-        delivery_id = await unit.outbox.queue(to_row(Outbound(chat=chat, text=text), DeliveryKind.ALERT), now)
+        post = Outbound(chat=chat, text=text, answer_id=answer_id)
+        delivery_id = await unit.outbox.queue(to_row(post, DeliveryKind.ALERT), now)
         await unit.followups.link_alert(answer_id, delivery_id)
 
 

@@ -22,6 +22,8 @@ def to_row(message: Outbound, kind: DeliveryKind, *, customer_id: int | None = N
         body["choices"] = [[c.label, c.value] for c in message.choices]
     if message.reply_to is not None:
         body["reply_to"] = message.reply_to
+    if message.answer_id is not None:
+        body["answer_id"] = message.answer_id
     if message.image is not None:
         body["image"] = {"filename": message.image.filename, "content_type": message.image.content_type}
     return OutboxMessage(
@@ -62,4 +64,5 @@ def from_claim(claim: Claim) -> Outbound:
         reply_to=body.get("reply_to"),
         image=image,
         reply_handle=claim.reply_handle,
+        answer_id=int(body["answer_id"]) if isinstance(body.get("answer_id"), int) else None,
     )

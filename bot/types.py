@@ -103,6 +103,9 @@ class Outbound:
     image: Image | None = None
     question: QuestionRef | None = None
     reply_handle: str | None = None  # from the Inbound this answers (see Inbound.reply_handle)
+    # A staff alert about this answer: an adapter with forms offers a Reply button (Discord); its
+    # submit comes back as the text `/reply ANSWER_ID text`. Others ignore it (Telegram: reply to it).
+    answer_id: int | None = None
 
     def with_numbered_choices(self) -> str:
         """Fallback rendering for a channel without buttons: choices become numbered text."""
