@@ -5,8 +5,13 @@ problem answer is posted to the staff channel with a Reply button; its form answ
 from __future__ import annotations
 
 from bot import texts
+from tests.adapters import test_discord
 from tests.adapters.fake_discord import Json, buttons
-from tests.adapters.test_discord import Shop, fake, shop  # noqa: F401  (the shop's fixtures)
+from tests.adapters.test_discord import Shop
+
+# The Discord shop of test_discord.py (a server, the bot, a real engine and database), shared as fixtures.
+fake = test_discord.fake
+shop = test_discord.shop
 
 
 def posts(shop: Shop) -> list[Json]:
