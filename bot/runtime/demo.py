@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 from bot.config import Settings, settings_from_mapping
 from bot.platforms import role_policy
 from bot.reporting.digest import last_complete_period
-from bot.runtime.app import Runtime, build_runtime
 from bot.roles import PlatformRoles
+from bot.runtime.app import Runtime, build_runtime
 from bot.runtime.clock import SystemClock
 from bot.types import ChatRef, rating_choice
 from storage.db import make_engine, upgrade
