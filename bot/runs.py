@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.config import Settings
 from storage.store import Unit
@@ -31,6 +31,9 @@ async def start_run(
 ) -> RunStarted | None:
     """Create a run and queue one question per subscribed, reachable customer, in one transaction.
 
+    Customers who paused their questions, or (with `[engine] min_days_between_questions`) were asked
+    within that many days, are skipped and counted on the run.
+
     Returns None when a scheduled run for this poll and time exists already (another process or an
     earlier fire made it). A /poll update handled twice cannot make two runs either: its dedupe claim
     is in the same transaction.
@@ -53,8 +56,13 @@ async def start_run(
     )
     if run_id is None:
         return None
-    queued = await unit.outbox.fan_out(run_id, tag or poll.tag, now)
+    audience = tag or poll.tag
+    gap = settings.engine.min_days_between_questions
+    asked_since = now - timedelta(days=gap) if gap else None
+    queued = await unit.outbox.fan_out(run_id, audience, now, asked_since)
     await unit.followups.close_windows_of_run(run_id)  # their next message answers this question
-    await unit.runs.mark_fanned_out(run_id, paused=await unit.outbox.count_paused(tag or poll.tag, now))
+    paused = await unit.outbox.count_paused(audience, now)
+    recent = await unit.outbox.count_asked_recently(run_id, audience, now, asked_since) if asked_since else 0
+    await unit.runs.mark_fanned_out(run_id, paused=paused, recent=recent)
     log.info("run started poll=%s run=%s queued=%d by=%s", poll.id, run_id, queued, triggered_by)
     return RunStarted(run_id=run_id, poll_id=poll.id, queued=queued)

@@ -92,6 +92,7 @@ async def status(ctx: CommandContext) -> Decision:
             f"Asked {c.asked} · delivered {c.sent} · waiting {c.pending} · failed {c.failed}\n"
             f"Answered {c.answered} ({rate}) · rated {c.rated} · reminded {c.reminded} · late {c.late}"
             + (f" · paused {c.paused}" if c.paused else "")
+            + (f" · skipped: asked recently {c.asked_recently}" if c.asked_recently else "")
         )
     )
 

@@ -75,6 +75,7 @@ class RunCounts:
     reminded: int
     late: int
     paused: int = 0  # customers the run skipped because they had paused their questions
+    asked_recently: int = 0  # customers the run skipped because they were asked recently (anti-fatigue)
 
 
 class RunRepo:
@@ -127,8 +128,10 @@ class RunRepo:
         row = (await self.conn.execute(select(*RUN_COLUMNS).order_by(r.id.desc()).limit(1))).first()
         return None if row is None else RunRecord.from_row(row)
 
-    async def mark_fanned_out(self, run_id: int, paused: int = 0) -> None:
-        await self.conn.execute(update(t.poll_run).where(r.id == run_id).values(fanned_out=True, paused_count=paused))
+    async def mark_fanned_out(self, run_id: int, paused: int = 0, recent: int = 0) -> None:
+        await self.conn.execute(
+            update(t.poll_run).where(r.id == run_id).values(fanned_out=True, paused_count=paused, recent_count=recent)
+        )
 
     async def not_fanned_out(self) -> list[int]:
         rows = await self.conn.execute(select(r.id).where(r.fanned_out.is_(False)))
@@ -172,9 +175,10 @@ class RunRepo:
                 )
             )
         ).one()
-        paused = (await self.conn.execute(select(r.paused_count).where(r.id == run_id))).scalar_one_or_none()
+        skipped = (await self.conn.execute(select(r.paused_count, r.recent_count).where(r.id == run_id))).first()
         return RunCounts(
-            paused=int(paused or 0),
+            paused=int(skipped[0]) if skipped else 0,
+            asked_recently=int(skipped[1]) if skipped else 0,
             asked=delivery_row[0],
             pending=delivery_row[1],
             sent=delivery_row[2],
