@@ -228,6 +228,8 @@ class PollSettings(_Frozen):
     tag: str | None = None
     remind_after: PositiveDuration | None = None
     close_after: PositiveDuration = timedelta(days=3)
+    # Answers stored with no link to the customer (see README: what this guarantees, and what not).
+    anonymous: bool = False
 
     @field_validator("id", mode="before")
     @classmethod

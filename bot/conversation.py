@@ -23,7 +23,7 @@ from bot.effects import (
     SetReachable,
 )
 from bot.types import Choice, Inbound, InboundKind, Outbound, rating_choice
-from storage.conversation import ConversationSnapshot
+from storage.conversation import AwaitingRating, ConversationSnapshot
 from storage.customers import CustomerRecord
 from storage.runs import RunRecord
 from storage.tone import tone
@@ -101,7 +101,7 @@ def _text(snapshot: ConversationSnapshot, customer: CustomerRecord, inbound: Inb
     if awaiting is not None:
         low, high = scale_bounds(awaiting.run)
         if words.isdigit() and len(words) <= 3 and low <= int(words) <= high:
-            return _rate(customer, awaiting.run, int(words), inbound)
+            return _rate(customer, awaiting, int(words), inbound)
     if _in_followup_window(customer, inbound):
         return _follow_up(customer, inbound)
     run = snapshot.open_run
@@ -134,6 +134,8 @@ def _record(customer: CustomerRecord, run: RunRecord, inbound: Inbound, rating: 
     if len(text) > texts.MAX_ANSWER_CHARS:
         too_long = texts.TOO_LONG.format(length=len(text), limit=texts.MAX_ANSWER_CHARS)
         return Decision.reply(reply(inbound, too_long), customer_id=customer.id)
+    if run.anonymous and run.salt is None:
+        return Decision.reply(reply(inbound, texts.ANONYMOUS_CLOSED), customer_id=customer.id)
     late = inbound.received_at > run.closes_at
     wants_rating = run.asks_rating and rating is None
     effect = RecordAnswer(
@@ -145,6 +147,7 @@ def _record(customer: CustomerRecord, run: RunRecord, inbound: Inbound, rating: 
         late=late,
         await_rating=wants_rating,
         rating=rating,
+        salt=run.salt if run.anonymous else None,
     )
     effects: tuple[Effect, ...] = (effect,)
     if rating is not None and tone(rating, run.scale) == "problem":
@@ -168,14 +171,15 @@ def _choice(snapshot: ConversationSnapshot, customer: CustomerRecord, inbound: I
         low, high = scale_bounds(awaiting.run)
         if not low <= value.score <= high:
             return Decision()
-        return _rate(customer, awaiting.run, value.score, inbound)
+        return _rate(customer, awaiting, value.score, inbound)
     return Decision()
 
 
-def _rate(customer: CustomerRecord, run: RunRecord, score: int, inbound: Inbound) -> Decision:
+def _rate(customer: CustomerRecord, awaiting: AwaitingRating, score: int, inbound: Inbound) -> Decision:
+    run = awaiting.run
     effects: tuple[Effect, ...] = (RateAnswer(customer.id, run.id, score),)
     if tone(score, run.scale) == "problem":
-        effects += (AlertStaff(customer.id, run.id),)
+        effects += (AlertStaff(customer.id, run.id, awaiting.answer_id),)
     return Decision(effects, (reply(inbound, texts.RATING_THANKS),), customer.id)
 
 

@@ -18,6 +18,7 @@ from bot.quotes import sanitise_quote
 from bot.types import ChatRef, Outbound
 from storage.followups import CUSTOMER, STAFF
 from storage.models import DeliveryKind
+from storage.runs import ANONYMOUS
 from storage.store import Unit
 
 log = logging.getLogger("feedbot.engine")
@@ -64,6 +65,7 @@ class RecordAnswer:
     late: bool
     await_rating: bool
     rating: int | None = None
+    salt: str | None = None  # an anonymous run's: the answer is stored under a pseudonym
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,7 @@ class AlertStaff:
 
     customer_id: int
     run_id: int
+    answer_id: int | None = None  # known when a rating completes it; else the answer just recorded
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +204,7 @@ async def apply(unit: Unit, decision: Decision, now: datetime, alert_chats: Sequ
                     await_rating=effect.await_rating,
                     rating=effect.rating,
                     now=now,
+                    salt=effect.salt,
                 )
                 if answer_id is not None:
                     result.answer_ids.append(answer_id)
@@ -219,7 +223,8 @@ async def apply(unit: Unit, decision: Decision, now: datetime, alert_chats: Sequ
                 customer_id = None
                 log.info("customer erased platform=%s chat=%s", effect.platform, effect.chat_id)
             case AlertStaff():
-                await _alert(unit, effect, alert_chats, now)
+                recorded = result.answer_ids[-1] if result.answer_ids else None
+                await _alert(unit, effect, effect.answer_id or recorded, alert_chats, now)
             case StaffReply():
                 await _staff_reply(unit, effect, now)
             case FollowUp():
@@ -230,17 +235,30 @@ async def apply(unit: Unit, decision: Decision, now: datetime, alert_chats: Sequ
     return result
 
 
-async def _post_to_staff(unit: Unit, answer_id: int, text: str, chats: Sequence[ChatRef], now: datetime) -> None:
+async def _post_to_staff(
+    unit: Unit, answer_id: int, text: str, chats: Sequence[ChatRef], now: datetime, *, answerable: bool = True
+) -> None:
     """Queue `text` to every staff chat, each post linked to the answer (a platform reply to it answers)."""
     for chat in chats:
-        post = Outbound(chat=chat, text=text, answer_id=answer_id)
+        post = Outbound(chat=chat, text=text, answer_id=answer_id if answerable else None)
         delivery_id = await unit.outbox.queue(to_row(post, DeliveryKind.ALERT), now)
         await unit.followups.link_alert(answer_id, delivery_id)
 
 
-async def _alert(unit: Unit, effect: AlertStaff, chats: Sequence[ChatRef], now: datetime) -> None:
-    answer = await unit.followups.answer_of(effect.run_id, effect.customer_id)
+async def _alert(
+    unit: Unit, effect: AlertStaff, answer_id: int | None, chats: Sequence[ChatRef], now: datetime
+) -> None:
+    # By id: an anonymous answer cannot be found from its customer.
+    if answer_id is not None:
+        answer = await unit.followups.answer(answer_id)
+    else:
+        answer = await unit.followups.answer_of(effect.run_id, effect.customer_id)
     if answer is None or answer.rating is None:
+        return
+    if answer.platform == ANONYMOUS:  # nobody is named, and nobody can be answered
+        quote = sanitise_quote(answer.text)
+        text = texts.staff_alert_anonymous(answer.rating, answer.scale, answer.poll_id, answer.answer_id, quote)
+        await _post_to_staff(unit, answer.answer_id, text, chats, now, answerable=False)
         return
     text = texts.staff_alert(
         sanitise_quote(answer.display_name, 64),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot import texts
 from bot.config import Settings
 from storage.store import Unit
 
@@ -44,7 +46,7 @@ async def start_run(
     base = scheduled_for or now
     run_id = await unit.runs.create(
         poll_id=poll.id,
-        question=poll.question,
+        question=f"{poll.question}\n\n{texts.ANONYMOUS_NOTE}" if poll.anonymous else poll.question,
         asks_rating=poll.rating,
         scale=poll.scale,
         tag=tag or poll.tag,
@@ -53,6 +55,7 @@ async def start_run(
         closes_at=base + poll.close_after,
         remind_at=base + poll.remind_after if poll.remind_after else None,
         scheduled_for=scheduled_for,
+        salt=secrets.token_hex(16) if poll.anonymous else None,
     )
     if run_id is None:
         return None

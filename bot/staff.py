@@ -15,7 +15,7 @@ from bot.roles import Role
 from bot.runs import start_run
 from bot.runtime.schedule import next_fire_time
 from bot.types import ChatRef, Image
-from storage.runs import MAX_ID
+from storage.runs import ANONYMOUS, MAX_ID
 
 log = logging.getLogger("feedbot.staff")
 
@@ -156,6 +156,8 @@ async def reply(ctx: CommandContext) -> Decision:
     answer = await ctx.unit.followups.answer(answer_id) if answer_id <= MAX_ID else None
     if answer is None:
         return Decision.reply(ctx.reply(texts.REPLY_NO_ANSWER.format(answer_id=answer_id)))
+    if answer.platform == ANONYMOUS:
+        return Decision.reply(ctx.reply(texts.REPLY_ANONYMOUS.format(answer_id=answer_id)))
     business = ctx.settings.alerts.business
     effect = StaffReply(
         answer_id=answer.answer_id,

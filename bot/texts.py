@@ -46,6 +46,8 @@ ASK_IN_WORDS = "Thanks! I can only read text – please answer in words."
 TOO_LONG = "Sorry, that's too long: {length:,} characters, and the limit is {limit:,}. Please shorten it."
 NO_OPEN_QUESTION = "Thanks for your message! There's no open question right now. Send /help to see what I can do."
 THANKS = "Thank you for your answer!"
+ANONYMOUS_NOTE = "(Anonymous: your answer is stored without your name or id, and nobody can tell it was yours.)"
+ANONYMOUS_CLOSED = "Thank you! This anonymous question has closed, so I can no longer take answers to it."
 THANKS_LATE = "Thank you! This question had already closed, but your answer is kept and marked as late."
 ASK_RATING = "Thanks! How would you rate it, from {low} to {high}?"
 RATING_THANKS = "Thank you – rating saved."
@@ -89,6 +91,14 @@ def staff_alert(name: str, rating: int, scale: int, poll: str, answer_id: int, q
         f"⚠️ Unhappy customer: {who} rated {rating}/{scale} (poll {poll}, answer {answer_id})\n"
         f'"{quote}"\n'
         f"Answer them: reply to this message, or send /reply {answer_id} your message."
+    )
+
+
+def staff_alert_anonymous(rating: int, scale: int, poll: str, answer_id: int, quote: str) -> str:
+    return (
+        f"⚠️ Unhappy customer (anonymous poll {poll}, answer {answer_id}): rated {rating}/{scale}\n"
+        f'"{quote}"\n'
+        "The poll is anonymous: nobody knows who wrote this, so it cannot be answered."
     )
 
 

@@ -93,6 +93,10 @@ class PollRun(SQLModel, table=True):
     paused_count: int = Field(default=0)
     # Customers the run skipped because they had been asked within `min_days_between_questions`.
     recent_count: int = Field(default=0)
+    # Anonymous poll: answers are stored under a pseudonym keyed by a salted hash of the customer
+    # (duplicates are refused); the salt is dropped when the run closes.
+    anonymous: bool = Field(default=False)
+    salt: str | None = Field(default=None, max_length=64)
 
 
 class DeliveryKind(StrEnum):
@@ -168,6 +172,8 @@ class Delivery(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_column=_utc(True))
     # On a question row: when its reminder went out (at most one per customer and run).
     reminded_at: datetime | None = Field(default=None, sa_column=_utc(True))
+    # On a question row: the customer answered (the answer itself may carry no customer: anonymous polls).
+    answered: bool = Field(default=False)
 
 
 class Answer(SQLModel, table=True):

@@ -210,6 +210,7 @@ class OutboxRepo:
                 c.subscribed.is_(True),
                 c.reachable.is_(True),
                 ~exists().where(a.run_id == run_id, a.customer_id == q.customer_id),
+                q.answered.is_(False),  # an anonymous answer does not name its customer; the question row does
                 ~exists().where(d.run_id == run_id, d.customer_id == q.customer_id, d.kind == DeliveryKind.REMINDER),
             )
         )
@@ -307,7 +308,16 @@ class OutboxRepo:
 
     async def _settle_unwanted(self, ids: list[int], now: datetime) -> list[int]:
         """Skip the questions and reminders among `ids` that must not go out; returns the rest."""
-        answered = exists().where(a.run_id == d.run_id, a.customer_id == d.customer_id)
+        question = t.delivery.alias("question")
+        answered = or_(
+            exists().where(a.run_id == d.run_id, a.customer_id == d.customer_id),
+            exists().where(
+                question.c.run_id == d.run_id,
+                question.c.customer_id == d.customer_id,
+                question.c.kind == DeliveryKind.QUESTION,
+                question.c.answered.is_(True),
+            ),
+        )
         rows = await self.conn.execute(
             select(d.id, d.kind, c.subscribed, c.reachable, c.unreachable_reason, r.closes_at, answered)
             .select_from(

@@ -38,6 +38,7 @@ from storage.models import (
     RunThemeQuote,
     RunThemeTally,
 )
+from storage.runs import ANONYMOUS
 from storage.tone import tone_sql
 
 FIVE_POINT = 5
@@ -416,15 +417,16 @@ class Reports(SessionScope):
                     .order_by(CustomerTag.customer_id, CustomerTag.tag)
                 ):
                     tags.setdefault(int(customer_id), []).append(tag)
+            # An anonymous answer's customer is a pseudonym: the export shows no user at all.
             yield [
                 ExportRow(
                     answer_id=int(r[0]),
                     poll=r[1],
                     question=r[2],
                     run=int(r[3]),
-                    platform=r[5],
-                    user=r[6],
-                    display_name=r[7],
+                    platform="" if r[5] == ANONYMOUS else r[5],
+                    user="" if r[5] == ANONYMOUS else r[6],
+                    display_name="" if r[5] == ANONYMOUS else r[7],
                     tags=tuple(tags.get(int(r[4]), ())),
                     answer=r[8],
                     rating=r[9],

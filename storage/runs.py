@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import String, cast, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import tables as t
@@ -15,6 +15,7 @@ from storage.models import DeliveryKind, DeliveryStatus
 r = t.poll_run.c
 
 MAX_ID = 2**31 - 1  # the id columns are 32-bit integers on PostgreSQL
+ANONYMOUS = "anonymous"  # the platform of the pseudonym customer rows anonymous answers belong to
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,8 @@ class RunRecord:
     created_at: datetime
     remind_at: datetime | None
     closes_at: datetime
+    anonymous: bool = False
+    salt: str | None = None  # an open anonymous run's; None once it closed
 
     @classmethod
     def from_row(cls, row: Any) -> RunRecord:
@@ -46,6 +49,8 @@ class RunRecord:
             created_at=m["created_at"],
             remind_at=m["remind_at"],
             closes_at=m["closes_at"],
+            anonymous=bool(m.get("anonymous", False)),
+            salt=m.get("salt"),
         )
 
 
@@ -61,6 +66,8 @@ RUN_COLUMNS = (
     r.created_at,
     r.remind_at,
     r.closes_at,
+    r.anonymous,
+    r.salt,
 )
 
 
@@ -95,6 +102,7 @@ class RunRepo:
         closes_at: datetime,
         remind_at: datetime | None = None,
         scheduled_for: datetime | None = None,
+        salt: str | None = None,
     ) -> int | None:
         """Insert a run; None when a scheduled run for this poll and time exists already."""
         values = {
@@ -110,6 +118,8 @@ class RunRepo:
             "closes_at": closes_at,
             "fanned_out": False,
             "reminders_queued": False,
+            "anonymous": salt is not None,
+            "salt": salt,
         }
         if scheduled_for is None:
             stmt: Any = insert(t.poll_run).values(**values)
@@ -151,6 +161,25 @@ class RunRepo:
             )
         )
         return [int(x) for x in rows.scalars()]
+
+    async def close_anonymous(self, now: datetime) -> list[int]:
+        """Anonymous runs that have closed drop their salt, and their answers' pseudonyms are renamed, so
+        no one can recompute which customer wrote which answer (not even with the old salt)."""
+        rows = await self.conn.execute(
+            select(r.id).where(r.anonymous.is_(True), r.salt.is_not(None), r.closes_at <= now)
+        )
+        closed = [int(x) for x in rows.scalars()]
+        if not closed:
+            return []
+        await self.conn.execute(update(t.poll_run).where(r.id.in_(closed)).values(salt=None))
+        a, c = t.answer.c, t.customer.c
+        pseudonyms = select(a.customer_id).where(a.run_id.in_(closed))
+        await self.conn.execute(
+            update(t.customer)
+            .where(c.id.in_(pseudonyms), c.platform == ANONYMOUS)
+            .values(platform_user_id=literal("closed-") + cast(c.id, String))
+        )
+        return closed
 
     async def mark_reminders_queued(self, run_id: int) -> None:
         await self.conn.execute(update(t.poll_run).where(r.id == run_id).values(reminders_queued=True))

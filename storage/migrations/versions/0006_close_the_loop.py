@@ -1,12 +1,15 @@
 """Close the loop (staff answer problem answers, customers follow up) and anti-fatigue counts:
 tables answer_followup and staff_alert, customer.followup_answer_id / followup_until, and
-poll_run.recent_count (customers skipped because they were asked recently)
+poll_run.recent_count (customers skipped because they were asked recently); anonymous polls:
+poll_run.anonymous and poll_run.salt, delivery.answered
 
 Revision ID: 0006
 Revises: 0004
 Create Date: 2026-11-29
 
-Only new tables and added columns: the answer table (and its analysis triggers from 0002) is untouched.
+Only new tables and added columns: the answer table (and its analysis triggers from 0002) is not rebuilt.
+An anonymous answer's customer_id names a pseudonym customer row (platform 'anonymous'), never the
+customer, so answer.customer_id keeps its NOT NULL and its foreign key.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -48,12 +51,21 @@ def upgrade() -> None:
     op.add_column('customer', sa.Column('followup_answer_id', sa.Integer(), nullable=True))
     op.add_column('customer', sa.Column('followup_until', sa.DateTime(timezone=True), nullable=True))
     op.add_column('poll_run', sa.Column('recent_count', sa.Integer(), nullable=False, server_default='0'))
+    op.add_column('poll_run', sa.Column('anonymous', sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column('poll_run', sa.Column('salt', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True))
+    op.add_column('delivery', sa.Column('answered', sa.Boolean(), nullable=False, server_default=sa.false()))
     if op.get_bind().dialect.name == "postgresql":
         op.alter_column('poll_run', 'recent_count', server_default=None)
+        op.alter_column('poll_run', 'anonymous', server_default=None)
+        op.alter_column('delivery', 'answered', server_default=None)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('delivery', schema=None) as batch_op:
+        batch_op.drop_column('answered')
     with op.batch_alter_table('poll_run', schema=None) as batch_op:
+        batch_op.drop_column('salt')
+        batch_op.drop_column('anonymous')
         batch_op.drop_column('recent_count')
     with op.batch_alter_table('customer', schema=None) as batch_op:
         batch_op.drop_column('followup_until')
