@@ -303,13 +303,15 @@ class ConversationRepo:
         return bool(result.rowcount)
 
     async def rate_answer(self, customer_id: int, run_id: int, rating: int) -> bool:
-        """Set the rating on the answer to `run_id` this customer was asked to rate; clears the awaiting state.
+        """Set the rating on this customer's answer to `run_id`; clears the awaiting state.
 
-        Found through the customer's awaiting pointer, not the answer's customer: an anonymous answer has none.
+        An anonymous answer names no customer: it is found through the customer's awaiting pointer.
         """
         awaiting = select(t.customer.c.awaiting_rating_answer_id).where(t.customer.c.id == customer_id)
         result = await self.conn.execute(
-            update(t.answer).where(a.run_id == run_id, a.id == awaiting.scalar_subquery()).values(rating=rating)
+            update(t.answer)
+            .where(a.run_id == run_id, or_(a.customer_id == customer_id, a.id == awaiting.scalar_subquery()))
+            .values(rating=rating)
         )
         await self.conn.execute(
             update(t.customer).where(t.customer.c.id == customer_id).values(awaiting_rating_answer_id=None)
