@@ -251,8 +251,9 @@ class Engine:
 
     @staticmethod
     async def _alert_replied_to(unit: Unit, inbound: Inbound) -> int | None:
-        """A group message replying to one of our staff alerts: the answer it is about (staff answer with it)."""
-        if inbound.is_private or inbound.reply_to is None or inbound.kind is not InboundKind.TEXT:
+        """A message replying to one of our staff alerts (in a group, or a staff member's private chat
+        when alerts go there): the answer it is about (staff answer with it)."""
+        if inbound.reply_to is None or inbound.kind is not InboundKind.TEXT:
             return None
         if inbound.choice is not None or not inbound.text.strip():
             return None

@@ -156,3 +156,22 @@ async def test_the_digest_counts_unhappy_customers_and_staff_answers(loop: Chat)
     digest = await loop.runtime.reporting.build("week", loop.clock.now(), current=True)
     assert "2 unhappy customers, 1 answered by staff" in digest.text
     assert run > 0
+
+
+async def test_alerts_to_a_staff_members_private_chat_can_be_answered_by_replying(store: Store) -> None:
+    sam_chat = ChatRef("local", "900", "900")
+    chat = await Chat.open(store, make_settings(), staff=("900",), alert_chats=(sam_chat,))
+    sam, ann = chat.user("sam", "900"), chat.user("ann")
+    await chat.say(ann, "/start")
+    await chat.run_poll()
+    await chat.say(ann, "Too cold inside")
+    await chat.say(ann, "1")
+    [alert_id] = [i for m, i in zip(chat.adapter.outbox, chat.adapter.sent_ids, strict=True) if m.chat == sam_chat]
+    await chat.adapter.deliver(chat.adapter.inbound(sam, "Sorry! The heating is fixed now.", reply_to=alert_id))
+    await chat.worker.drain()
+    assert "Sorry! The heating is fixed now." in chat.last_text(ann)
+    # A customer's reply to their own question is still an answer, not a staff reply.
+    question_id = chat.adapter.sent_ids[[m.text for m in chat.adapter.outbox].index(QUESTION)]
+    await chat.adapter.deliver(chat.adapter.inbound(ann, "Thanks", reply_to=question_id))
+    await chat.worker.drain()
+    assert chat.last_text(ann) == texts.FOLLOW_UP_THANKS
