@@ -70,3 +70,11 @@ async def test_alert_reply_button_and_follow_up_round_trip(shop: Shop) -> None:
     ix = await fake.slash(shop.sam, "reply", {"answer_id": 1, "text": "One more thing"}, channel_id=shop.reports)
     assert (await fake.reply(ix))["content"].startswith("Sent to alice")
     assert "One more thing" in (await fake.next_message(alice, seen))["content"]
+
+    # The Reply button survives a restart (a persistent, registered button).
+    await shop.restart()
+    seen = len(fake.conversation(alice))
+    form = await fake.press(shop.sam, alert, "Reply")
+    await fake.until(lambda: form.modal is not None)
+    await fake.reply(await fake.submit_modal(shop.sam, form, {"Your message to the customer": "After a restart"}))
+    assert "After a restart" in (await fake.next_message(alice, seen))["content"]
