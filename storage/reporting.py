@@ -201,27 +201,25 @@ class Reports(SessionScope):
         )
 
     async def care_counts(self, start: datetime, end: datetime, poll_id: str | None = None) -> CareCounts:
+        """Problem answers staff replied to, and customers skipped as asked recently, for the period's runs.
+
+        Driven from the (small) staff conversation table and the runs, never a scan of the answers:
+        the number of problem answers comes from the tallies (`unhappy` is left 0 here).
+        """
         runs = _runs_in(start, end, poll_id)
         problem = tone_sql(col(Answer.rating), col(PollRun.scale)) == "problem"
-        staff_replied = (
-            select(AnswerFollowup.id)
-            .where(col(AnswerFollowup.answer_id) == col(Answer.id), col(AnswerFollowup.author) == "staff")
-            .exists()
-        )
         async with self._tx() as s:
-            unhappy, answered = (
+            answered = (
                 await s.exec(
-                    select(
-                        func.count(func.distinct(Answer.customer_id)),
-                        func.count(func.distinct(Answer.customer_id)).filter(staff_replied),
-                    )
-                    .select_from(Answer)
+                    select(func.count(func.distinct(AnswerFollowup.answer_id)))
+                    .select_from(AnswerFollowup)
+                    .join(Answer, col(Answer.id) == col(AnswerFollowup.answer_id))
                     .join(PollRun, col(PollRun.id) == col(Answer.run_id))
-                    .where(problem, *runs)
+                    .where(col(AnswerFollowup.author) == "staff", problem, *runs)
                 )
-            ).one()
+            ).one()[0]
             recent = (await s.exec(select(func.coalesce(func.sum(PollRun.recent_count), 0)).where(*runs))).one()[0]
-        return CareCounts(int(unhappy), int(answered), int(recent))
+        return CareCounts(0, int(answered), int(recent))
 
     async def tallies(self, start: datetime, end: datetime, poll_id: str | None = None) -> list[TallyRow]:
         """The analysed tallies of the period's runs (run `bot.reporting.analyser` for the period first)."""
@@ -444,8 +442,8 @@ class Reports(SessionScope):
 class CareCounts:
     """How a period's customers were looked after: problems answered by staff, customers spared a question."""
 
-    unhappy: int  # distinct customers with a problem answer (1-3 of 5, 0-6 of 10)
-    answered_by_staff: int  # of those, customers staff replied to about such an answer
+    unhappy: int  # problem answers (1-3 of 5, 0-6 of 10): one customer's, each, per run
+    answered_by_staff: int  # of those, the answers staff replied to
     asked_recently: int  # customers the runs skipped because they had been asked recently
 
 

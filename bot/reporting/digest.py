@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.config import GoalSettings, Settings
@@ -313,7 +313,10 @@ async def build_digest(
         also=also,
         days=days,
         chart_png=await render_chart_async(days, _goal_rate(goals, poll_id), title) if chart else b"",
-        care=await reports.care_counts(*span, poll_id),
+        care=replace(
+            await reports.care_counts(*span, poll_id),
+            unhappy=sum(t.answers for t in tallies if t.theme == ALL and t.tone == "problem"),
+        ),
     )
 
 
