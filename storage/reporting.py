@@ -209,13 +209,18 @@ class Reports(SessionScope):
         runs = _runs_in(start, end, poll_id)
         problem = tone_sql(col(Answer.rating), col(PollRun.scale)) == "problem"
         async with self._tx() as s:
+            # The staff replies are the outer loop (a correlated EXISTS): a planner never walks the week's answers.
+            in_period = (
+                select(Answer.id)
+                .join(PollRun, col(PollRun.id) == col(Answer.run_id))
+                .where(col(Answer.id) == col(AnswerFollowup.answer_id), problem, *runs)
+                .exists()
+            )
             answered = (
                 await s.exec(
-                    select(func.count(func.distinct(AnswerFollowup.answer_id)))
-                    .select_from(AnswerFollowup)
-                    .join(Answer, col(Answer.id) == col(AnswerFollowup.answer_id))
-                    .join(PollRun, col(PollRun.id) == col(Answer.run_id))
-                    .where(col(AnswerFollowup.author) == "staff", problem, *runs)
+                    select(func.count(func.distinct(AnswerFollowup.answer_id))).where(
+                        col(AnswerFollowup.author) == "staff", in_period
+                    )
                 )
             ).one()[0]
             recent = (await s.exec(select(func.coalesce(func.sum(PollRun.recent_count), 0)).where(*runs))).one()[0]
