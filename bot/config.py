@@ -407,6 +407,7 @@ _SECTIONS: dict[str, type[_Frozen]] = {
     "storage": StorageSettings,
     "engine": EngineSettings,
     "digest": DigestSettings,
+    "alerts": AlertSettings,
     "telegram": TelegramSettings,
     "discord": DiscordSettings,
     "http": HttpSettings,

@@ -175,3 +175,16 @@ async def test_alerts_to_a_staff_members_private_chat_can_be_answered_by_replyin
     await chat.adapter.deliver(chat.adapter.inbound(ann, "Thanks", reply_to=question_id))
     await chat.worker.drain()
     assert chat.last_text(ann) == texts.FOLLOW_UP_THANKS
+
+
+def test_alert_chats_need_their_platform_and_default_to_the_digest_chats() -> None:
+    from bot.config import ConfigProblems
+    from bot.platforms import alert_chats
+
+    with pytest.raises(ConfigProblems, match=r"alerts.telegram_chats: set, but there is no \[telegram\] section"):
+        make_settings(alerts={"telegram_chats": ["-100123"]})
+    digest_only = make_settings(telegram={"digest_chats": ["-100123"]}, discord={"digest_channels": ["42"]})
+    assert alert_chats(digest_only) == [ChatRef("telegram", "-100123"), ChatRef("discord", "42")]
+    chosen = make_settings(telegram={"digest_chats": ["-100123"]}, alerts={"telegram_chats": ["-100999"]})
+    assert alert_chats(chosen) == [ChatRef("telegram", "-100999")]
+    assert make_settings(alerts={"business": "Café Lumière"}).alerts.business == "Café Lumière"
