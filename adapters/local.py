@@ -54,6 +54,7 @@ class LocalAdapter:
         self._on_message: OnMessage | None = None
         self._ids = itertools.count(1)
         self.outbox: list[Outbound] = []
+        self.sent_ids: list[str] = []  # the message id of each message in `outbox`
         self.transcript: list[TranscriptLine] = []
         self.blocked: dict[str, str] = {}  # chat id -> reason a send fails permanently
         self.failing: dict[str, str] = {}  # chat id -> reason a send fails for now
@@ -94,7 +95,8 @@ class LocalAdapter:
                 self.send_hook(message)
             self.outbox.append(message)
             self.transcript.append(TranscriptLine(chat_id, "bot", message.with_numbered_choices()))
-            return str(next(self._ids))
+            self.sent_ids.append(str(next(self._ids)))
+            return self.sent_ids[-1]
 
     async def stop(self) -> None:
         self.started = False

@@ -140,6 +140,8 @@ async def seed(url: str, answers: int, weeks: int) -> None:
                 {
                     "run_id": run_id,
                     "customer_id": cid,
+                    "platform": "local",
+                    "chat_id": str(cid),
                     "kind": "question",
                     "status": "sent" if i % 25 else "failed",
                     "attempts": 1,

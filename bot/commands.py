@@ -34,14 +34,20 @@ TAG = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 class Command:
     name: str
     args: tuple[str, ...]
+    raw: str = ""  # everything after the name, as typed (line breaks kept): for free text such as /reply's
+
+
+def command_with_text(name: str, text: str) -> Command:
+    """A command built from text (a reply to a staff alert is `/reply ID text`)."""
+    return Command(name=name, args=tuple(text.split()), raw=text)
 
 
 def parse_command(text: str) -> Command | None:
     match = _COMMAND.match(text.strip())
     if match is None:
         return None
-    args = tuple((match.group(2) or "").split())
-    return Command(name=match.group(1).lower(), args=args)
+    raw = match.group(2) or ""
+    return Command(name=match.group(1).lower(), args=tuple(raw.split()), raw=raw)
 
 
 @dataclass(frozen=True, slots=True)

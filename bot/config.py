@@ -227,6 +227,9 @@ class EngineSettings(_Frozen):
             raise ValueError(problem)
         return value
 
+    # Anti-fatigue: a customer asked within this many days is skipped by a run (0 = off).
+    min_days_between_questions: int = Field(default=0, ge=0, le=365)
+
 
 class PollSettings(_Frozen):
     id: str
@@ -239,6 +242,8 @@ class PollSettings(_Frozen):
     tag: str | None = None
     remind_after: PositiveDuration | None = None
     close_after: PositiveDuration = timedelta(days=3)
+    # Answers stored with no link to the customer (see README: what this guarantees, and what not).
+    anonymous: bool = False
 
     @field_validator("id", mode="before")
     @classmethod
@@ -280,6 +285,15 @@ class DigestSettings(_Frozen):
     schedule: Schedule | None = None
     period: Literal["day", "week", "month"] = "week"
     timezone: TimeZoneName | None = None
+
+
+class AlertSettings(_Frozen):
+    """Where problem answers and customers' follow-ups are posted at once; left out: the digest chats."""
+
+    telegram_chats: TelegramIds | None = None
+    discord_channels: DiscordIds | None = None
+    # How the customer sees a staff reply introduced: "A message from {business} about your feedback".
+    business: str = Field(default="the team", min_length=1, max_length=100)
 
 
 class GoalSettings(_Frozen):
@@ -358,6 +372,7 @@ class Settings(_Frozen):
     engine: EngineSettings = EngineSettings()
     polls: tuple[PollSettings, ...] = ()
     digest: DigestSettings = DigestSettings()
+    alerts: AlertSettings = AlertSettings()
     goals: tuple[GoalSettings, ...] = ()
     themes: tuple[ThemeSettings, ...] = ()
     telegram: TelegramSettings | None = None
@@ -424,6 +439,7 @@ _SECTIONS: dict[str, type[_Frozen]] = {
     "storage": StorageSettings,
     "engine": EngineSettings,
     "digest": DigestSettings,
+    "alerts": AlertSettings,
     "telegram": TelegramSettings,
     "discord": DiscordSettings,
     "http": HttpSettings,

@@ -113,6 +113,21 @@ def cross_problems(out: Validation) -> list[ConfigError]:
                     f'no question in {default!r}, the default language ([engine] language): add {default} = "..."',
                 )
             )
+    problems += _alert_problems(out)
+    return problems
+
+
+def _alert_problems(out: Validation) -> list[ConfigError]:
+    """Alert chats on a platform that is not configured would never be posted to: say so."""
+    alerts = out.sections.get("alerts")
+    if alerts is None:
+        return []
+    problems = []
+    for key, platform in (("telegram_chats", "telegram"), ("discord_channels", "discord")):
+        if getattr(alerts, key) and out.sections.get(platform) is None:
+            problems.append(
+                ConfigError(f"alerts.{key}", f"set, but there is no [{platform}] section to post them with")
+            )
     return problems
 
 

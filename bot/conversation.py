@@ -13,19 +13,23 @@ from bot import texts
 from bot.choices import AnswerChoice, ForgetChoice, RateChoice, parse_choice
 from bot.effects import (
     AddWords,
+    AlertStaff,
     CancelForget,
     Decision,
     EditAnswer,
+    Effect,
     Erase,
+    FollowUp,
     RateAnswer,
     RecordAnswer,
     SetReachable,
 )
 from bot.i18n import Voice
 from bot.types import Choice, Inbound, InboundKind, Outbound, rating_choice
-from storage.conversation import ConversationSnapshot
+from storage.conversation import AwaitingRating, ConversationSnapshot
 from storage.customers import CustomerRecord
 from storage.runs import RunRecord
+from storage.tone import tone
 
 FORGET_CONFIRM_WINDOW = timedelta(minutes=10)
 YES_NO = {"yes": True, "y": True, "no": False, "n": False}
@@ -119,13 +123,12 @@ def _text(
     if awaiting is not None:
         low, high = scale_bounds(awaiting.run)
         if words.isdigit() and len(words) <= 3 and low <= int(words) <= high:
-            return Decision(
-                (RateAnswer(customer.id, awaiting.run.id, int(words)),),
-                (reply(inbound, say(texts.RATING_THANKS)),),
-                customer.id,
-            )
+            return _rate(customer, awaiting, int(words), inbound, say)
+    if _in_followup_window(customer, inbound):
+        return _follow_up(customer, inbound, say)
     run = snapshot.open_run
-    if run is not None and run.asks_rating and _score(words, run) is not None:
+    # (Not in an anonymous run: the words could not find their pseudonymous answer again.)
+    if run is not None and run.asks_rating and not run.anonymous and _score(words, run) is not None:
         return _rating_first(customer, run, inbound, _score(words, run), say)
     if run is None and snapshot.wordless_answer_id is not None:
         if len(text) > texts.MAX_ANSWER_CHARS:
@@ -164,7 +167,10 @@ def _rating_first(
         await_rating=False,
         rating=score,
     )
-    return Decision((effect,), (reply(inbound, say(texts.ASK_WORDS, rating=score)),), customer.id)
+    effects: tuple[Effect, ...] = (effect,)
+    if score is not None and tone(score, run.scale) == "problem":
+        effects += (AlertStaff(customer.id, run.id),)
+    return Decision(effects, (reply(inbound, say(texts.ASK_WORDS, rating=score)),), customer.id)
 
 
 def _targeted_answer(
@@ -187,6 +193,8 @@ def _record(customer: CustomerRecord, run: RunRecord, inbound: Inbound, rating: 
     if len(text) > texts.MAX_ANSWER_CHARS:
         too_long = say(texts.TOO_LONG, length=say.number(len(text)), limit=say.number(texts.MAX_ANSWER_CHARS))
         return Decision.reply(reply(inbound, too_long), customer_id=customer.id)
+    if run.anonymous and run.salt is None:
+        return Decision.reply(reply(inbound, say(texts.ANONYMOUS_CLOSED)), customer_id=customer.id)
     late = inbound.received_at > run.closes_at
     wants_rating = run.asks_rating and rating is None
     effect = RecordAnswer(
@@ -198,13 +206,17 @@ def _record(customer: CustomerRecord, run: RunRecord, inbound: Inbound, rating: 
         late=late,
         await_rating=wants_rating,
         rating=rating,
+        salt=run.salt if run.anonymous else None,
     )
+    effects: tuple[Effect, ...] = (effect,)
+    if rating is not None and tone(rating, run.scale) == "problem":
+        effects += (AlertStaff(customer.id, run.id),)
     if wants_rating:
         low, high = scale_bounds(run)
         answer = reply(inbound, say(texts.ASK_RATING, low=low, high=high), rating_choices(run))
     else:
         answer = reply(inbound, say(texts.THANKS_LATE if late else texts.THANKS))
-    return Decision((effect,), (answer,), customer.id)
+    return Decision(effects, (answer,), customer.id)
 
 
 def _choice(
@@ -220,12 +232,32 @@ def _choice(
         low, high = scale_bounds(awaiting.run)
         if not low <= value.score <= high:
             return Decision()
-        return Decision(
-            (RateAnswer(customer.id, value.run_id, value.score),),
-            (reply(inbound, say(texts.RATING_THANKS)),),
-            customer.id,
-        )
+        return _rate(customer, awaiting, value.score, inbound, say)
     return Decision()
+
+
+def _rate(customer: CustomerRecord, awaiting: AwaitingRating, score: int, inbound: Inbound, say: Voice) -> Decision:
+    run = awaiting.run
+    effects: tuple[Effect, ...] = (RateAnswer(customer.id, run.id, score),)
+    if tone(score, run.scale) == "problem":
+        effects += (AlertStaff(customer.id, run.id, awaiting.answer_id),)
+    return Decision(effects, (reply(inbound, say(texts.RATING_THANKS)),), customer.id)
+
+
+def _in_followup_window(customer: CustomerRecord, inbound: Inbound) -> bool:
+    """Staff answered this customer, and this is their next message within the window."""
+    until = customer.followup_until
+    return customer.followup_answer_id is not None and until is not None and inbound.received_at <= until
+
+
+def _follow_up(customer: CustomerRecord, inbound: Inbound, say: Voice) -> Decision:
+    assert customer.followup_answer_id is not None
+    text = inbound.text
+    if len(text) > texts.MAX_ANSWER_CHARS:
+        too_long = say(texts.TOO_LONG, length=say.number(len(text)), limit=say.number(texts.MAX_ANSWER_CHARS))
+        return Decision.reply(reply(inbound, too_long), customer_id=customer.id)
+    effect = FollowUp(customer.followup_answer_id, customer.id, text)
+    return Decision((effect,), (reply(inbound, say(texts.FOLLOW_UP_THANKS)),), customer.id)
 
 
 def _forget_answer(customer: CustomerRecord, inbound: Inbound, confirmed: bool, now: datetime, say: Voice) -> Decision:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -14,6 +15,7 @@ from bot.i18n import Voice
 from bot.roles import Role
 from bot.types import FORGET_NO, FORGET_YES, Choice
 from storage.customers import CustomerData
+from storage.followups import STAFF, FollowupMessage
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -93,7 +95,8 @@ async def mydata(ctx: CommandContext) -> Decision:
     data = await ctx.unit.customers.data(ctx.customer.id)
     if data is None:
         return Decision.reply(ctx.reply(ctx.say(texts.NO_DATA)))
-    body = json.dumps(mydata_json(data), ensure_ascii=False, indent=1)
+    conversation = await ctx.unit.followups.of_customer(ctx.customer.id)
+    body = json.dumps(mydata_json(data, conversation), ensure_ascii=False, indent=1)
     return Decision.reply(ctx.reply(f"{ctx.say(texts.MYDATA_INTRO)}\n{body}"), customer_id=ctx.customer.id)
 
 
@@ -101,7 +104,7 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def mydata_json(data: CustomerData) -> dict[str, Any]:
+def mydata_json(data: CustomerData, conversation: Sequence[FollowupMessage] = ()) -> dict[str, Any]:
     """Every stored field about the customer, machine-readable (GDPR art. 15 and 20)."""
     c = data.customer
     deliveries = [
@@ -132,6 +135,8 @@ def mydata_json(data: CustomerData) -> dict[str, Any]:
             "waiting_for_rating_of_answer": c.awaiting_rating_answer_id,
             "erasure_requested_at": _iso(c.forget_requested_at),
             "paused_until": _iso(c.paused_until),
+            "next_message_follows_up_answer": c.followup_answer_id,
+            "follow_up_until": _iso(c.followup_until),
             "created_at": _iso(c.created_at),
             "updated_at": _iso(c.updated_at),
             "tags": list(data.tags),
@@ -149,6 +154,15 @@ def mydata_json(data: CustomerData) -> dict[str, Any]:
                 "edited_at": _iso(a.edited_at),
             }
             for a in data.answers
+        ],
+        "staff_conversation": [
+            {
+                "answer": m.answer_id,
+                "from": "staff" if m.author == STAFF else "you",
+                "text": m.text,
+                "at": _iso(m.created_at),
+            }
+            for m in conversation
         ],
     }
 

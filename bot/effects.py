@@ -8,15 +8,25 @@ all of it commits together or not at all.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot import texts
+from bot.i18n import Voice
 from bot.outbox_codec import to_row
-from bot.types import Outbound
+from bot.quotes import sanitise_quote
+from bot.types import ChatRef, Outbound
+from storage.followups import CUSTOMER, STAFF
 from storage.models import DeliveryKind
+from storage.runs import ANONYMOUS
 from storage.store import Unit
 
+ENGLISH = Voice("en")  # the default for callers without a team language
+
 log = logging.getLogger("feedbot.engine")
+
+FORWARD_LENGTH = 3500  # a forwarded follow-up is the customer's whole message, folded to one line
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +76,7 @@ class RecordAnswer:
     late: bool
     await_rating: bool
     rating: int | None = None
+    salt: str | None = None  # an anonymous run's: the answer is stored under a pseudonym
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +119,37 @@ class Erase:
     chat_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class AlertStaff:
+    """The customer's answer to the run was rated as a problem: post it to the staff chats at once."""
+
+    customer_id: int
+    run_id: int
+    answer_id: int | None = None  # known when a rating completes it; else the answer just recorded
+
+
+@dataclass(frozen=True, slots=True)
+class StaffReply:
+    """A staff member answers a customer about their answer; the customer's next message is a follow-up."""
+
+    answer_id: int
+    customer_id: int
+    to: ChatRef  # the customer's private chat
+    message: str  # what the customer receives (the staff's words, introduced)
+    text: str  # the staff's own words, as stored
+    staff_user: str  # "platform:user id"
+    until: datetime  # the follow-up window's end
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """The customer's message after a staff reply: stored on the answer and forwarded to the staff chats."""
+
+    answer_id: int
+    customer_id: int
+    text: str
+
+
 Effect = (
     Subscribe
     | Unsubscribe
@@ -121,6 +163,9 @@ Effect = (
     | RequestForget
     | CancelForget
     | Erase
+    | AlertStaff
+    | StaffReply
+    | FollowUp
 )
 
 
@@ -141,8 +186,17 @@ class Applied:
     answer_ids: list[int] = field(default_factory=list)
 
 
-async def apply(unit: Unit, decision: Decision, now: datetime) -> Applied:
-    """Write the effects in order, then queue the replies (in the caller's transaction)."""
+async def apply(
+    unit: Unit,
+    decision: Decision,
+    now: datetime,
+    alert_chats: Sequence[ChatRef] = (),
+    staff_voice: Voice = ENGLISH,
+) -> Applied:
+    """Write the effects in order, then queue the replies (in the caller's transaction).
+
+    `alert_chats`: the staff chats problem answers and follow-ups are posted to.
+    """
     result = Applied()
     customer_id = decision.customer_id
     for effect in decision.effects:
@@ -179,6 +233,7 @@ async def apply(unit: Unit, decision: Decision, now: datetime) -> Applied:
                     await_rating=effect.await_rating,
                     rating=effect.rating,
                     now=now,
+                    salt=effect.salt,
                 )
                 if answer_id is not None:
                     result.answer_ids.append(answer_id)
@@ -198,7 +253,91 @@ async def apply(unit: Unit, decision: Decision, now: datetime) -> Applied:
                 await unit.inbound.forget_chat(effect.platform, effect.chat_id)
                 customer_id = None
                 log.info("customer erased platform=%s chat=%s", effect.platform, effect.chat_id)
+            case AlertStaff():
+                recorded = result.answer_ids[-1] if result.answer_ids else None
+                await _alert(unit, effect, effect.answer_id or recorded, alert_chats, now, staff_voice)
+            case StaffReply():
+                await _staff_reply(unit, effect, now)
+            case FollowUp():
+                await _follow_up(unit, effect, alert_chats, now, staff_voice)
     for reply in decision.replies:
         await unit.outbox.queue(to_row(reply, DeliveryKind.REPLY, customer_id=customer_id), now)
         result.replies += 1
     return result
+
+
+async def _post_to_staff(
+    unit: Unit, answer_id: int, text: str, chats: Sequence[ChatRef], now: datetime, *, answerable: bool = True
+) -> None:
+    """Queue `text` to every staff chat, each post linked to the answer (a platform reply to it answers)."""
+    for chat in chats:
+        post = Outbound(chat=chat, text=text, answer_id=answer_id if answerable else None)
+        delivery_id = await unit.outbox.queue(to_row(post, DeliveryKind.ALERT), now)
+        await unit.followups.link_alert(answer_id, delivery_id)
+
+
+async def _alert(
+    unit: Unit, effect: AlertStaff, answer_id: int | None, chats: Sequence[ChatRef], now: datetime, say: Voice
+) -> None:
+    # By id: an anonymous answer cannot be found from its customer.
+    if answer_id is not None:
+        answer = await unit.followups.answer(answer_id)
+    else:
+        answer = await unit.followups.answer_of(effect.run_id, effect.customer_id)
+    if answer is None or answer.rating is None:
+        return
+    if answer.platform == ANONYMOUS:  # nobody is named, and nobody can be answered
+        quote = sanitise_quote(answer.text)
+        text = say(
+            texts.STAFF_ALERT_ANONYMOUS,
+            rating=answer.rating,
+            scale=answer.scale,
+            poll=answer.poll_id,
+            answer_id=answer.answer_id,
+            quote=quote,
+        )
+        await _post_to_staff(unit, answer.answer_id, text, chats, now, answerable=False)
+        return
+    text = say(
+        texts.STAFF_ALERT,
+        who=sanitise_quote(answer.display_name, 64) or say(texts.A_CUSTOMER),
+        rating=answer.rating,
+        scale=answer.scale,
+        poll=answer.poll_id,
+        answer_id=answer.answer_id,
+        quote=sanitise_quote(answer.text),
+    )
+    await _post_to_staff(unit, answer.answer_id, text, chats, now)
+    log.info("problem alert queued answer=%s chats=%d", answer.answer_id, len(chats))
+
+
+async def _staff_reply(unit: Unit, effect: StaffReply, now: datetime) -> None:
+    await unit.followups.add(
+        answer_id=effect.answer_id,
+        customer_id=effect.customer_id,
+        author=STAFF,
+        text=effect.text,
+        staff_user=effect.staff_user,
+        now=now,
+    )
+    await unit.followups.open_window(effect.customer_id, effect.answer_id, effect.until)
+    message = Outbound(chat=effect.to, text=effect.message)
+    await unit.outbox.queue(to_row(message, DeliveryKind.REPLY, customer_id=effect.customer_id), now)
+    log.info("staff reply queued answer=%s by=%s", effect.answer_id, effect.staff_user)
+
+
+async def _follow_up(unit: Unit, effect: FollowUp, chats: Sequence[ChatRef], now: datetime, say: Voice) -> None:
+    await unit.followups.add(
+        answer_id=effect.answer_id, customer_id=effect.customer_id, author=CUSTOMER, text=effect.text, now=now
+    )
+    await unit.followups.close_window(effect.customer_id)
+    answer = await unit.followups.answer(effect.answer_id)
+    if answer is None:
+        return
+    text = say(
+        texts.FOLLOWUP_FORWARD,
+        who=sanitise_quote(answer.display_name, 64) or say(texts.THE_CUSTOMER),
+        answer_id=answer.answer_id,
+        quote=sanitise_quote(effect.text, FORWARD_LENGTH),
+    )
+    await _post_to_staff(unit, answer.answer_id, text, chats, now)

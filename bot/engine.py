@@ -22,7 +22,7 @@ import asyncio
 import json
 import logging
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 
@@ -38,6 +38,7 @@ from bot.commands import (
     PrepareContext,
     Reporting,
     Where,
+    command_with_text,
     default_registry,
     parse_command,
 )
@@ -45,7 +46,7 @@ from bot.config import Settings
 from bot.conversation import decide, reply, source_id
 from bot.effects import Decision, SetLanguage, apply
 from bot.errors import HandlingDeferred
-from bot.platforms import digest_chats, role_policy
+from bot.platforms import alert_chats, digest_chats, role_policy
 from bot.roles import Role, RolePolicy
 from bot.runs import RunStarted, start_run
 from bot.runtime.clock import Clock, SystemClock
@@ -125,8 +126,11 @@ class Engine:
         handling_attempts: int = HANDLING_ATTEMPTS,
         metrics: Metrics | None = None,
         team_chats: Iterable[ChatRef] | None = None,
+        alerts: Sequence[ChatRef] | None = None,
     ) -> None:
         self.store = store
+        # The staff chats problem answers and customers' follow-ups are posted to.
+        self.alert_chats = tuple(alert_chats(settings) if alerts is None else alerts)
         self.settings = settings
         self.clock = clock or SystemClock()
         self.roles = roles or role_policy(settings)
@@ -236,7 +240,7 @@ class Engine:
                 log.info("duplicate update ignored platform=%s msg=%s", inbound.chat.platform, inbound.message_id)
                 return Handled(duplicate=True)
             decision = await self._decide(unit, inbound, command, spec, now, prepared)
-            applied = await apply(unit, decision, now)
+            applied = await apply(unit, decision, now, self.alert_chats, self.settings.voice(None))
             if key in self._failed:
                 await unit.inbound.clear_failures(key)
         self._failed.discard(key)
@@ -260,6 +264,16 @@ class Engine:
         if command is None:
             return None
         return self.registry.get(command.name) or self.registry.get("help")
+
+    @staticmethod
+    async def _alert_replied_to(unit: Unit, inbound: Inbound) -> int | None:
+        """A message replying to one of our staff alerts (in a group, or a staff member's private chat
+        when alerts go there): the answer it is about (staff answer with it)."""
+        if inbound.reply_to is None or inbound.kind is not InboundKind.TEXT:
+            return None
+        if inbound.choice is not None or not inbound.text.strip():
+            return None
+        return await unit.followups.answer_for_message(inbound.chat.platform, inbound.chat.chat_id, inbound.reply_to)
 
     def _refusal(self, inbound: Inbound, spec: CommandSpec) -> str | None:
         say = self.settings.voice(inbound.language)
@@ -302,6 +316,12 @@ class Engine:
         now: datetime,
         prepared: object,
     ) -> Decision:
+        if command is None and (answer_id := await self._alert_replied_to(unit, inbound)) is not None:
+            if self.roles.role_of(inbound) < Role.STAFF:
+                log.info("reply to a staff alert by a non-staff member ignored user=%s", inbound.sender_id)
+                return Decision()
+            command = command_with_text("reply", f"{answer_id} {inbound.text}")
+            spec = self.registry.get("reply")
         if command is None or spec is None:
             target = parse_choice(inbound.choice)
             snapshot = await unit.conversation.snapshot(

@@ -24,6 +24,8 @@ def to_row(message: Outbound, kind: DeliveryKind, *, customer_id: int | None = N
         body["choices"] = [[c.label, c.value] for c in message.choices]
     if message.reply_to is not None:
         body["reply_to"] = message.reply_to
+    if message.answer_id is not None:
+        body["answer_id"] = message.answer_id
     if message.image is not None:
         body["image"] = {"filename": message.image.filename, "content_type": message.image.content_type}
     return OutboxMessage(
@@ -71,4 +73,5 @@ def from_claim(claim: Claim, voices: Callable[[str | None], Voice]) -> Outbound:
         image=image,
         reply_handle=claim.reply_handle,
         parts_sent=claim.parts_sent,
+        answer_id=int(body["answer_id"]) if isinstance(body.get("answer_id"), int) else None,
     )

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bot.config import DiscordSettings, PlatformSettings, Settings, TelegramSettings
+from bot.config import AlertSettings, DiscordSettings, PlatformSettings, Settings, TelegramSettings
 from bot.roles import PlatformRoles, RolePolicy
 from bot.types import ChatRef
 
@@ -28,6 +28,7 @@ class Platform:
     section: type[PlatformSettings]
     build: Callable[[Any, str, Settings, Metrics | None], Adapter]  # (section, token, settings, metrics)
     digest_chats: Callable[[Any], tuple[str, ...]]
+    alert_chats: Callable[[AlertSettings], tuple[str, ...] | None]  # None: not set, the digest chats
     roles: Callable[[Any], PlatformRoles]
 
 
@@ -49,6 +50,7 @@ PLATFORMS: tuple[Platform, ...] = (
         section=TelegramSettings,
         build=_telegram,
         digest_chats=lambda s: tuple(s.digest_chats),
+        alert_chats=lambda a: a.telegram_chats,
         roles=lambda s: PlatformRoles(staff_ids=frozenset(s.staff), manager_ids=frozenset(s.managers)),
     ),
     Platform(
@@ -56,6 +58,7 @@ PLATFORMS: tuple[Platform, ...] = (
         section=DiscordSettings,
         build=_discord,
         digest_chats=lambda s: tuple(s.digest_channels),
+        alert_chats=lambda a: a.discord_channels,
         roles=lambda s: PlatformRoles(
             staff_ids=frozenset(s.staff),
             manager_ids=frozenset(s.managers),
@@ -84,6 +87,16 @@ def digest_chats(settings: Settings) -> list[ChatRef]:
         for platform, section in configured(settings)
         for chat_id in platform.digest_chats(section)
     ]
+
+
+def alert_chats(settings: Settings) -> list[ChatRef]:
+    """Where problem answers and follow-ups are posted: `[alerts]`, else each platform's digest chats."""
+    chats: list[ChatRef] = []
+    for platform, section in configured(settings):
+        chosen = platform.alert_chats(settings.alerts)
+        ids = chosen if chosen is not None else platform.digest_chats(section)
+        chats += [ChatRef(platform.name, chat_id) for chat_id in ids]
+    return chats
 
 
 def build_adapters(

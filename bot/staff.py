@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC
+import re
+from datetime import UTC, timedelta
 from typing import Any
 
 from babel.numbers import format_percent
 
 from bot import texts
 from bot.commands import TAG, CommandContext, CommandSpec, Option, Place, PrepareContext
-from bot.effects import Decision
+from bot.effects import Decision, StaffReply
+from bot.quotes import sanitise_quote
 from bot.roles import Role
 from bot.runs import start_run
 from bot.runtime.schedule import next_fire_time
-from bot.types import Image
-from storage.runs import MAX_ID
+from bot.types import ChatRef, Image
+from storage.runs import ANONYMOUS, MAX_ID
 
 log = logging.getLogger("feedbot.staff")
 
 PERIODS = ("day", "week", "month")
+FOLLOW_UP_WINDOW = timedelta(hours=48)
+MAX_REPLY_CHARS = 3000  # leaves room for the introduction within one Telegram message
 
 
 def _poll_ids(ctx: CommandContext) -> str:
@@ -105,7 +109,8 @@ async def status(ctx: CommandContext) -> Decision:
             reminded=n(c.reminded),
             late=n(c.late),
         )
-        + (say(texts.STATUS_PAUSED, paused=n(c.paused)) if c.paused else ""),
+        + (say(texts.STATUS_PAUSED, paused=n(c.paused)) if c.paused else "")
+        + (say(texts.STATUS_ASKED_RECENTLY, skipped=n(c.asked_recently)) if c.asked_recently else ""),
     ]
     return Decision.reply(ctx.reply("\n".join(lines)))
 
@@ -157,6 +162,40 @@ async def goals(ctx: CommandContext) -> Decision:
     return Decision.reply(ctx.reply(str(ctx.prepared)))
 
 
+async def reply(ctx: CommandContext) -> Decision:
+    """`/reply ANSWER_ID text`: the customer who wrote the answer receives `text` from the business."""
+    parts = re.split(r"\s+", ctx.command.raw.strip(), maxsplit=1)
+    if len(parts) < 2 or not parts[0].isdigit() or not parts[1].strip():
+        return Decision.reply(ctx.reply(ctx.say(texts.REPLY_USAGE)))
+    answer_id = int(parts[0]) if len(parts[0]) <= 10 else MAX_ID + 1
+    text = parts[1].strip()
+    if len(text) > MAX_REPLY_CHARS:
+        too_long = ctx.say(
+            texts.REPLY_TOO_LONG, length=ctx.say.number(len(text)), limit=ctx.say.number(MAX_REPLY_CHARS)
+        )
+        return Decision.reply(ctx.reply(too_long))
+    answer = await ctx.unit.followups.answer(answer_id) if answer_id <= MAX_ID else None
+    if answer is None:
+        return Decision.reply(ctx.reply(ctx.say(texts.REPLY_NO_ANSWER, answer_id=answer_id)))
+    if answer.platform == ANONYMOUS:
+        return Decision.reply(ctx.reply(ctx.say(texts.REPLY_ANONYMOUS, answer_id=answer_id)))
+    business = ctx.settings.alerts.business
+    effect = StaffReply(
+        answer_id=answer.answer_id,
+        customer_id=answer.customer_id,
+        to=ChatRef(answer.platform, answer.chat_id, answer.user_id),
+        message=ctx.settings.voice(answer.language)(
+            texts.STAFF_REPLY, business=business, quote=sanitise_quote(answer.text, 80), text=text
+        ),
+        text=text,
+        staff_user=f"{ctx.inbound.chat.platform}:{ctx.inbound.sender_id}",
+        until=ctx.now + FOLLOW_UP_WINDOW,
+    )
+    who = sanitise_quote(answer.display_name, 64) or ctx.say(texts.THE_CUSTOMER)
+    sent = ctx.say(texts.REPLY_SENT, who=who, answer_id=answer.answer_id)
+    return Decision((effect,), (ctx.reply(sent),))
+
+
 STAFF_SPECS = (
     CommandSpec(
         "poll",
@@ -188,6 +227,19 @@ STAFF_SPECS = (
         handler=status,
         usage="[RUN]",
         options=(Option("run", texts.OPTION_STATUS_RUN, kind="integer", minimum=1),),
+    ),
+    CommandSpec(
+        "reply",
+        Role.STAFF,
+        Place.TEAM,
+        help=texts.HELP_REPLY,
+        menu=texts.MENU_REPLY,
+        handler=reply,
+        usage="ANSWER_ID text",
+        options=(
+            Option("answer_id", texts.OPTION_REPLY_ANSWER, kind="integer", required=True, minimum=1),
+            Option("text", texts.OPTION_REPLY_TEXT, required=True),
+        ),
     ),
     CommandSpec(
         "digest",

@@ -173,6 +173,10 @@ HELP_DIGEST = _t("help_digest", "results against goals")
 MENU_DIGEST = _t("menu_digest", "Results against goals: /digest [last] [day|week|month]")
 HELP_GOALS = _t("help_goals", "goal status now")
 MENU_GOALS = _t("menu_goals", "Goal status now")
+HELP_REPLY = _t("help_reply", "answer a customer about their answer")
+MENU_REPLY = _t("menu_reply", "Answer a customer: /reply ANSWER_ID text")
+OPTION_REPLY_ANSWER = _t("option_reply_answer", "The answer's number (in the alert)")
+OPTION_REPLY_TEXT = _t("option_reply_text", "Your message to the customer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +237,7 @@ STATUS_ANSWERS = _t(
     "status_answers", "Answered {answered} ({rate}) · rated {rated} · reminded {reminded} · late {late}"
 )
 STATUS_PAUSED = _t("status_paused", " · paused {paused}")
+STATUS_ASKED_RECENTLY = _t("status_asked_recently", " · skipped: asked recently {skipped}")
 NOT_AVAILABLE = _t("not_available", "n/a")
 DIGEST_USAGE = _t("digest_usage", "Usage: /digest [last] [day|week|month]")
 NO_DIGESTS = _t("no_digests", "Digests are not available in this deployment.")
@@ -264,6 +269,9 @@ DELIVERED = _tn("delivered", "{count} delivered", "{count} delivered")
 QUESTIONS = _tn("questions", "{count} question", "{count} questions")
 ANSWERS = _tn("answers", "{count} answer", "{count} answers")
 RATINGS = _tn("ratings", "{count} rating", "{count} ratings")
+UNHAPPY_CUSTOMERS = _tn("unhappy_customers", "{count} unhappy customer", "{count} unhappy customers")
+CARE_LINE = _t("care_line", "{unhappy}, {answered} answered by staff")
+DIGEST_ASKED_RECENTLY = _t("digest_asked_recently", " (skipped: asked recently {skipped})")
 DIGEST_COUNTS = _t("digest_counts", "{asked}, {delivered}, {answers} – response rate {rate}")
 DIGEST_COUNTS_REPEATED = _t(
     "digest_counts_repeated", "{asked} {questions}, {delivered}, {answers} – response rate {rate}"
@@ -327,3 +335,53 @@ CHART_RATE_AXIS = _t("chart_rate_axis", "Response %")
 CHART_GOAL = _t("chart_goal", "Goal {goal}")
 CHART_EMPTY = _t("chart_empty", "no answers yet")
 CHART_LATER = _t("chart_later", "later")
+
+# ------------------------------------------------------------------------------------- anonymous polls
+ANONYMOUS_NOTE = _t(
+    "anonymous_note", "(Anonymous: your answer is stored without your name or id, and nobody can tell it was yours.)"
+)
+ANONYMOUS_CLOSED = _t(
+    "anonymous_closed", "Thank you! This anonymous question has closed, so I can no longer take answers to it."
+)
+
+# ------------------------------------------------------------------------------------- closing the loop
+# {who} and {quote} are folded to one line by the caller: customer text cannot add lines to these.
+STAFF_ALERT = _t(
+    "staff_alert",
+    "⚠️ Unhappy customer: {who} rated {rating}/{scale} (poll {poll}, answer {answer_id})\n"
+    '"{quote}"\n'
+    "Answer them: reply to this message, or send /reply {answer_id} your message.",
+)
+STAFF_ALERT_ANONYMOUS = _t(
+    "staff_alert_anonymous",
+    "⚠️ Unhappy customer (anonymous poll {poll}, answer {answer_id}): rated {rating}/{scale}\n"
+    '"{quote}"\n'
+    "The poll is anonymous: nobody knows who wrote this, so it cannot be answered.",
+)
+A_CUSTOMER = _t("a_customer", "A customer")
+FOLLOWUP_FORWARD = _t(
+    "followup_forward",
+    "💬 {who} replied (answer {answer_id}):\n"
+    '"{quote}"\n'
+    "Reply to this message, or send /reply {answer_id} your message.",
+)
+THE_CUSTOMER = _t("the_customer", "The customer")
+STAFF_REPLY = _t(
+    "staff_reply",
+    'A message from {business} about your feedback ("{quote}"):\n\n{text}\n\n'
+    "You can answer here within 48 hours; your next message goes to them.",
+)
+REPLY_SENT = _t(
+    "reply_sent", "Sent to {who} (answer {answer_id}). Their next message within 48 hours will be posted here."
+)
+FOLLOW_UP_THANKS = _t("follow_up_thanks", "Thank you – I've passed your message on to the team.")
+REPLY_USAGE = _t("reply_usage", "Usage: /reply ANSWER_ID your message (or reply to an alert with your message).")
+REPLY_NO_ANSWER = _t("reply_no_answer", "No answer {answer_id} (it may have been erased).")
+REPLY_ANONYMOUS = _t(
+    "reply_anonymous", "Answer {answer_id} is anonymous: nobody can be told who wrote it, so it cannot be answered."
+)
+REPLY_TOO_LONG = _t("reply_too_long", "That reply is too long: {length} characters, and the limit is {limit}.")
+# Discord: a staff alert's Reply button and its form (a form title and field label have at most 45 characters).
+REPLY_BUTTON = _t("reply_button", "Reply")
+REPLY_FORM_TITLE = _t("reply_form_title", "Reply to answer {answer_id}")
+REPLY_FORM_FIELD = _t("reply_form_field", "Your message to the customer")

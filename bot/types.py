@@ -114,6 +114,9 @@ class Outbound:
     # Leading parts (of a message the platform takes in several) that arrived on an earlier attempt:
     # the adapter sends only the rest, and reports progress in DeliveryError.parts_sent.
     parts_sent: int = 0
+    # A staff alert about this answer: an adapter with forms offers a Reply button (Discord); its
+    # submit comes back as the text `/reply ANSWER_ID text`. Others ignore it (Telegram: reply to it).
+    answer_id: int | None = None
 
     def with_numbered_choices(self) -> str:
         """Fallback rendering for a channel without buttons: choices become numbered text."""

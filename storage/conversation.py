@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,9 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage import tables as t
 from storage.customers import CustomerRecord, clean
 from storage.models import DeliveryKind, DeliveryStatus, UTCDateTime
-from storage.runs import RUN_COLUMNS, RunRecord
+from storage.runs import ANONYMOUS, RUN_COLUMNS, RunRecord
 
 d, a, r = t.delivery.c, t.answer.c, t.poll_run.c
+
+
+def _digest(salt: str, value: str) -> str:
+    return hashlib.sha256(f"{salt}:{value}".encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +114,14 @@ def _settle_deliveries(_: str) -> Any:
 
 
 _SETTLE_DELIVERIES = t.prepared(_settle_deliveries)
+# The question row says the customer answered: an anonymous answer does not name them.
+_MARK_ANSWERED = t.prepared(
+    lambda _: (
+        update(t.delivery)
+        .where(d.run_id == bindparam("run"), d.customer_id == bindparam("customer"), d.kind == DeliveryKind.QUESTION)
+        .values(answered=True)
+    )
+)
 
 
 def _snapshot(dialect: str, targeted: bool) -> Any:
@@ -145,7 +158,15 @@ _SNAPSHOT = t.prepared(lambda dialect: _snapshot(dialect, targeted=False))
 _RUNS_WITH_ANSWERS = t.prepared(
     lambda _: select(
         *RUN_COLUMNS,
-        exists().where(a.run_id == r.id, a.customer_id == bindparam("customer")).label("answered"),
+        or_(
+            exists().where(a.run_id == r.id, a.customer_id == bindparam("customer")),
+            exists().where(
+                d.run_id == r.id,
+                d.customer_id == bindparam("customer"),
+                d.kind == DeliveryKind.QUESTION,
+                d.answered.is_(True),
+            ),
+        ).label("answered"),
     ).where(r.id.in_(bindparam("ids", expanding=True)))
 )
 _SNAPSHOT_TARGETED = t.prepared(lambda dialect: _snapshot(dialect, targeted=True))
@@ -196,7 +217,12 @@ class ConversationRepo:
 
     async def answered(self, run_id: int, customer_id: int) -> bool:
         stmt = select(a.id).where(a.run_id == run_id, a.customer_id == customer_id).limit(1)
-        return (await self.conn.execute(stmt)).first() is not None
+        if (await self.conn.execute(stmt)).first() is not None:
+            return True
+        flagged = select(d.id).where(
+            d.run_id == run_id, d.customer_id == customer_id, d.kind == DeliveryKind.QUESTION, d.answered.is_(True)
+        )
+        return (await self.conn.execute(flagged.limit(1))).first() is not None
 
     async def asked_unanswered_run(self, customer_id: int, run_id: int) -> RunRecord | None:
         """`run_id` if its question was asked of this customer and they have not answered it yet."""
@@ -223,19 +249,31 @@ class ConversationRepo:
         await_rating: bool,
         rating: int | None,
         now: datetime,
+        salt: str | None = None,
     ) -> int | None:
         """Store an answer once; None when this message (or an answer to this run) is stored already.
 
         The question counts as delivered from now on (its send may still have been in flight), and
         a reminder not sent yet is dropped: a customer who answered is never asked again.
+
+        With `salt` (an anonymous run) the answer belongs to a pseudonym customer row keyed by a salted
+        hash of the customer: a second answer finds the key taken and is refused. Its source id is
+        hashed too, and its time kept to the hour, so nothing on the answer leads back to the customer.
         """
+        owner, source = customer_id, source_message_id[:200]
+        if salt is not None:
+            pseudonym = await self._pseudonym(salt, customer_id, now)
+            if pseudonym is None:
+                return None
+            owner, source = pseudonym, "anon:" + _digest(salt, source_message_id)
+            answered_at = answered_at.replace(minute=0, second=0, microsecond=0)
         values = {
             "run_id": run_id,
-            "customer_id": customer_id,
+            "customer_id": owner,
             "text": clean(text),
             "rating": rating,
             "late": late,
-            "source_message_id": source_message_id[:200],
+            "source_message_id": source,
             "answered_at": answered_at,
         }
         row = (await self.conn.execute(_INSERT_ANSWER(self.conn), values)).first()
@@ -245,7 +283,27 @@ class ConversationRepo:
         awaiting = answer_id if await_rating else None
         await self.conn.execute(_SET_AWAITING(self.conn), {"customer": customer_id, "awaiting": awaiting})
         await self.conn.execute(_SETTLE_DELIVERIES(self.conn), {"run": run_id, "customer": customer_id, "now": now})
+        await self.conn.execute(_MARK_ANSWERED(self.conn), {"run": run_id, "customer": customer_id})
         return answer_id
+
+    async def _pseudonym(self, salt: str, customer_id: int, now: datetime) -> int | None:
+        """A new pseudonym row for this customer's answer to the run; None if they answered it already."""
+        stmt = (
+            t.insert_ignoring_conflicts(self.conn, t.customer)
+            .values(
+                platform=ANONYMOUS,
+                platform_user_id=_digest(salt, str(customer_id)),
+                chat_id="",
+                display_name="",
+                subscribed=False,
+                reachable=False,
+                created_at=now.replace(minute=0, second=0, microsecond=0),
+                updated_at=now.replace(minute=0, second=0, microsecond=0),
+            )
+            .returning(t.customer.c.id)
+        )
+        row = (await self.conn.execute(stmt)).first()
+        return None if row is None else int(row[0])
 
     async def edit_answer(self, source_message_id: str, text: str, now: datetime) -> bool:
         result = await self.conn.execute(
@@ -263,9 +321,15 @@ class ConversationRepo:
         return bool(result.rowcount)
 
     async def rate_answer(self, customer_id: int, run_id: int, rating: int) -> bool:
-        """Set the rating on this customer's answer to `run_id`; clears the awaiting state."""
+        """Set the rating on this customer's answer to `run_id`; clears the awaiting state.
+
+        An anonymous answer names no customer: it is found through the customer's awaiting pointer.
+        """
+        awaiting = select(t.customer.c.awaiting_rating_answer_id).where(t.customer.c.id == customer_id)
         result = await self.conn.execute(
-            update(t.answer).where(a.run_id == run_id, a.customer_id == customer_id).values(rating=rating)
+            update(t.answer)
+            .where(a.run_id == run_id, or_(a.customer_id == customer_id, a.id == awaiting.scalar_subquery()))
+            .values(rating=rating)
         )
         await self.conn.execute(
             update(t.customer).where(t.customer.c.id == customer_id).values(awaiting_rating_answer_id=None)

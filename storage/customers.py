@@ -30,6 +30,8 @@ class CustomerRecord:
     created_at: datetime
     updated_at: datetime
     paused_until: datetime | None = None
+    followup_answer_id: int | None = None  # staff answered this answer: the next message is a follow-up
+    followup_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +209,12 @@ class CustomerRepo:
         customer = await self.get(customer_id)
         if customer is None:
             return False
-        for table in (t.answer, t.delivery, t.customer_tag):
+        # Staff-chat posts quoting the customer's answers (alerts, forwarded follow-ups) go too.
+        answers = select(t.answer.c.id).where(t.answer.c.customer_id == customer_id)
+        posts = select(t.staff_alert.c.delivery_id).where(t.staff_alert.c.answer_id.in_(answers))
+        await self.conn.execute(delete(t.delivery).where(t.delivery.c.id.in_(posts)))
+        await self.conn.execute(delete(t.staff_alert).where(t.staff_alert.c.answer_id.in_(answers)))
+        for table in (t.answer_followup, t.answer, t.delivery, t.customer_tag):
             await self.conn.execute(delete(table).where(table.c.customer_id == customer_id))
         # Messages addressed to the chat but not tied to the customer row (replies before /start).
         d = t.delivery.c

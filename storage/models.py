@@ -53,6 +53,9 @@ class Customer(SQLModel, table=True):
     forget_requested_at: datetime | None = Field(default=None, sa_column=_utc(True))
     # /pause: no questions until then (/start resumes early).
     paused_until: datetime | None = Field(default=None, sa_column=_utc(True))
+    # Close the loop: staff answered this answer; the customer's next message until then is a follow-up.
+    followup_answer_id: int | None = Field(default=None)
+    followup_until: datetime | None = Field(default=None, sa_column=_utc(True))
     created_at: datetime = Field(sa_column=_utc())
     updated_at: datetime = Field(sa_column=_utc())
 
@@ -91,6 +94,12 @@ class PollRun(SQLModel, table=True):
     reminders_queued: bool = Field(default=False)
     # Customers the run would have asked but who had paused their questions (/pause) at fan-out.
     paused_count: int = Field(default=0)
+    # Customers the run skipped because they had been asked within `min_days_between_questions`.
+    recent_count: int = Field(default=0)
+    # Anonymous poll: answers are stored under a pseudonym keyed by a salted hash of the customer
+    # (duplicates are refused); the salt is dropped when the run closes.
+    anonymous: bool = Field(default=False)
+    salt: str | None = Field(default=None, max_length=64)
 
 
 class DeliveryKind(StrEnum):
@@ -98,6 +107,7 @@ class DeliveryKind(StrEnum):
     REMINDER = "reminder"  # the run's one reminder to a customer who has not answered
     REPLY = "reply"  # the engine's answer to an inbound message (rendered when queued)
     DIGEST = "digest"  # a scheduled digest posted to a team chat
+    ALERT = "alert"  # a problem answer or a customer's follow-up posted to a staff chat (see StaffAlert)
 
 
 class DeliveryStatus(StrEnum):
@@ -109,7 +119,13 @@ class DeliveryStatus(StrEnum):
 
 
 # Replies go before digests, digests before poll questions: a waiting customer is answered first.
-PRIORITY = {DeliveryKind.REPLY: 0, DeliveryKind.DIGEST: 1, DeliveryKind.QUESTION: 2, DeliveryKind.REMINDER: 2}
+PRIORITY = {
+    DeliveryKind.REPLY: 0,
+    DeliveryKind.ALERT: 0,
+    DeliveryKind.DIGEST: 1,
+    DeliveryKind.QUESTION: 2,
+    DeliveryKind.REMINDER: 2,
+}
 
 
 class Delivery(SQLModel, table=True):
@@ -163,6 +179,8 @@ class Delivery(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_column=_utc(True))
     # On a question row: when its reminder went out (at most one per customer and run).
     reminded_at: datetime | None = Field(default=None, sa_column=_utc(True))
+    # On a question row: the customer answered (the answer itself may carry no customer: anonymous polls).
+    answered: bool = Field(default=False)
 
 
 class Answer(SQLModel, table=True):
@@ -184,6 +202,45 @@ class Answer(SQLModel, table=True):
     source_message_id: str = Field(max_length=200)
     answered_at: datetime = Field(sa_column=_utc())
     edited_at: datetime | None = Field(default=None, sa_column=_utc(True))
+
+
+class AnswerFollowup(SQLModel, table=True):
+    """One message of the conversation staff have with a customer about an answer (/reply, follow-up).
+
+    Goes with the answer and with the customer (ON DELETE CASCADE, and explicitly in /forget).
+    """
+
+    __tablename__ = "answer_followup"
+
+    id: int | None = Field(default=None, primary_key=True)
+    answer_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("answer.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    customer_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("customer.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    author: str = Field(max_length=16)  # "staff" or "customer"
+    staff_user: str | None = Field(default=None, max_length=128)  # "platform:user id" of the staff member
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=_utc())
+
+
+class StaffAlert(SQLModel, table=True):
+    """A delivery posted to a staff chat about an answer (the alert, a forwarded follow-up).
+
+    A staff member replying to that message on the platform answers the customer: the delivery's
+    `platform_message_id` leads back here. Erased with the answer.
+    """
+
+    __tablename__ = "staff_alert"
+
+    id: int | None = Field(default=None, primary_key=True)
+    answer_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("answer.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    delivery_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("delivery.id", ondelete="CASCADE"), nullable=False, unique=True)
+    )
 
 
 class InboundSeen(SQLModel, table=True):

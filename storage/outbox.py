@@ -145,9 +145,10 @@ class OutboxRepo:
         }
         return int((await self.conn.execute(_QUEUE(self.conn), values)).scalar_one())
 
-    async def fan_out(self, run_id: int, tag: str | None, now: datetime) -> int:
+    async def fan_out(self, run_id: int, tag: str | None, now: datetime, asked_since: datetime | None = None) -> int:
         """Queue the run's question for every subscribed, reachable customer (with the run's tag) who
-        has not paused their questions (/pause).
+        has not paused their questions (/pause) and, with `asked_since`, was not asked since then
+        (anti-fatigue).
 
         One INSERT ... SELECT: customers are never loaded into memory, and customers already queued
         (a resumed fan-out) are skipped by NOT EXISTS and the unique (run, customer, kind) key.
@@ -157,6 +158,8 @@ class OutboxRepo:
             or_(c.paused_until.is_(None), c.paused_until <= now),
             ~exists().where(d.run_id == run_id, d.customer_id == c.id, d.kind == DeliveryKind.QUESTION),
         ]
+        if asked_since is not None:
+            conditions.append(~self._asked_since(run_id, asked_since))
         address = (c.platform, c.chat_id, c.platform_user_id, c.id)
         source = _queued(DeliveryKind.QUESTION, run_id, address, now).where(and_(*conditions))
         stmt = insert(t.delivery).from_select(list(_QUEUED_COLUMNS), source)
@@ -170,6 +173,35 @@ class OutboxRepo:
             ct = t.customer_tag.c
             conditions.append(exists().where(ct.customer_id == c.id, ct.tag == tag))
         return conditions
+
+    @staticmethod
+    def _asked_since(run_id: int, since: datetime) -> Any:
+        """The customer was sent another run's question since `since`, or has one waiting to go."""
+        other = t.delivery.alias("other")
+        o = other.c
+        return (
+            exists()
+            .where(o.customer_id == c.id, o.kind == DeliveryKind.QUESTION, o.run_id != run_id)
+            .where(
+                or_(
+                    and_(o.status == DeliveryStatus.SENT, o.sent_at >= since),
+                    o.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING)),
+                )
+            )
+        )
+
+    async def count_asked_recently(self, run_id: int, tag: str | None, now: datetime, since: datetime) -> int:
+        """Customers a run with `tag` would ask (not paused) but who were asked since `since`."""
+        stmt = (
+            select(func.count())
+            .select_from(t.customer)
+            .where(
+                *self._audience(tag),
+                or_(c.paused_until.is_(None), c.paused_until <= now),
+                self._asked_since(run_id, since),
+            )
+        )
+        return int((await self.conn.execute(stmt)).scalar_one())
 
     async def count_paused(self, tag: str | None, now: datetime) -> int:
         """Customers a run with `tag` would ask but for their /pause."""
@@ -191,6 +223,7 @@ class OutboxRepo:
                 c.subscribed.is_(True),
                 c.reachable.is_(True),
                 ~exists().where(a.run_id == run_id, a.customer_id == q.customer_id),
+                q.answered.is_(False),  # an anonymous answer does not name its customer; the question row does
                 ~exists().where(d.run_id == run_id, d.customer_id == q.customer_id, d.kind == DeliveryKind.REMINDER),
             )
         )
@@ -353,7 +386,16 @@ class OutboxRepo:
 
     async def _settle_unwanted(self, ids: list[int], now: datetime) -> list[int]:
         """Skip the questions and reminders among `ids` that must not go out; returns the rest."""
-        answered = exists().where(a.run_id == d.run_id, a.customer_id == d.customer_id)
+        question = t.delivery.alias("question")
+        answered = or_(
+            exists().where(a.run_id == d.run_id, a.customer_id == d.customer_id),
+            exists().where(
+                question.c.run_id == d.run_id,
+                question.c.customer_id == d.customer_id,
+                question.c.kind == DeliveryKind.QUESTION,
+                question.c.answered.is_(True),
+            ),
+        )
         rows = await self.conn.execute(
             select(d.id, d.kind, c.subscribed, c.reachable, c.unreachable_reason, r.closes_at, answered)
             .select_from(

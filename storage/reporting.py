@@ -25,6 +25,8 @@ from sqlalchemy import ColumnElement, case, func, select
 
 from storage import tables as t
 from storage.db import SessionScope
+from storage.runs import ANONYMOUS
+from storage.tone import tone_sql
 
 FIVE_POINT = 5
 NPS_SCALE = 10
@@ -33,6 +35,7 @@ _analysis = t.answer_analysis.c
 _answer = t.answer.c
 _customer = t.customer.c
 _delivery = t.delivery.c
+_followup = t.answer_followup.c
 _quote = t.run_theme_quote.c
 _run = t.poll_run.c
 _tag = t.customer_tag.c
@@ -195,6 +198,30 @@ class Reports(SessionScope):
             promoters=int(row[4]),
             detractors=int(row[5]),
         )
+
+    async def care_counts(self, start: datetime, end: datetime, poll_id: str | None = None) -> CareCounts:
+        """Problem answers staff replied to, and customers skipped as asked recently, for the period's runs.
+
+        Driven from the (small) staff conversation table and the runs, never a scan of the answers:
+        the number of problem answers comes from the tallies (`unhappy` is left 0 here).
+        """
+        runs = _runs_in(start, end, poll_id)
+        problem = tone_sql(_answer.rating, _run.scale) == "problem"
+        async with self._tx() as s:
+            # The staff replies are the outer loop (a correlated EXISTS): a planner never walks the week's answers.
+            in_period = (
+                select(_answer.id)
+                .join(t.poll_run, _run.id == _answer.run_id)
+                .where(_answer.id == _followup.answer_id, problem, *runs)
+                .exists()
+            )
+            answered = (
+                await s.execute(
+                    select(func.count(func.distinct(_followup.answer_id))).where(_followup.author == "staff", in_period)
+                )
+            ).one()[0]
+            recent = (await s.execute(select(func.coalesce(func.sum(_run.recent_count), 0)).where(*runs))).one()[0]
+        return CareCounts(0, int(answered), int(recent))
 
     async def tallies(self, start: datetime, end: datetime, poll_id: str | None = None) -> list[TallyRow]:
         """The analysed tallies of the period's runs (run `bot.reporting.analyser` for the period first)."""
@@ -390,15 +417,16 @@ class Reports(SessionScope):
                     .order_by(_tag.customer_id, _tag.tag)
                 ):
                     tags.setdefault(int(customer_id), []).append(tag)
+            # An anonymous answer's customer is a pseudonym: the export shows no user at all.
             yield [
                 ExportRow(
                     answer_id=int(r[0]),
                     poll=r[1],
                     question=r[2],
                     run=int(r[3]),
-                    platform=r[5],
-                    user=r[6],
-                    display_name=r[7],
+                    platform="" if r[5] == ANONYMOUS else r[5],
+                    user="" if r[5] == ANONYMOUS else r[6],
+                    display_name="" if r[5] == ANONYMOUS else r[7],
                     tags=tuple(tags.get(int(r[4]), ())),
                     answer=r[8],
                     rating=r[9],
@@ -410,6 +438,15 @@ class Reports(SessionScope):
                 for r in rows
             ]
             last_id = ids[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class CareCounts:
+    """How a period's customers were looked after: problems answered by staff, customers spared a question."""
+
+    unhappy: int  # problem answers (1-3 of 5, 0-6 of 10): one customer's, each, per run
+    answered_by_staff: int  # of those, the answers staff replied to
+    asked_recently: int  # customers the runs skipped because they had been asked recently
 
 
 def _runs_in(start: datetime, end: datetime, poll_id: str | None) -> list[ColumnElement[bool]]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import String, cast, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import tables as t
@@ -17,6 +17,7 @@ from storage.models import DeliveryKind, DeliveryStatus
 r = t.poll_run.c
 
 MAX_ID = 2**31 - 1  # the id columns are 32-bit integers on PostgreSQL
+ANONYMOUS = "anonymous"  # the platform of the pseudonym customer rows anonymous answers belong to
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,8 @@ class RunRecord:
     created_at: datetime
     remind_at: datetime | None
     closes_at: datetime
+    anonymous: bool = False
+    salt: str | None = None  # an open anonymous run's; None once it closed
 
     @classmethod
     def from_row(cls, row: Any) -> RunRecord:
@@ -48,6 +51,8 @@ class RunRecord:
             created_at=m["created_at"],
             remind_at=m["remind_at"],
             closes_at=m["closes_at"],
+            anonymous=bool(m.get("anonymous", False)),
+            salt=m.get("salt"),
         )
 
 
@@ -63,6 +68,8 @@ RUN_COLUMNS = (
     r.created_at,
     r.remind_at,
     r.closes_at,
+    r.anonymous,
+    r.salt,
 )
 
 
@@ -77,6 +84,7 @@ class RunCounts:
     reminded: int
     late: int
     paused: int = 0  # customers the run skipped because they had paused their questions
+    asked_recently: int = 0  # customers the run skipped because they were asked recently (anti-fatigue)
 
 
 class RunRepo:
@@ -97,6 +105,7 @@ class RunRepo:
         remind_at: datetime | None = None,
         scheduled_for: datetime | None = None,
         translations: Mapping[str, str] | None = None,
+        salt: str | None = None,
     ) -> int | None:
         """Insert a run; None when a scheduled run for this poll and time exists already.
 
@@ -120,6 +129,8 @@ class RunRepo:
             "closes_at": closes_at,
             "fanned_out": False,
             "reminders_queued": False,
+            "anonymous": salt is not None,
+            "salt": salt,
         }
         if scheduled_for is None:
             stmt: Any = insert(t.poll_run).values(**values)
@@ -138,8 +149,10 @@ class RunRepo:
         row = (await self.conn.execute(select(*RUN_COLUMNS).order_by(r.id.desc()).limit(1))).first()
         return None if row is None else RunRecord.from_row(row)
 
-    async def mark_fanned_out(self, run_id: int, paused: int = 0) -> None:
-        await self.conn.execute(update(t.poll_run).where(r.id == run_id).values(fanned_out=True, paused_count=paused))
+    async def mark_fanned_out(self, run_id: int, paused: int = 0, recent: int = 0) -> None:
+        await self.conn.execute(
+            update(t.poll_run).where(r.id == run_id).values(fanned_out=True, paused_count=paused, recent_count=recent)
+        )
 
     async def not_fanned_out(self) -> list[int]:
         rows = await self.conn.execute(select(r.id).where(r.fanned_out.is_(False)))
@@ -159,6 +172,25 @@ class RunRepo:
             )
         )
         return [int(x) for x in rows.scalars()]
+
+    async def close_anonymous(self, now: datetime) -> list[int]:
+        """Anonymous runs that have closed drop their salt, and their answers' pseudonyms are renamed, so
+        no one can recompute which customer wrote which answer (not even with the old salt)."""
+        rows = await self.conn.execute(
+            select(r.id).where(r.anonymous.is_(True), r.salt.is_not(None), r.closes_at <= now)
+        )
+        closed = [int(x) for x in rows.scalars()]
+        if not closed:
+            return []
+        await self.conn.execute(update(t.poll_run).where(r.id.in_(closed)).values(salt=None))
+        a, c = t.answer.c, t.customer.c
+        pseudonyms = select(a.customer_id).where(a.run_id.in_(closed))
+        await self.conn.execute(
+            update(t.customer)
+            .where(c.id.in_(pseudonyms), c.platform == ANONYMOUS)
+            .values(platform_user_id=literal("closed-") + cast(c.id, String))
+        )
+        return closed
 
     async def mark_reminders_queued(self, run_id: int) -> None:
         await self.conn.execute(update(t.poll_run).where(r.id == run_id).values(reminders_queued=True))
@@ -183,9 +215,10 @@ class RunRepo:
                 )
             )
         ).one()
-        paused = (await self.conn.execute(select(r.paused_count).where(r.id == run_id))).scalar_one_or_none()
+        skipped = (await self.conn.execute(select(r.paused_count, r.recent_count).where(r.id == run_id))).first()
         return RunCounts(
-            paused=int(paused or 0),
+            paused=int(skipped[0]) if skipped else 0,
+            asked_recently=int(skipped[1]) if skipped else 0,
             asked=delivery_row[0],
             pending=delivery_row[1],
             sent=delivery_row[2],

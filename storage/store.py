@@ -1,7 +1,7 @@
 """The only place that opens database transactions.
 
 `Store.unit()` is one write transaction: a `Unit` whose repositories (one per aggregate: customers,
-runs, conversation, outbox, inbound, workers, chats, pace) all work on the same connection, so whatever the
+runs, conversation, outbox, inbound, workers, chats, pace, followups) all work on the same connection, so whatever the
 caller does inside commits together or not at all. `Store.read()` is a read-only one. Failures
 leave as `storage.errors` classes where the cause is known (see `classify`).
 
@@ -21,6 +21,7 @@ from storage.chats import ChatRepo
 from storage.conversation import ConversationRepo
 from storage.customers import CustomerRepo
 from storage.errors import classify
+from storage.followups import FollowupRepo
 from storage.inbound import InboundRepo
 from storage.outbox import OutboxRepo
 from storage.pace import PaceRepo
@@ -55,6 +56,7 @@ class Unit:
         self.workers = WorkerRepo(conn)
         self.chats = ChatRepo(conn)
         self.pace = PaceRepo(conn)  # PostgreSQL only: the send pace shared by every process
+        self.followups = FollowupRepo(conn)
 
 
 class Store:

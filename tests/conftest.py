@@ -24,6 +24,8 @@ TABLES = (
     "answer_term",
     "answer_theme",
     "answer_analysis",
+    "answer_followup",
+    "staff_alert",
     "answer",
     "delivery",
     "customer_tag",

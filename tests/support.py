@@ -152,6 +152,7 @@ class Chat(OnRuntime):
         adapter: LocalAdapter | None = None,
         reporting: Reporting | None = None,
         team_chats: tuple[str, ...] = (),
+        alert_chats: Sequence[ChatRef] | None = None,
     ) -> Chat:
         settings = settings or make_settings()
         clock = clock or FakeClock()
@@ -168,6 +169,7 @@ class Chat(OnRuntime):
             registry=registry,
             reporting=reporting,
             team_chats=[ChatRef(adapter.platform, chat_id) for chat_id in team_chats] or None,
+            alert_chats=alert_chats,
         )
         await adapter.start(runtime.engine.on_message)
         return cls(runtime, adapter, clock)

@@ -44,8 +44,11 @@ from adapters.discord.render import (
     ANSWER_INPUT,
     MODAL_TEMPLATE,
     RATING_INPUT,
+    REPLY_INPUT,
+    REPLY_MODAL,
     AnswerModal,
     ButtonKit,
+    ReplyModal,
     modal_values,
     parse_rating,
     question_from,
@@ -110,7 +113,7 @@ class DiscordAdapter:
         self._client: discord.Client | None = None
         self._task: asyncio.Task[None] | None = None
         self._on_message: OnMessage | None = None
-        self._buttons = ButtonKit(self._on_choice, self._on_answer_button, self._voices)
+        self._buttons = ButtonKit(self._on_choice, self._on_answer_button, self._on_reply_button, self._voices)
         self._saved_urls: tuple[str, yarl.URL] | None = None
         self._receive = True  # False: logged in for sending (REST) only, no gateway, until `start_receiving`
 
@@ -339,9 +342,29 @@ class DiscordAdapter:
         say = self._voices(str(interaction.locale.value) if interaction.locale else question.language)
         await interaction.response.send_modal(AnswerModal(question, discord.utils.remove_markdown(prompt), say))
 
+    async def _on_reply_button(self, interaction: discord.Interaction, answer: int) -> None:
+        await interaction.response.send_modal(ReplyModal(answer, self._voices(None)))
+
+    async def _on_reply_submit(self, interaction: discord.Interaction, answer: int) -> None:
+        """A staff member's reply form: handled as `/reply ANSWER_ID text` typed in that channel (the
+        engine checks their role and place, as for the command)."""
+        data: Mapping[str, object] = interaction.data or {}
+        in_server = interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=in_server, thinking=True)
+        text = modal_values(data).get(REPLY_INPUT, "").strip()
+        chat = ChatRef(PLATFORM, str(interaction.channel_id))
+        inbound = interaction_inbound(
+            interaction, chat, f"/reply {answer} {text}", is_private=False, ephemeral=in_server
+        )
+        await self._handle_interaction(interaction, inbound, ephemeral=in_server, thinking=True)
+
     async def _on_modal_submit(self, interaction: discord.Interaction) -> None:
         data: Mapping[str, object] = interaction.data or {}
-        match = MODAL_TEMPLATE.fullmatch(str(data.get("custom_id", "")))
+        custom_id = str(data.get("custom_id", ""))
+        if (reply := REPLY_MODAL.fullmatch(custom_id)) is not None:
+            await self._on_reply_submit(interaction, int(reply["answer"]))
+            return
+        match = MODAL_TEMPLATE.fullmatch(custom_id)
         if match is None:
             return
         question = question_from(match)
@@ -420,7 +443,8 @@ class DiscordAdapter:
 
     def _parts(self, message: Outbound, ephemeral: bool) -> tuple[list[str], discord.ui.View | None]:
         parts = split_text(message.text)
-        return parts, self._buttons.view(message.choices, message.question, ephemeral=ephemeral)
+        view = self._buttons.view(message.choices, message.question, ephemeral=ephemeral, answer=message.answer_id)
+        return parts, view
 
     @staticmethod
     def _file(message: Outbound) -> discord.File | None:

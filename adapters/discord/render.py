@@ -28,10 +28,15 @@ CHOICE_TEMPLATE = r"feedbot:choice:(?P<value>.{1,85})"
 ANSWER_TEMPLATE = r"feedbot:answer:(?P<run>\d{1,18}):(?P<rating>[01]):(?P<scale>5|10)"
 MODAL_TEMPLATE = re.compile(r"feedbot:modal:(?P<run>\d{1,18}):(?P<rating>[01]):(?P<scale>5|10)")
 ANSWER_INPUT = "answer"
+# A staff alert's Reply button and its form (the submit becomes `/reply ANSWER_ID text`).
+REPLY_TEMPLATE = r"feedbot:reply:(?P<answer>\d{1,18})"
+REPLY_MODAL = re.compile(r"feedbot:replyform:(?P<answer>\d{1,18})")
+REPLY_INPUT = "reply"
 RATING_INPUT = "rating"
 
 ChoiceHandler = Callable[[discord.Interaction, str], Awaitable[None]]
 AnswerHandler = Callable[[discord.Interaction, QuestionRef], Awaitable[None]]
+ReplyHandler = Callable[[discord.Interaction, int], Awaitable[None]]
 
 
 # ---------------------------------------------------------------------- custom ids
@@ -48,6 +53,10 @@ def answer_id(question: QuestionRef) -> str:
 
 def modal_id(question: QuestionRef) -> str:
     return f"feedbot:modal:{question.run_id}:{int(question.rating)}:{question.scale}"
+
+
+def reply_id(answer: int) -> str:
+    return f"feedbot:reply:{answer}"
 
 
 def question_from(match: re.Match[str] | Mapping[str, str]) -> QuestionRef:
@@ -111,9 +120,13 @@ class ButtonKit:
     """
 
     def __init__(
-        self, on_choice: ChoiceHandler, on_answer: AnswerHandler, voices: Callable[[str | None], Voice] | None = None
+        self,
+        on_choice: ChoiceHandler,
+        on_answer: AnswerHandler,
+        on_reply: ReplyHandler,
+        voices: Callable[[str | None], Voice] | None = None,
     ) -> None:
-        """`voices`: the words for a language (`Settings.voice`): the Answer button's label."""
+        """`voices`: the words for a language (`Settings.voice`): the Answer and Reply buttons' labels."""
         self._voices: Callable[[str | None], Voice] = voices or (lambda code: Voice.choose(code, "en"))
         say_for = self._voices
 
@@ -157,20 +170,49 @@ class ButtonKit:
             async def callback(self, interaction: discord.Interaction) -> None:
                 await on_answer(interaction, self.question)
 
+        class ReplyButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=REPLY_TEMPLATE):
+            def __init__(self, answer: int, row: int | None = None) -> None:
+                super().__init__(
+                    discord.ui.Button(
+                        label=say_for(None)(texts.REPLY_BUTTON)[:80],
+                        custom_id=reply_id(answer),
+                        style=discord.ButtonStyle.primary,
+                    ),
+                    row=row,
+                )
+                self.answer = answer
+
+            @classmethod
+            async def from_custom_id(
+                cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+            ) -> ReplyButton:
+                return cls(int(match["answer"]))
+
+            async def callback(self, interaction: discord.Interaction) -> None:
+                await on_reply(interaction, self.answer)
+
         self.choice_type = ChoiceButton
         self.answer_type = AnswerButton
+        self.reply_type = ReplyButton
 
     @property
     def dynamic_items(self) -> tuple[type[discord.ui.DynamicItem[Any]], ...]:
-        return (self.choice_type, self.answer_type)
+        return (self.choice_type, self.answer_type, self.reply_type)
 
     def view(
-        self, choices: tuple[Choice, ...], question: QuestionRef | None, *, ephemeral: bool
+        self,
+        choices: tuple[Choice, ...],
+        question: QuestionRef | None,
+        *,
+        ephemeral: bool,
+        answer: int | None = None,
     ) -> discord.ui.View | None:
-        rows_for_choices = MAX_ROWS - (1 if question is not None else 0)
+        """Buttons for the choices, an Answer button for a question, a Reply button for a staff alert."""
+        extra_rows = (question is not None) + (answer is not None)
+        rows_for_choices = MAX_ROWS - extra_rows
         if len(choices) > rows_for_choices * PER_ROW:
             raise ValueError(f"too many choices for one Discord message: {len(choices)}")
-        if not choices and question is None:
+        if not choices and question is None and answer is None:
             return None
         view = discord.ui.View(timeout=None)
         for i, choice in enumerate(choices):
@@ -199,6 +241,19 @@ class ButtonKit:
                 )
             else:
                 view.add_item(self.answer_type(question, row=row))
+        if answer is not None:
+            row = (len(choices) + PER_ROW - 1) // PER_ROW + (question is not None)
+            if ephemeral:
+                view.add_item(
+                    discord.ui.Button(
+                        label=self._voices(None)(texts.REPLY_BUTTON)[:80],
+                        custom_id=reply_id(answer),
+                        row=row,
+                        style=discord.ButtonStyle.primary,
+                    )
+                )
+            else:
+                view.add_item(self.reply_type(answer, row=row))
         return view
 
     def view_from_message(self, message: discord.Message | None, *, ephemeral: bool) -> discord.ui.View | None:
@@ -207,6 +262,7 @@ class ButtonKit:
             return None
         choices: list[Choice] = []
         question: QuestionRef | None = None
+        answer: int | None = None
         for row in message.components:
             for component in getattr(row, "children", []):
                 custom_id = getattr(component, "custom_id", None) or ""
@@ -214,7 +270,9 @@ class ButtonKit:
                     choices.append(Choice(getattr(component, "label", None) or "?", custom_id[len(CHOICE_PREFIX) :]))
                 elif (match := re.fullmatch(ANSWER_TEMPLATE, custom_id)) is not None:
                     question = question_from(match)
-        return self.view(tuple(choices), question, ephemeral=ephemeral)
+                elif (match := re.fullmatch(REPLY_TEMPLATE, custom_id)) is not None:
+                    answer = int(match["answer"])
+        return self.view(tuple(choices), question, ephemeral=ephemeral, answer=answer)
 
 
 # ---------------------------------------------------------------------- modal
@@ -247,6 +305,26 @@ class AnswerModal(discord.ui.Modal):
                     required=False,
                 )
             )
+
+
+class ReplyModal(discord.ui.Modal):
+    """Staff answer a customer about answer `answer` (handled by custom id, like AnswerModal)."""
+
+    def __init__(self, answer: int, say: Voice) -> None:
+        super().__init__(
+            title=say(texts.REPLY_FORM_TITLE, answer_id=answer)[:45],
+            custom_id=f"feedbot:replyform:{answer}",
+            timeout=15 * 60,
+        )
+        self.add_item(
+            discord.ui.TextInput(
+                label=say(texts.REPLY_FORM_FIELD)[:45],
+                custom_id=REPLY_INPUT,
+                style=discord.TextStyle.paragraph,
+                max_length=3000,
+                required=True,
+            )
+        )
 
 
 def modal_values(data: Mapping[str, Any]) -> dict[str, str]:

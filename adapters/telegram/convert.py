@@ -65,6 +65,12 @@ def strip_bot_mention(text: str, bot_username: str) -> str | None:
     return match.group(1) + match.group(3)
 
 
+def _replies_to_us(msg: Message, bot_username: str) -> bool:
+    replied = msg.reply_to_message
+    author = replied.from_user if replied is not None else None
+    return author is not None and author.is_bot and (author.username or "").lower() == bot_username.lower()
+
+
 def _from_message(msg: Message, bot_username: str) -> Inbound | None:
     user = msg.from_user
     if user is None or user.is_bot:
@@ -74,8 +80,10 @@ def _from_message(msg: Message, bot_username: str) -> Inbound | None:
         text: str | None = msg.text
         if msg.text.startswith("/"):
             text = strip_bot_mention(msg.text, bot_username)
-        elif not private:
-            text = None  # group chatter is none of our business (and privacy mode hides most of it)
+        elif not private and not _replies_to_us(msg, bot_username):
+            # Group chatter is none of our business (privacy mode hides most of it); a reply to one
+            # of our messages is (staff answering a problem alert).
+            text = None
         if text is None:
             return None
         kind = InboundKind.TEXT

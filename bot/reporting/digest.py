@@ -11,15 +11,15 @@ lemmatises a week of answers itself. The text is rendered by bot.reporting.diges
 
 from __future__ import annotations
 
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from bot import texts
 from bot.config import GoalSettings, Settings
 from bot.i18n import Voice
+from bot.quotes import sanitise_quote
 from bot.reporting.analyser import Analyser
 from bot.reporting.chart import ChartDay, ChartWords, render_chart_async
 from bot.reporting.digest_text import digest_lines, missed_twice_lines
@@ -39,7 +39,7 @@ from bot.reporting.periods import (
     versus,
 )
 from storage.analysis import ALL, NO_THEME
-from storage.reporting import DeliveryCounts, PeriodMetrics, Quote, Reports, TallyRow
+from storage.reporting import CareCounts, DeliveryCounts, PeriodMetrics, Quote, Reports, TallyRow
 
 __all__ = [
     "PERIODS",
@@ -54,44 +54,11 @@ __all__ = [
     "sanitise_quote",
 ]
 
-QUOTE_LENGTH = 200
 THEMES_SHOWN = 6
 FIX_QUOTES = 2
 TERMS_SHOWN = 8
-# Invisible format characters kept in quotes: joiners that emoji sequences and some scripts need.
-_KEEP_FORMAT = frozenset({"\u200c", "\u200d"})
 
 Span = tuple[datetime, datetime]
-
-
-# ---------------------------------------------------------------------------------------- quotes
-def sanitise_quote(text: str, limit: int = QUOTE_LENGTH) -> str:
-    """One line of customer text, safe to put inside the digest.
-
-    Line breaks and other control characters become spaces and runs of whitespace collapse, so a
-    quote stays on its own line; NUL, bidi overrides and other invisible format characters go, so
-    it cannot reorder the digest around it. Longer than `limit`: cut at a word and end with "…".
-    """
-    kept: list[str] = []
-    for ch in text:
-        category = unicodedata.category(ch)
-        if category in {"Cc", "Zl", "Zp"}:
-            kept.append(" " if ch != "\x00" else "")
-        elif category in {"Cf", "Cs"} and ch not in _KEEP_FORMAT:
-            continue
-        else:
-            kept.append(ch)
-    return shorten(" ".join("".join(kept).split()), limit)
-
-
-def shorten(text: str, limit: int = QUOTE_LENGTH) -> str:
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space >= limit * 3 // 4:
-        cut = cut[:space]
-    return cut.rstrip(" ,;:.-–") + "…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +108,7 @@ class Digest:
     also: tuple[tuple[str, int], ...]  # frequent words and phrases of answers matching no theme
     days: tuple[ChartDay, ...]
     chart_png: bytes  # empty when built with chart=False
+    care: CareCounts = CareCounts(0, 0, 0)  # unhappy customers answered by staff; customers asked recently
     say: Voice = field(default_factory=lambda: Voice("en"))  # the language of the text
 
     @property
@@ -368,6 +336,10 @@ async def build_digest(
         days=days,
         chart_png=await render_chart_async(days, _goal_rate(goals, poll_id), title, chart_words(say)) if chart else b"",
         say=say,
+        care=replace(
+            await reports.care_counts(*span, poll_id),
+            unhappy=sum(t.answers for t in tallies if t.theme == ALL and t.tone == "problem"),
+        ),
     )
 
 

@@ -49,7 +49,7 @@ def _counts(d: Digest, say: Voice) -> str:
     answers = say.plural(texts.ANSWERS, d.answers)
     rate = say.percent(d.response_rate) if d.delivered else say(texts.NOT_AVAILABLE)
     if d.questions != d.customers:
-        return say(
+        line = say(
             texts.DIGEST_COUNTS_REPEATED,
             asked=asked,
             questions=say.plural(texts.QUESTIONS, d.questions),
@@ -57,8 +57,20 @@ def _counts(d: Digest, say: Voice) -> str:
             answers=answers,
             rate=rate,
         )
-    delivered = say.plural(texts.QUESTIONS_DELIVERED, d.delivered)
-    return say(texts.DIGEST_COUNTS, asked=asked, delivered=delivered, answers=answers, rate=rate)
+    else:
+        delivered = say.plural(texts.QUESTIONS_DELIVERED, d.delivered)
+        line = say(texts.DIGEST_COUNTS, asked=asked, delivered=delivered, answers=answers, rate=rate)
+    if d.care.asked_recently:
+        line += say(texts.DIGEST_ASKED_RECENTLY, skipped=say.number(d.care.asked_recently))
+    return line
+
+
+def _care(d: Digest, say: Voice) -> list[str]:
+    """Unhappy customers, and how many of them staff answered (/reply)."""
+    if not d.care.unhappy:
+        return []
+    unhappy = say.plural(texts.UNHAPPY_CUSTOMERS, d.care.unhappy)
+    return [say(texts.CARE_LINE, unhappy=unhappy, answered=say.number(d.care.answered_by_staff))]
 
 
 def _change(theme: ThemeCount, versus: str, say: Voice) -> str:
@@ -80,6 +92,7 @@ def digest_lines(d: Digest) -> list[str]:
         lines.append(say(texts.NO_RATINGS))
     if d.nps is not None:
         lines.append(say(texts.NPS_LINE, nps=say.number(d.nps), ratings=say.plural(texts.RATINGS, d.nps_ratings)))
+    lines += _care(d, say)
     if d.goals:
         lines += ["", say(texts.GOALS_HEADING)]
         lines += [goal_line(g, d.versus, say) for g in d.goals]

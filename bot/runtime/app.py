@@ -228,6 +228,7 @@ def build_runtime(
     environ: Mapping[str, str] | None = None,
     team_chats: Sequence[ChatRef] | None = None,
     scale_out: bool = False,
+    alert_chats: Sequence[ChatRef] | None = None,
 ) -> Runtime:
     """Wire one feedbot process. `adapters` defaults to the platforms configured in `settings`
     (their tokens from `environ`, default the process environment); `team_chats` (where results may be
@@ -253,6 +254,7 @@ def build_runtime(
         outbox_signal=signal,
         metrics=metrics,
         team_chats=team_chats,
+        alerts=alert_chats,  # default: [alerts], else the digest chats
     )
     worker = DeliveryWorker(
         store, by_platform, settings, clock=clock, signal=signal, worker_id=worker_id, metrics=metrics

@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings, settings_from_mapping
+from bot.platforms import role_policy
 from bot.reporting.digest import last_complete_period
+from bot.roles import PlatformRoles
 from bot.runtime.app import Runtime, build_runtime
 from bot.runtime.clock import SystemClock
-from bot.types import rating_choice
+from bot.types import ChatRef, rating_choice
 from storage.db import make_engine, upgrade
 from storage.store import Store
 
@@ -48,6 +50,10 @@ DEMO_SETTINGS: dict[str, Any] = {
         {"name": "Peace and quiet", "keywords": ["quiet", "calm", "slept"]},
     ],
 }
+
+
+TEAM = "team"  # the staff's group chat on the local platform: problem alerts go there
+STAFF_ID = "900"
 
 
 class DemoClock:
@@ -84,7 +90,10 @@ async def _play(store: Store, settings: Settings, out: TextIO) -> int:
     week = last_complete_period("week", real_now, ZoneInfo("UTC"))
     clock = DemoClock(week.start + timedelta(days=1, hours=10))  # last Tuesday, 10:00 UTC
     adapter = LocalAdapter(now=clock.now)
-    runtime = build_runtime(settings, adapters=[adapter], clock=clock, store=store)
+    roles = role_policy(settings).with_platform("local", PlatformRoles(staff_ids=frozenset({STAFF_ID})))
+    runtime = build_runtime(
+        settings, adapters=[adapter], clock=clock, store=store, roles=roles, alert_chats=(ChatRef("local", TEAM),)
+    )
     engine, worker = runtime.engine, runtime.worker
     await adapter.start(engine.on_message)
 
@@ -129,7 +138,16 @@ async def _play(store: Store, settings: Settings, out: TextIO) -> int:
     await act(adapter.say(alice, "The band again, and the friendly staff remembered my name"))
     await act(adapter.press(alice, rating_choice(second, 5)))
     await act(adapter.say(farah, "Brunch was slow today"))
-    await act(adapter.press(farah, rating_choice(second, 2)))
+    await act(adapter.press(farah, rating_choice(second, 2)))  # a problem: posted to the team chat at once
+
+    _mark(adapter, "The team chat: Sam (staff) answers the alert; Farah's reply comes back")
+    sam = LocalUser(STAFF_ID, "Sam")
+    answer_id = next(m.answer_id for m in reversed(adapter.outbox) if m.answer_id is not None)
+    clock.current += timedelta(minutes=20)
+    apology = f"/reply {answer_id} So sorry, Farah – we were two cooks short. Your next brunch is on us."
+    await act(adapter.say_in_group(sam, TEAM, apology))
+    clock.current += timedelta(hours=1)
+    await act(adapter.say(farah, "That's kind, thank you! I'll be back on Sunday."))
 
     _print_transcript(adapter, users, out)
     await _print_summary(runtime, (run, second), out)
@@ -175,7 +193,12 @@ def _print_transcript(adapter: LocalAdapter, users: dict[str, LocalUser], out: T
             out.write(f"\n-- {line.text} --\n")
             continue
         who = by_chat.get(line.chat_id, line.chat_id)
-        label = f"{who:>6} ›" if line.speaker != "bot" else f"   bot › {who}:"
+        if line.speaker == "bot":
+            label = f"   bot › {who}:"
+        elif line.speaker != who:  # someone writing in a group chat
+            label = f"{line.speaker} in {who} ›"
+        else:
+            label = f"{who:>6} ›"
         body = line.text if len(line.text) < 600 else line.text[:600] + " …"
         wrapped = textwrap.indent(body, " " * 10).lstrip()
         out.write(f"{label} {wrapped}\n")

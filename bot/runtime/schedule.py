@@ -94,6 +94,8 @@ class PollScheduler:
     async def queue_reminders(self, now: datetime) -> int:
         total = 0
         async with self.store.unit() as unit:
+            for run_id in await unit.runs.close_anonymous(now):  # their salt goes as they close
+                log.info("anonymous run closed: salt dropped run=%s", run_id)
             for run_id in await unit.runs.due_for_reminders(now):
                 queued = await unit.outbox.queue_reminders(run_id, now)
                 await unit.runs.mark_reminders_queued(run_id)

@@ -437,7 +437,7 @@ async def test_command_menus_are_registered_per_scope(tg: TelegramWorld) -> None
     await tg.say(FakeUser(MANAGER_ID, "Morgan"), "/help")
     names = {key: [c["command"] for c in value] for key, value in tg.fake.commands.items()}
     # ... so their menus are set when they first do.
-    assert names[("chat:900", "")][-3:] == ["poll", "polls", "status"]
+    assert names[("chat:900", "")][-3:] == ["polls", "status", "reply"]
     assert names[("chat:901", "")][-2:] == ["digest", "goals"]
 
 
@@ -445,7 +445,7 @@ async def test_team_group_menu_when_the_bot_is_in_the_group(fake_telegram: FakeT
     fake_telegram.add_group(TEAM_GROUP)
     async with running_world(fake_telegram, sqlite_store):
         menu = [c["command"] for c in fake_telegram.commands[(f"chat:{TEAM_GROUP}", "")]]
-        assert menu == ["help", "poll", "polls", "status", "digest", "goals"]
+        assert menu == ["help", "poll", "polls", "status", "reply", "digest", "goals"]
 
 
 async def test_token_never_reaches_the_logs(

@@ -184,6 +184,6 @@ def test_menus_cover_exactly_the_engine_commands() -> None:
     menus = Menus.from_registry(default_registry(), Voice("en"))
     customer = {"start", "stop", "pause", "mydata", "forget", "privacy", "help"}
     assert set(menus.customer) == customer
-    assert set(menus.staff) == customer | {"poll", "polls", "status"}
-    assert set(menus.manager) == customer | {"poll", "polls", "status", "digest", "goals"}
-    assert menus.team_group == ("help", "poll", "polls", "status", "digest", "goals")
+    assert set(menus.staff) == customer | {"poll", "polls", "status", "reply"}
+    assert set(menus.manager) == customer | {"poll", "polls", "status", "reply", "digest", "goals"}
+    assert menus.team_group == ("help", "poll", "polls", "status", "reply", "digest", "goals")

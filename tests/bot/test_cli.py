@@ -40,10 +40,16 @@ def test_demo_prints_a_transcript_and_summary(tmp_path: Path) -> None:
     assert "Run 1: asked 5 · delivered 5 · answers 4 · response rate 80% · rated 4" in out
     assert "Run 2: asked 5 · delivered 5 · answers 2 · response rate 40% · rated 2" in out
     assert "Average rating: 4.2 / 5 from 6 ratings" in out
+    # The low rating is posted to the team chat at once, staff answer it and Farah's reply comes back.
+    assert "bot › team: ⚠️ Unhappy customer: Farah rated 2/5 (poll weekend-visit, answer 6)" in out
+    assert "Sam in team › /reply 6 So sorry, Farah" in out
+    assert "bot › Farah: A message from the team about your feedback" in out
+    assert "bot › team: 💬 Farah replied (answer 6):" in out
     digest = out.split("weekly digest", 1)[1]
     assert "5 customers asked 10 questions, 10 delivered, 6 answers – response rate 60%" in digest
     assert "✅ Response rate 60% – target 60% – met" in digest
     assert "   “Brunch was slow today” (2/5)" in digest
+    assert "1 unhappy customer, 1 answered by staff" in digest
 
 
 def write_config(tmp_path: Path, extra: str = "") -> Path:

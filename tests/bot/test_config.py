@@ -201,7 +201,7 @@ port = "nine thousand"
 """
 
 EXPECTED_LINES = [
-    "schedul: unknown key; known keys: storage, engine, polls, digest, goals, themes, telegram, discord, http",
+    "schedul: unknown key; known keys: storage, engine, polls, digest, alerts, goals, themes, telegram, discord, http",
     "engine.timezon: unknown key; did you mean 'timezone'?",
     "engine.max_attempts: must be at least 1, got 0",
     "engine.privacy_url: expected an http:// or https:// URL, got 'example.com/privacy'",

@@ -111,6 +111,7 @@ EXPECTED_TEXT = f"""Feedback digest – week Mon 2 Mar – Sun 8 Mar 2026 (Europ
 ⚠️ WARNING: goal Answers missed two weeks in a row (3 the week before, 3 now; target 5)
 10 customers asked, 8 questions delivered, 3 answers – response rate 38%
 Average rating 4.0 / 5 (3 ratings)
+1 unhappy customer, 0 answered by staff
 
 Goals:
 ✅ Response rate 38% – target 33% – met, up 8 points on last week
@@ -209,6 +210,7 @@ async def test_a_cafe_week_reads_as_a_manager_needs_it(store: Store) -> None:
         "⚠️ WARNING: goal Average rating missed two weeks in a row (4.0 the week before, 4.2 now; target 4.5)",
         "30 customers asked, 28 questions delivered, 25 answers – response rate 89%",
         "Average rating 4.2 / 5 (24 ratings)",
+        "6 unhappy customers, 0 answered by staff",
     ]
     assert sections[1].splitlines() == [
         "Goals:",
