@@ -139,7 +139,9 @@ class Engine:
         self.outbox_signal = outbox_signal or OutboxSignal()
         self.handling_attempts = handling_attempts
         self.metrics = metrics or Metrics()
-        chats = digest_chats(settings) if team_chats is None else team_chats
+        # Where staff may act besides private chats: the digest chats, and the chats alerts are posted to
+        # (staff answer an alert where they read it).
+        chats = [*(digest_chats(settings) if team_chats is None else team_chats), *self.alert_chats]
         self.team_chats = frozenset((chat.platform, chat.chat_id) for chat in chats)
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._failed: set[UpdateKey] = set()  # keys that failed in this process (their counter is cleared on success)

@@ -35,7 +35,8 @@ class Platform:
 def _telegram(section: TelegramSettings, token: str, settings: Settings, metrics: Metrics | None) -> Adapter:
     from adapters.telegram import TelegramAdapter
 
-    return TelegramAdapter(section, token, metrics=metrics, voices=settings.voice)
+    alerts = settings.alerts.telegram_chats or ()
+    return TelegramAdapter(section, token, metrics=metrics, voices=settings.voice, alert_chats=alerts)
 
 
 def _discord(section: DiscordSettings, token: str, settings: Settings, metrics: Metrics | None) -> Adapter:

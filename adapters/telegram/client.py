@@ -26,7 +26,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -89,9 +89,12 @@ class TelegramAdapter:
         webhook_check_every: float = WEBHOOK_CHECK_EVERY,
         metrics: Metrics | None = None,
         voices: Callable[[str | None], Voice] | None = None,
+        alert_chats: Sequence[str] = (),
     ) -> None:
-        """`voices`: the texts for a language code (`Settings.voice`), for the translated menus."""
+        """`voices`: the texts for a language code (`Settings.voice`), for the translated menus;
+        `alert_chats`: groups besides `digest_chats` that the bot serves (`[alerts] telegram_chats`)."""
         self.settings = settings
+        self._team_chats = frozenset((*settings.digest_chats, *alert_chats))
         self._token = token
         self._environ = os.environ if environ is None else environ
         self._webhook_secret = webhook_secret
@@ -317,7 +320,7 @@ class TelegramAdapter:
         return True
 
     def is_team_chat(self, chat_id: str) -> bool:
-        return self.moves.canonical(chat_id) in self.settings.digest_chats
+        return self.moves.canonical(chat_id) in self._team_chats
 
     async def _follow_moves(self, update: Update) -> None:
         """A group's service message about its upgrade to a supergroup: remember the new id."""

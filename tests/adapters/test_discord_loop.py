@@ -5,9 +5,12 @@ problem answer is posted to the staff channel with a Reply button; its form answ
 from __future__ import annotations
 
 from bot import texts
+from bot.i18n import Voice
 from tests.adapters import test_discord
 from tests.adapters.fake_discord import Json, buttons
 from tests.adapters.test_discord import Shop
+
+EN = Voice("en")  # the English texts, as a customer without a catalog language reads them
 
 # The Discord shop of test_discord.py (a server, the bot, a real engine and database), shared as fixtures.
 fake = test_discord.fake
@@ -44,7 +47,7 @@ async def test_alert_reply_button_and_follow_up_round_trip(shop: Shop) -> None:
     form = await fake.press(mallory, alert, "Reply")
     await fake.until(lambda: form.modal is not None)
     refused = await fake.reply(await fake.submit_modal(mallory, form, {"Your message to the customer": "haha"}))
-    assert refused["content"] == texts.NOT_ALLOWED.format(role="staff")
+    assert refused["content"] == EN(texts.NOT_ALLOWED_STAFF)
 
     seen = len(fake.conversation(alice))
     form = await fake.press(shop.sam, alert, "Reply")
@@ -59,7 +62,7 @@ async def test_alert_reply_button_and_follow_up_round_trip(shop: Shop) -> None:
 
     seen = len(fake.conversation(alice))
     await fake.dm(alice, "Thanks, see you soon")
-    assert (await fake.next_message(alice, seen))["content"] == texts.FOLLOW_UP_THANKS
+    assert (await fake.next_message(alice, seen))["content"] == EN(texts.FOLLOW_UP_THANKS)
     await fake.until(lambda: len(posts(shop)) == 2, what="the forwarded follow-up")
     forwarded = posts(shop)[-1]
     assert forwarded["content"].startswith("💬 alice replied (answer 1)")

@@ -9,10 +9,13 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot import texts
+from bot.i18n import Voice
 from bot.types import rating_choice
 from storage.store import Store
 from tests.adapters.fake_telegram import FakeTelegram, FakeUser
 from tests.adapters.telegram_harness import STAFF_ID, TEAM_GROUP, TEST_LIMITS, TelegramWorld, open_world
+
+EN = Voice("en")  # the English texts, as a customer without a catalog language reads them
 
 ALICE = FakeUser(4242, "Alice", "Liddell")
 STAFF = FakeUser(STAFF_ID, "Sam")
@@ -69,7 +72,7 @@ async def test_alert_reply_and_follow_up_round_trip(tg: TelegramWorld) -> None:
     assert fake.last(TEAM_GROUP).shown.startswith("Sent to Alice Liddell (answer 1)")
 
     await tg.say(ALICE, "Thank you, that is kind")
-    assert fake.last(ALICE.id).shown == texts.FOLLOW_UP_THANKS
+    assert fake.last(ALICE.id).shown == EN(texts.FOLLOW_UP_THANKS)
     forwarded = fake.last(TEAM_GROUP)
     assert forwarded.shown.startswith('💬 Alice Liddell replied (answer 1):\n"Thank you, that is kind"')
 
