@@ -40,8 +40,12 @@ class Inbound:
     kind: InboundKind = InboundKind.TEXT
     reply_to: str | None = None
     choice: str | None = None
-    # Platform role names of the sender where the platform has them (Discord roles); used for staff checks.
+    # The sender's roles as the adapter vouches for them (Discord: role ids held in a configured server,
+    # and the configured role names resolved to those ids at start); used for staff checks.
     sender_roles: frozenset[str] = field(default_factory=frozenset)
+    # False: from a place the operator did not configure (a Discord server not in guild_ids), where
+    # nobody has staff or manager rights.
+    trusted_place: bool = True
     language: str | None = None
     # The adapter's own handle for answering this message in place later (a Discord interaction
     # token), opaque to the engine: it travels with the replies through the outbox.

@@ -30,6 +30,7 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 from discord.utils import MISSING
 
+from adapters.discord.authority import GuildTrust
 from adapters.discord.commands import build_tree, personal
 from adapters.discord.convert import (
     PLATFORM,
@@ -108,6 +109,7 @@ class DiscordAdapter:
         self._on_message: OnMessage | None = None
         self._buttons = ButtonKit(self._on_choice, self._on_answer_button)
         self._saved_urls: tuple[str, yarl.URL] | None = None
+        self._trust = GuildTrust.from_settings(settings.guild_ids, (*settings.staff_roles, *settings.manager_roles))
 
     def __repr__(self) -> str:  # never show the token
         return f"DiscordAdapter(api_base={self.settings.api_base!r})"
@@ -146,6 +148,7 @@ class DiscordAdapter:
                 # ask this REST root for its gateway, or the websocket would go to the real Discord.
                 _, url, _ = await client.http.get_bot_gateway()
                 DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+            await self._trust.resolve(client.http)
             if self._sync_commands:
                 await self._sync(client, tree)
             self._task = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
@@ -279,7 +282,9 @@ class DiscordAdapter:
             log.exception("cannot open a DM with user=%s", interaction.user.id)
             await interaction.followup.send(texts.ERROR, ephemeral=in_server)
             return
-        inbound = interaction_inbound(interaction, chat, text, is_private=private, ephemeral=in_server)
+        inbound = interaction_inbound(
+            interaction, chat, text, is_private=private, ephemeral=in_server, vouched=self._trust.vouch(interaction)
+        )
         await self._handle_interaction(interaction, inbound, ephemeral=in_server, thinking=True)
 
     async def _on_choice(self, interaction: discord.Interaction, value: str) -> None:
@@ -288,7 +293,14 @@ class DiscordAdapter:
         await interaction.response.edit_message(view=None)  # the acknowledgement: no second press
         chat = await self._personal_chat(interaction)
         inbound = interaction_inbound(
-            interaction, chat, "", is_private=True, ephemeral=in_server, kind=InboundKind.CHOICE, choice=value
+            interaction,
+            chat,
+            "",
+            is_private=True,
+            ephemeral=in_server,
+            vouched=self._trust.vouch(interaction),
+            kind=InboundKind.CHOICE,
+            choice=value,
         )
         await self._handle_interaction(interaction, inbound, ephemeral=in_server, restore=restore)
 
@@ -318,6 +330,7 @@ class DiscordAdapter:
             values.get(ANSWER_INPUT, "").strip(),
             is_private=True,
             ephemeral=in_server,
+            vouched=self._trust.vouch(interaction),
             choice=answer_choice(question.run_id, rating),
         )
         await self._handle_interaction(

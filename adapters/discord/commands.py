@@ -12,6 +12,12 @@ import discord
 from discord import app_commands
 
 from bot.commands import CommandRegistry, CommandSpec, Option, Place
+from bot.roles import Role
+
+# Staff and manager commands are hidden from ordinary members (a server's owner can grant them to
+# roles under Server Settings -> Integrations). Hiding is not the check: the engine checks the
+# role, and the adapter the server, on every call.
+TEAM_PERMISSIONS = discord.Permissions(manage_guild=True)
 
 # (interaction, command text such as "/poll weekly vip") -> None
 SlashHandler = Callable[[discord.Interaction, str], Awaitable[None]]
@@ -54,6 +60,8 @@ def _command(spec: CommandSpec, handle: SlashHandler, poll_ids: Sequence[str]) -
     command: app_commands.Command[Any, ..., None] = app_commands.Command(
         name=spec.name, description=spec.menu[:100], callback=callback
     )
+    if spec.role > Role.CUSTOMER:
+        command.default_permissions = TEAM_PERMISSIONS
     for option in spec.options:
         if option.suggest_polls:
 

@@ -7,6 +7,7 @@ from datetime import UTC
 import aiohttp
 import discord
 
+from adapters.discord.authority import Vouched
 from bot.errors import DeliveryError, MessageRejected, PlatformGone, RecipientUnreachable, TryLater
 from bot.types import ChatRef, Inbound, InboundKind
 
@@ -86,13 +87,13 @@ def interaction_inbound(
     *,
     is_private: bool,
     ephemeral: bool,
+    vouched: Vouched,
     kind: InboundKind = InboundKind.TEXT,
     choice: str | None = None,
 ) -> Inbound:
     """A slash command, button press or form submit -> Inbound whose message_id is the interaction id,
     so the engine's reply (reply_to = that id) can be sent as the interaction's follow-up."""
     user = interaction.user
-    roles = getattr(user, "roles", [])  # a Member in a server; a plain User in a DM has none
     return Inbound(
         chat=chat,
         sender_id=str(user.id),
@@ -103,7 +104,8 @@ def interaction_inbound(
         is_private=is_private,
         kind=kind,
         choice=choice,
-        sender_roles=frozenset(r.name for r in roles if not r.is_default()),
+        sender_roles=vouched.roles,
+        trusted_place=vouched.trusted_place,
         language=str(interaction.locale.value)[:16] if interaction.locale else None,
         reply_handle=reply_handle(interaction, ephemeral),
     )

@@ -46,6 +46,10 @@ class DiscordError(Exception):
         return json_response(body, status=self.status)
 
 
+class HiddenCommand(AssertionError):
+    """Discord does not show this command to this member (default_member_permissions)."""
+
+
 def invalid_form(path: str, message: str) -> DiscordError:
     return DiscordError(
         400, 50035, "Invalid Form Body", {path: {"_errors": [{"code": "BASE_TYPE", "message": message}]}}
@@ -82,6 +86,10 @@ class FakeUser:
         }
 
 
+EVERYONE_PERMISSIONS = 1071698660929  # view channels, send messages... (no manage_guild, no administrator)
+ADMINISTRATOR = 1 << 3
+
+
 @dataclass
 class FakeGuild:
     id: int
@@ -89,9 +97,28 @@ class FakeGuild:
     roles: dict[int, str] = field(default_factory=dict)
     members: dict[int, list[int]] = field(default_factory=dict)  # user id -> role ids
     channels: dict[int, str] = field(default_factory=dict)
+    owner_id: int | None = None  # the owner has every permission and sees every command
+    # Server Settings -> Integrations: roles and users allowed to use commands hidden by
+    # default_member_permissions (the owner's overrides).
+    command_access: set[int] = field(default_factory=set)
 
     def role_id(self, name: str) -> int:
         return next(rid for rid, rname in self.roles.items() if rname == name)
+
+    def permissions(self, user_id: int) -> int:
+        if user_id == self.owner_id:
+            return (1 << 53) - 1
+        return EVERYONE_PERMISSIONS
+
+    def may_use(self, user_id: int, command: Json) -> bool:
+        """Whether Discord shows (and lets a member run) `command` in this server."""
+        required = command.get("default_member_permissions")
+        if required is None:
+            return True
+        perms = self.permissions(user_id)
+        if perms & ADMINISTRATOR or perms & int(required) == int(required):  # a string or a number
+            return True
+        return bool(self.command_access & {user_id, *self.members.get(user_id, [])})
 
 
 @dataclass
@@ -208,6 +235,7 @@ class FakeDiscord:
         r.add_put(f"{API}/applications/{{app_id}}/guilds/{{guild_id}}/commands", self._put_commands)
         r.add_get(f"{API}/applications/{{app_id}}/commands", self._get_commands)
         r.add_post(f"{API}/users/@me/channels", self._create_dm)
+        r.add_get(f"{API}/guilds/{{guild_id}}/roles", self._get_roles)
         r.add_get(f"{API}/channels/{{channel_id}}", self._get_channel)
         r.add_post(f"{API}/channels/{{channel_id}}/messages", self._post_message)
         r.add_patch(f"{API}/channels/{{channel_id}}/messages/{{message_id}}", self._patch_message)
@@ -248,8 +276,16 @@ class FakeDiscord:
         self.guilds[gid] = guild
         return guild
 
-    def add_member(self, guild: FakeGuild, user: FakeUser, roles: tuple[str, ...] = ()) -> None:
+    def add_member(self, guild: FakeGuild, user: FakeUser, roles: tuple[str, ...] = (), *, owner: bool = False) -> None:
         guild.members[user.id] = [guild.role_id(r) for r in roles]
+        if owner:
+            guild.owner_id = user.id
+
+    def allow_commands(
+        self, guild: FakeGuild, *, roles: tuple[str, ...] = (), users: tuple[FakeUser, ...] = ()
+    ) -> None:
+        """The owner lets these roles and users use the commands hidden from ordinary members."""
+        guild.command_access |= {guild.role_id(r) for r in roles} | {u.id for u in users}
 
     def channel_id(self, guild: FakeGuild, name: str = "general") -> int:
         return next(cid for cid, cname in guild.channels.items() if cname == name)
@@ -280,7 +316,7 @@ class FakeDiscord:
             "icon": None,
             "unicode_emoji": None,
             "position": position,
-            "permissions": "1071698660929" if rid == guild.id else "0",
+            "permissions": str(EVERYONE_PERMISSIONS) if rid == guild.id else "0",
             "managed": False,
             "mentionable": False,
             "flags": 0,
@@ -298,7 +334,7 @@ class FakeDiscord:
             "mute": False,
             "flags": 0,
             "pending": False,
-            "permissions": "1071698660929",
+            "permissions": str(guild.permissions(user.id)),
             "communication_disabled_until": None,
         }
 
@@ -337,7 +373,7 @@ class FakeDiscord:
             "icon": None,
             "splash": None,
             "discovery_splash": None,
-            "owner_id": str(next(iter(u for u in guild.members if u != self.bot.id), self.bot.id)),
+            "owner_id": str(guild.owner_id or next(iter(u for u in guild.members if u != self.bot.id), self.bot.id)),
             "afk_channel_id": None,
             "afk_timeout": 300,
             "verification_level": 0,
@@ -654,11 +690,20 @@ class FakeDiscord:
                     **command,
                 }
             )
+            permissions = registered[-1]["default_member_permissions"]
+            if permissions is not None:  # Discord answers with the bit set as a string
+                registered[-1]["default_member_permissions"] = str(int(permissions))
         self.commands[guild_id] = registered
         return json_response(registered)
 
     async def _get_commands(self, request: web.Request) -> web.Response:
         return json_response(self.commands.get(None, []))
+
+    async def _get_roles(self, request: web.Request) -> web.Response:
+        guild = self.guilds.get(int(request.match_info["guild_id"]))
+        if guild is None or self.bot.id not in guild.members:
+            raise DiscordError(403, 50001, "Missing Access")
+        return json_response([self._role_payload(guild, rid, i) for i, rid in enumerate(guild.roles)])
 
     # ------------------------------------------------------------------ REST: channels and messages
     async def _create_dm(self, request: web.Request) -> web.Response:
@@ -1011,6 +1056,8 @@ class FakeDiscord:
         channel = channel_id if channel_id is not None else self.dm_channel(user)
         guild = self._guild_of(channel)
         command = self._command(name, guild.id if guild else None)
+        if guild is not None and not guild.may_use(user.id, command):
+            raise HiddenCommand(f"/{name} is hidden from {user.name} in {guild.name}")
         data: Json = {
             "id": command["id"],
             "name": name,
@@ -1029,6 +1076,8 @@ class FakeDiscord:
         channel = channel_id if channel_id is not None else self.dm_channel(user)
         guild = self._guild_of(channel)
         command = self._command(name, guild.id if guild else None)
+        if guild is not None and not guild.may_use(user.id, command):
+            raise HiddenCommand(f"/{name} is hidden from {user.name} in {guild.name}")
         data: Json = {"id": command["id"], "name": name, "type": 1, "options": self._options(command, options, focused)}
         if "guild_id" in command:
             data["guild_id"] = command["guild_id"]

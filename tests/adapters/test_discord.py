@@ -21,6 +21,7 @@ from adapters.discord.client import DiscordAdapter
 from bot import texts
 from bot.adapter import Handled
 from bot.config import Settings
+from bot.commands import CommandSpec, default_registry
 from bot.customer_commands import mydata_json
 from bot.engine import Engine
 from bot.errors import (
@@ -30,11 +31,12 @@ from bot.errors import (
     RecipientUnreachable,
     TryLater,
 )
+from bot.roles import Role
 from bot.runtime.app import Runtime, build_runtime
 from bot.runtime.delivery import DeliveryWorker
 from bot.types import ChatRef, Choice, Inbound, Outbound
 from storage.store import Store
-from tests.adapters.fake_discord import FakeDiscord, FakeGuild, FakeInteraction, FakeUser, buttons
+from tests.adapters.fake_discord import FakeDiscord, FakeGuild, FakeInteraction, FakeUser, HiddenCommand, buttons
 from tests.support import FakeClock, find_customer, latest_run, make_settings
 
 POLLS = {
@@ -141,6 +143,7 @@ async def shop(fake: FakeDiscord, sqlite_store: Store) -> AsyncIterator[Shop]:
     olga = fake.add_user("olga")
     fake.add_member(guild, sam)
     fake.add_member(guild, olga, ("Managers",))
+    fake.allow_commands(guild, roles=("Staff", "Managers"), users=(sam,))  # the owner's Integrations settings
     reports = fake.channel_id(guild, "reports")
     settings = make_settings(
         POLLS,
@@ -268,11 +271,118 @@ async def test_staff_start_a_poll_by_user_id_and_by_role_with_autocomplete(shop:
 async def test_member_without_the_role_is_refused_and_nothing_starts(shop: Shop) -> None:
     fake = shop.fake
     mallory = shop.member("mallory")
+    with pytest.raises(HiddenCommand):  # default_member_permissions: ordinary members don't see it
+        await fake.slash(mallory, "poll", {"poll_id": "visit"}, channel_id=shop.general)
+    fake.allow_commands(shop.guild, users=(mallory,))  # the owner may show it to anyone: still checked
     ix = await fake.slash(mallory, "poll", {"poll_id": "visit"}, channel_id=shop.general)
     assert (await fake.reply(ix))["content"] == texts.NOT_ALLOWED.format(role="staff")
     ix = await fake.slash(shop.sam, "digest", channel_id=shop.general)  # staff, but not a manager
     assert (await fake.reply(ix))["content"] == texts.NOT_ALLOWED.format(role="managers")
     assert await latest_run(shop.store) is None
+
+
+def _filled(spec: CommandSpec) -> dict[str, object]:
+    """Values for a command's required options (a poll that exists, the first choice, the minimum)."""
+    values: dict[str, object] = {}
+    for option in spec.options:
+        if option.required:
+            values[option.name] = (
+                "visit"
+                if option.suggest_polls
+                else option.choices[0]
+                if option.choices
+                else option.minimum or 1
+                if option.kind == "integer"
+                else "x"
+            )
+    return values
+
+
+async def test_an_outsider_with_roles_named_like_ours_in_their_own_server_is_refused_everything(shop: Shop) -> None:
+    """Anyone can add the bot to their server and create roles named "Staff" and "Managers"."""
+    fake = shop.fake
+    customer = shop.member("carol")
+    await shop.subscribe(customer)
+    seen = len(fake.conversation(customer))
+    evil = fake.add_guild("Evil", roles=("Staff", "Managers"))
+    eve = fake.add_user("eve")
+    fake.add_member(evil, eve, ("Staff", "Managers"), owner=True)  # she sees every command there
+    fake.add_member(evil, shop.sam)  # staff by user id, but in a server we did not configure
+    fake.add_member(evil, shop.olga, ("Managers",))
+    fake.allow_commands(evil, users=(shop.sam, shop.olga))
+    # Global commands left from a deployment without guild_ids reach every server the bot is in.
+    fake.commands[None] = fake.commands[shop.guild.id]
+    await shop.restart()  # the bot now knows the second server too
+    team = [spec for spec in default_registry() if spec.role > Role.CUSTOMER]
+    assert {s.name for s in team} >= {"poll", "polls", "status", "digest", "goals"}
+    channel = fake.channel_id(evil)
+    for user in (eve, shop.sam, shop.olga):
+        for spec in team:
+            ix = await fake.slash(user, spec.name, _filled(spec), channel_id=channel)
+            role = "managers" if spec.role is Role.MANAGER else "staff"
+            assert (await fake.reply(ix))["content"] == texts.NOT_ALLOWED.format(role=role), spec.name
+            typed = await fake.slash(user, "help", channel_id=channel)  # /help there lists no team command
+            assert f"/{spec.name}" not in (await fake.reply(typed))["content"]
+    assert await latest_run(shop.store) is None
+    await shop.worker.drain()
+    assert len(fake.conversation(customer)) == seen  # no customer was messaged
+
+
+async def test_roles_count_by_id_and_configured_names_are_resolved_at_start_in_our_server(
+    fake: FakeDiscord, sqlite_store: Store, clock: FakeClock
+) -> None:
+    guild = fake.add_guild("Coffee shop", roles=("Baristas", "Staff", "Owners"))
+    settings = make_settings(
+        POLLS,
+        discord={
+            "api_base": fake.api_base,
+            "guild_ids": [str(guild.id)],
+            "staff_role_ids": [str(guild.role_id("Baristas"))],
+            "manager_roles": ["Owners"],
+        },
+    )
+    fake.allow_commands(guild, roles=("Baristas", "Staff", "Owners"))
+    adapter = new_adapter(fake, settings)
+    runtime = build_runtime(settings, adapters=[adapter], clock=clock, store=sqlite_store)
+    await adapter.start(runtime.engine.on_message)
+    worker = asyncio.create_task(runtime.worker.run_forever())
+    try:
+        # A role created (or renamed to "Owners") after the start is not the role the name resolved to.
+        late = fake.new_id()
+        guild.roles[late] = "Owners"
+        users = {}
+        for name, roles in (("bea", ("Baristas",)), ("oli", ("Owners",)), ("stu", ("Staff",))):
+            users[name] = fake.add_user(name)
+            fake.add_member(guild, users[name], roles)
+        ned = fake.add_user("ned")
+        guild.members[ned.id] = [late]
+        general = fake.channel_id(guild)
+        replies = {}
+        for name, user in [*users.items(), ("ned", ned)]:
+            if name == "ned":
+                fake.allow_commands(guild, users=(ned,))
+            ix = await fake.slash(user, "goals", channel_id=general)
+            replies[name] = (await fake.reply(ix))["content"]
+        assert "Answers 0 – target 10" in replies["oli"]  # a manager by the resolved name
+        assert replies["bea"] == texts.NOT_ALLOWED.format(role="managers")  # staff by role id, not manager
+        assert replies["stu"] == texts.NOT_ALLOWED.format(role="managers")
+        assert replies["ned"] == texts.NOT_ALLOWED.format(role="managers")
+        ix = await fake.slash(users["bea"], "polls", channel_id=general)
+        assert (await fake.reply(ix))["content"] != texts.NOT_ALLOWED.format(role="staff")
+        ix = await fake.slash(users["stu"], "polls", channel_id=general)  # "Staff" is not configured here
+        assert (await fake.reply(ix))["content"] == texts.NOT_ALLOWED.format(role="staff")
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+        await adapter.stop()
+
+
+async def test_team_commands_are_hidden_from_ordinary_members(shop: Shop) -> None:
+    registered = {c["name"]: c for c in shop.fake.commands[shop.guild.id]}
+    for spec in default_registry():
+        wanted = None if spec.role is Role.CUSTOMER else str(discord.Permissions(manage_guild=True).value)
+        assert registered[spec.name]["default_member_permissions"] == wanted, spec.name
 
 
 async def test_manager_digest_comes_with_the_chart_attached(shop: Shop) -> None:
