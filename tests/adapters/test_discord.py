@@ -20,8 +20,8 @@ from discord.http import Route
 from adapters.discord.client import DiscordAdapter
 from bot import texts
 from bot.adapter import Handled
-from bot.config import Settings
 from bot.commands import CommandSpec, default_registry
+from bot.config import Settings
 from bot.customer_commands import mydata_json
 from bot.engine import Engine
 from bot.errors import (
