@@ -507,6 +507,49 @@ async def test_a_429_is_waited_out_as_discord_asks(shop: Shop) -> None:
     assert question["content"].startswith("What was your favourite part?")
 
 
+async def _subscribed(shop: Shop, *names: str) -> list[FakeUser]:
+    users = [shop.member(name) for name in names]
+    for user in users:
+        await shop.subscribe(user)
+    return users
+
+
+async def _all_reachable(shop: Shop, users: list[FakeUser]) -> bool:
+    customers = [await find_customer(shop.store, "discord", str(u.id)) for u in users]
+    return all(c is not None and c.reachable and c.unreachable_reason is None for c in customers)
+
+
+async def test_a_token_reset_mid_run_stops_sending_and_leaves_every_customer_reachable(
+    shop: Shop, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = shop.fake
+    users = await _subscribed(shop, "ann", "bob", "cat")
+    fake.token = "reset-in-the-developer-portal"  # every REST call now answers 401
+    with caplog.at_level(logging.ERROR, logger="feedbot"):
+        await shop.run_poll("visit")
+    assert await _all_reachable(shop, users)
+    assert shop.worker.gone.get("discord", "").startswith("discord 401")
+    lines = [r.getMessage() for r in caplog.records if "refuses us" in r.getMessage()]
+    assert len(lines) == 1 and "discord" in lines[0]  # one clear line, not one per customer
+    assert fake.token not in lines[0]
+    assert all(fake.texts(u)[-1].startswith("Hi ") for u in users)  # nothing was sent meanwhile
+
+
+async def test_rate_limits_mid_run_are_retried_later_and_never_count_against_customers(shop: Shop) -> None:
+    fake = shop.fake
+    users = await _subscribed(shop, "dan", "eva")
+    # Longer than discord.py waits in place (RateLimited), then 429s until its own retries give up.
+    fake.rate_limit("POST", r"/channels/\d+/messages$", retry_after=90, times=1)
+    fake.rate_limit("POST", r"/channels/\d+/messages$", retry_after=0.01, times=5)
+    await shop.run_poll("visit")
+    assert await _all_reachable(shop, users)
+    assert [r.status for r in fake.requests_to("POST", r"/channels/\d+/messages$")].count(429) == 6
+    shop.clock.advance(minutes=10)  # the outbox's back-off
+    await shop.worker.drain()
+    assert all(fake.last(u)["content"].startswith("What was your favourite part?") for u in users)
+    assert await _all_reachable(shop, users)
+
+
 async def test_send_errors_become_delivery_errors(shop: Shop) -> None:
     with pytest.raises(RecipientUnreachable) as unknown:
         await shop.adapter.send(Outbound(ChatRef("discord", "12345"), "hello"))
