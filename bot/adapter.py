@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from bot.pacing import Pacer
-from bot.types import Inbound, Outbound
+from bot.types import Inbound, OpenQuestion, Outbound
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +26,18 @@ class Handled:
 # Returns once what it received is committed; raises bot.errors.HandlingDeferred when nothing was
 # (do not acknowledge: let the platform deliver it again, or retry after `retry_after`).
 OnMessage = Callable[[Inbound], Awaitable[Handled]]
+
+
+# platform -> the open questions there (bot.catchup.OpenQuestions).
+OpenQuestionsOf = Callable[[str], Awaitable[list[OpenQuestion]]]
+
+
+@runtime_checkable
+class CatchesUp(Protocol):
+    """An adapter whose platform does not replay what was sent while it was away (Discord's new
+    gateway sessions): given where to read from, it reads the history and hands it to `on_message`."""
+
+    def catch_up_with(self, open_questions: OpenQuestionsOf) -> None: ...
 
 
 @runtime_checkable

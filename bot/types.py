@@ -65,6 +65,15 @@ class Inbound:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenQuestion:
+    """A question sent and not answered yet, in a run still open: where an adapter whose platform does
+    not replay missed messages (Discord) reads the chat's history from, after `message_id`."""
+
+    chat: ChatRef
+    message_id: str  # the platform's id of the question message
+
+
+@dataclass(frozen=True, slots=True)
 class Choice:
     """One button. `value` is at most 64 bytes (Telegram callback_data) and carries what it needs."""
 

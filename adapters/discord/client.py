@@ -53,7 +53,7 @@ from adapters.discord.render import (
     split_text,
 )
 from bot import texts
-from bot.adapter import Handled, OnMessage
+from bot.adapter import Handled, OnMessage, OpenQuestionsOf
 from bot.commands import CommandRegistry, default_registry
 from bot.config import DiscordSettings
 from bot.errors import ConfigError, DeliveryError, HandlingDeferred, RecipientUnreachable, TryLater
@@ -109,7 +109,14 @@ class DiscordAdapter:
         self._on_message: OnMessage | None = None
         self._buttons = ButtonKit(self._on_choice, self._on_answer_button)
         self._saved_urls: tuple[str, yarl.URL] | None = None
+        self._open_questions: OpenQuestionsOf | None = None
+        self._background: set[asyncio.Task[None]] = set()
         self._trust = GuildTrust.from_settings(settings.guild_ids, (*settings.staff_roles, *settings.manager_roles))
+
+    def catch_up_with(self, open_questions: OpenQuestionsOf) -> None:
+        """Discord does not replay DMs sent while no session was connected: after every new session
+        (READY, not RESUMED), the DM history after each open question is read and handed to the engine."""
+        self._open_questions = open_questions
 
     def __repr__(self) -> str:  # never show the token
         return f"DiscordAdapter(api_base={self.settings.api_base!r})"
@@ -202,6 +209,8 @@ class DiscordAdapter:
     async def stop(self) -> None:
         client, task = self._client, self._task
         self._client, self._task = None, None
+        for job in list(self._background):
+            job.cancel()
         if client is not None:
             with contextlib.suppress(Exception):
                 await client.close()
@@ -224,8 +233,52 @@ class DiscordAdapter:
             if interaction.type is discord.InteractionType.modal_submit:
                 await self._on_modal_submit(interaction)
 
-        for handler in (on_message, on_raw_message_edit, on_interaction):
+        async def on_ready() -> None:  # a new session (start, or one that could not resume)
+            job = asyncio.create_task(self._catch_up(client), name="discord-catch-up")
+            self._background.add(job)
+            job.add_done_callback(self._background.discard)
+
+        for handler in (on_message, on_raw_message_edit, on_interaction, on_ready):
             client.event(handler)
+
+    async def _catch_up(self, client: discord.Client) -> None:
+        """Hand the engine, in order, the DMs sent after each open question while we had no session.
+
+        What was handled already is recognised by the engine's dedupe, as for any redelivery.
+        """
+        if self._open_questions is None:
+            return
+        try:
+            questions = await self._open_questions(PLATFORM)
+        except Exception:
+            log.exception("discord catch-up: cannot read the open questions")
+            return
+        after: dict[str, int] = {}  # DM channel -> the earliest open question in it
+        for question in questions:
+            if question.chat.chat_id.isdigit() and question.message_id.isdigit():
+                first = after.get(question.chat.chat_id, int(question.message_id))
+                after[question.chat.chat_id] = min(first, int(question.message_id))
+        caught = 0
+        for chat_id, first in after.items():
+            channel = client.get_partial_messageable(int(chat_id), type=discord.ChannelType.private)
+            try:
+                async with self.pacer.slot(chat_id, private=True):
+                    missed = [
+                        m async for m in channel.history(limit=None, after=discord.Object(id=first), oldest_first=True)
+                    ]
+            except SEND_ERRORS as exc:
+                log.warning("discord catch-up: cannot read chat=%s: %s", chat_id, delivery_error(exc).reason)
+                continue
+            for message in missed:
+                inbound = message_inbound(message, InboundKind.TEXT)
+                if inbound is None:
+                    continue
+                handled = await self._deliver(inbound)
+                if handled is None:
+                    return  # stopping
+                caught += not handled.duplicate
+        if after:
+            log.info("discord caught up: %d missed messages in %d chats with open questions", caught, len(after))
 
     # ------------------------------------------------------------------ inbound: DMs
     async def _deliver(self, inbound: Inbound, give_up_after: float | None = None) -> Handled | None:

@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.adapter import Adapter
+from bot.adapter import Adapter, CatchesUp
+from bot.catchup import OpenQuestions
 from bot.commands import CommandRegistry, Reporting
 from bot.config import Settings
 from bot.engine import Engine
@@ -195,6 +196,9 @@ def build_runtime(
         outbox_signal=signal,
         metrics=metrics,
     )
+    for adapter in chosen:
+        if isinstance(adapter, CatchesUp):  # reads what its platform does not replay after downtime
+            adapter.catch_up_with(OpenQuestions(store, clock))
     worker = DeliveryWorker(
         store, by_platform, settings, clock=clock, signal=signal, worker_id=worker_id, metrics=metrics
     )

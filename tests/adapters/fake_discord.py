@@ -27,6 +27,7 @@ from aiohttp import BodyPartReader, WSMsgType, web
 
 API = "/api/v10"
 ANSWER_WINDOW = 3.0
+TOKEN_LIFETIME = 15 * 60.0
 EPHEMERAL = 1 << 6
 DISCORD_EPOCH_MS = 1_420_070_400_000
 PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | (1 << 15)  # GUILD_MEMBERS, GUILD_PRESENCES, MESSAGE_CONTENT
@@ -156,6 +157,13 @@ class FakeInteraction:
         return self.responded_at - self.created > window
 
 
+@dataclass
+class _Session:
+    id: str
+    ws: web.WebSocketResponse | None
+    missed: list[tuple[str, Json]] = field(default_factory=list)  # while disconnected, for a RESUME
+
+
 @dataclass(frozen=True)
 class RequestRecord:
     method: str
@@ -199,9 +207,12 @@ class FakeDiscord:
         self.identify: list[Json] = []
         self.allow_privileged_intents = False
         self.answer_window = ANSWER_WINDOW  # Discord's 3 seconds; tests may shorten it
+        self.token_lifetime = TOKEN_LIFETIME  # an interaction's follow-ups: 15 minutes; tests may shorten it
         self._rate_limits: list[_RateLimit] = []
         self._failures: list[tuple[str, re.Pattern[str], DiscordError, list[int]]] = []
-        self._sockets: list[web.WebSocketResponse] = []
+        self.sessions: dict[str, _Session] = {}
+        self.resumes: list[str] = []  # session ids the bot asked to RESUME
+        self.dropped_events: list[str] = []  # events no session received (no bot connected)
         self._seq = 0
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -238,6 +249,7 @@ class FakeDiscord:
         r.add_get(f"{API}/guilds/{{guild_id}}/roles", self._get_roles)
         r.add_get(f"{API}/channels/{{channel_id}}", self._get_channel)
         r.add_post(f"{API}/channels/{{channel_id}}/messages", self._post_message)
+        r.add_get(f"{API}/channels/{{channel_id}}/messages", self._get_messages)
         r.add_patch(f"{API}/channels/{{channel_id}}/messages/{{message_id}}", self._patch_message)
         r.add_post(f"{API}/interactions/{{interaction_id}}/{{token}}/callback", self._callback)
         r.add_post(f"{API}/webhooks/{{app_id}}/{{token}}", self._followup)
@@ -623,6 +635,8 @@ class FakeDiscord:
     def _interaction_by_token(self, token: str) -> FakeInteraction:
         for ix in self.interactions.values():
             if ix.token == token:
+                if time.monotonic() - ix.created > self.token_lifetime:
+                    raise DiscordError(401, 50027, "Invalid Webhook Token")  # an interaction token lives 15 min
                 return ix
         raise DiscordError(404, 10015, "Unknown Webhook")
 
@@ -715,6 +729,26 @@ class FakeDiscord:
 
     async def _get_channel(self, request: web.Request) -> web.Response:
         return json_response(self._channel_payload(int(request.match_info["channel_id"])))
+
+    async def _get_messages(self, request: web.Request) -> web.Response:
+        """A channel's history as Discord gives it: with `after`, the `limit` (1-100, default 50)
+        messages right after it; otherwise the latest ones (before `before`); newest first either way."""
+        channel_id = int(request.match_info["channel_id"])
+        self._channel_payload(channel_id)  # 404 for unknown channels
+        try:
+            limit = int(request.query.get("limit", "50"))
+        except ValueError:
+            raise invalid_form("limit", "Value is not int.") from None
+        if not 1 <= limit <= 100:
+            raise invalid_form("limit", "int value should be less than or equal to 100.")
+        mine = [m for _, m in sorted(self.messages.items()) if m["channel_id"] == str(channel_id)]
+        if "after" in request.query:
+            after = int(request.query["after"])
+            page = [m for m in mine if int(m["id"]) > after][:limit]
+        else:
+            before = int(request.query.get("before", str(1 << 63)))
+            page = [m for m in mine if int(m["id"]) < before][-limit:]
+        return json_response([self._public(m) for m in reversed(page)])
 
     def _dm_recipient(self, channel_id: int) -> FakeUser | None:
         return next((self.users[u] for u, c in self.dm_channels.items() if c == channel_id), None)
@@ -884,6 +918,9 @@ class FakeDiscord:
 
     # ------------------------------------------------------------------ gateway
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        """One gateway connection. Events reach connected sessions only: Discord keeps what a
+        session missed for a RESUME of that session alone, and a new session (IDENTIFY) gets nothing
+        that happened before it."""
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         await ws.send_json({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None})
@@ -898,12 +935,21 @@ class FakeDiscord:
                 elif op == 2:
                     await self._identify(ws, payload["d"])
                 elif op == 6:
-                    self._sockets.append(ws)
-                    await self._send(ws, "RESUMED", {})
+                    await self._resume(ws, payload["d"])
         finally:
-            if ws in self._sockets:
-                self._sockets.remove(ws)
+            session = self._session_of(ws)
+            if session is not None:
+                session.ws = None
+                if ws.close_code in (1000, 1001):  # a clean close ends the session: nothing to resume
+                    del self.sessions[session.id]
         return ws
+
+    def _session_of(self, ws: web.WebSocketResponse) -> _Session | None:
+        return next((s for s in self.sessions.values() if s.ws is ws), None)
+
+    @property
+    def _sockets(self) -> list[web.WebSocketResponse]:
+        return [s.ws for s in self.sessions.values() if s.ws is not None]
 
     async def _identify(self, ws: web.WebSocketResponse, data: Json) -> None:
         self.identify.append({k: v for k, v in data.items() if k != "token"})
@@ -914,6 +960,7 @@ class FakeDiscord:
         if intents & PRIVILEGED_INTENTS and not self.allow_privileged_intents:
             await ws.close(code=4014, message=b"Disallowed intent(s).")
             return
+        session = _Session(secrets.token_hex(16), ws)
         await self._send(
             ws,
             "READY",
@@ -921,7 +968,7 @@ class FakeDiscord:
                 "v": 10,
                 "user": {**self.bot.payload(), "verified": True, "mfa_enabled": False, "flags": 0},
                 "guilds": [{"id": str(gid), "unavailable": True} for gid in self.guilds],
-                "session_id": secrets.token_hex(16),
+                "session_id": session.id,
                 "resume_gateway_url": self.gateway_url,
                 "application": {"id": str(self.application_id), "flags": 0},
                 "private_channels": [],
@@ -930,9 +977,23 @@ class FakeDiscord:
                 "geo_ordered_rtc_regions": [],
             },
         )
+        self.sessions[session.id] = session  # events from here on reach it
         for guild in self.guilds.values():
             await self._send(ws, "GUILD_CREATE", self._guild_payload(guild))
-        self._sockets.append(ws)
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _resume(self, ws: web.WebSocketResponse, data: Json) -> None:
+        self.resumes.append(str(data.get("session_id")))
+        session = self.sessions.get(str(data.get("session_id")))
+        if session is None or session.ws is not None or data.get("token") not in (self.token, f"Bot {self.token}"):
+            await ws.send_json({"op": 9, "d": False, "s": None, "t": None})  # invalid session: IDENTIFY again
+            return
+        session.ws = ws
+        missed, session.missed = session.missed, []
+        for event, payload in missed:
+            await self._send(ws, event, payload)
+        await self._send(ws, "RESUMED", {})
         async with self._changed:
             self._changed.notify_all()
 
@@ -940,10 +1001,32 @@ class FakeDiscord:
         self._seq += 1
         await ws.send_json({"op": 0, "t": event, "s": self._seq, "d": data})
 
-    async def dispatch(self, event: str, data: Json) -> None:
-        await self.until(lambda: bool(self._sockets), what="a connected bot")
-        for ws in list(self._sockets):
-            await self._send(ws, event, data)
+    async def dispatch(self, event: str, data: Json) -> bool:
+        """Send an event to every connected session; False if none was (the event is then lost,
+        except for a disconnected session that may still RESUME)."""
+        delivered = False
+        for session in list(self.sessions.values()):
+            if session.ws is None:
+                session.missed.append((event, data))
+                continue
+            with contextlib.suppress(ConnectionError):
+                await self._send(session.ws, event, data)
+                delivered = True
+        if not delivered:
+            self.dropped_events.append(event)
+        return delivered
+
+    async def send_reconnect(self) -> None:
+        """Gateway op 7: the bot must reconnect and RESUME (Discord does this on its own maintenance)."""
+        for ws in self._sockets:
+            await ws.send_json({"op": 7, "d": None, "s": None, "t": None})
+
+    async def invalidate_sessions(self) -> None:
+        """Gateway op 9 (d=false): the session is gone; the bot must IDENTIFY anew (a new session)."""
+        for session in list(self.sessions.values()):
+            del self.sessions[session.id]
+            if session.ws is not None:
+                await session.ws.send_json({"op": 9, "d": False, "s": None, "t": None})
 
     @property
     def connected(self) -> int:

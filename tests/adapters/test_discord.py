@@ -20,6 +20,7 @@ from discord.http import Route
 from adapters.discord.client import DiscordAdapter
 from bot import texts
 from bot.adapter import Handled
+from bot.catchup import OpenQuestions
 from bot.commands import CommandSpec, default_registry
 from bot.config import Settings
 from bot.customer_commands import mydata_json
@@ -98,6 +99,7 @@ class Shop:
         """The bot process restarts: a new client, nothing kept in memory."""
         await self.adapter.stop()
         self.adapter = new_adapter(self.fake, self.settings)
+        self.adapter.catch_up_with(OpenQuestions(self.store, self.clock))  # as build_runtime wires it
         self.runtime.adapters[self.adapter.platform] = self.adapter
         await self.adapter.start(self.engine.on_message)
 
@@ -137,6 +139,19 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 
 @pytest.fixture
 async def shop(fake: FakeDiscord, sqlite_store: Store) -> AsyncIterator[Shop]:
+    async with open_shop(fake, sqlite_store) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def shop_on_both(fake: FakeDiscord, store: Store) -> AsyncIterator[Shop]:
+    """The shop on SQLite and on PostgreSQL (for what reads or writes the database in a new way)."""
+    async with open_shop(fake, store) as opened:
+        yield opened
+
+
+@contextlib.asynccontextmanager
+async def open_shop(fake: FakeDiscord, store: Store) -> AsyncIterator[Shop]:
     clock = FakeClock(datetime.now(UTC))  # Discord dates messages and interactions with the real time
     guild = fake.add_guild("Coffee shop", roles=("Staff", "Managers"), channels=("general", "reports"))
     sam = fake.add_user("sam")
@@ -157,15 +172,17 @@ async def shop(fake: FakeDiscord, sqlite_store: Store) -> AsyncIterator[Shop]:
         },
     )
     adapter = new_adapter(fake, settings)
-    runtime = build_runtime(settings, adapters=[adapter], clock=clock, store=sqlite_store)  # the real digest
+    runtime = build_runtime(settings, adapters=[adapter], clock=clock, store=store)  # the real digest
     await adapter.start(runtime.engine.on_message)
     shop = Shop(fake, guild, fake.channel_id(guild), reports, runtime, clock, adapter, sam, olga)
     worker = asyncio.create_task(runtime.worker.run_forever())  # replies leave as they do in production
-    yield shop
-    worker.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await worker
-    await shop.adapter.stop()
+    try:
+        yield shop
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+        await shop.adapter.stop()
     # Every test: each interaction got its one response within Discord's 3 seconds.
     assert fake.late_interactions() == []
     assert [ix.refused for ix in fake.interactions.values() if ix.refused] == []
@@ -610,6 +627,57 @@ async def test_logs_never_show_the_token_and_customer_text_only_at_debug(
 
 
 # ---------------------------------------------------------------------- restarts and start-up
+async def test_a_dm_sent_while_the_bot_was_down_is_stored_after_the_restart_exactly_once(shop_on_both: Shop) -> None:
+    shop = shop_on_both
+    fake = shop.fake
+    pia, quin, rex = await _subscribed(shop, "pia", "quin", "rex")
+    await shop.run_poll("visit")
+    seen = len(fake.conversation(rex))
+    await fake.dm(rex, "Answered while we were up")
+    await fake.next_message(rex, seen)  # asked for a rating
+    seen = len(fake.conversation(quin))
+    await fake.dm(quin, "/help")  # handled live; her question stays open
+    await fake.next_message(quin, seen)
+    await shop.adapter.stop()
+    await fake.dm(pia, "Loved the terrace")  # nobody connected: Discord drops the event
+    assert fake.dropped_events == ["MESSAGE_CREATE"]
+    seen = len(fake.conversation(pia))
+    await shop.restart()  # a new session: READY, not RESUMED
+    ask = await fake.next_message(pia, seen)
+    assert ask["content"] == texts.ASK_RATING.format(low=1, high=5)
+    [answer] = await shop.answers(pia)
+    assert answer["answer"] == "Loved the terrace"
+    reads = {r.path for r in fake.requests_to("GET", r"/channels/\d+/messages$")}
+    assert reads == {f"/api/v10/channels/{fake.dm_channels[u.id]}/messages" for u in (pia, quin)}  # rex answered
+
+    await shop.restart()  # quin's /help is read again: the engine's dedupe knows it was handled
+    await fake.until(lambda: len(fake.requests_to("GET", r"/channels/\d+/messages$")) == 3, what="a catch-up")
+    await eventually(
+        lambda: asyncio.sleep(0, [t.get_name() for t in asyncio.all_tasks()]), lambda n: "discord-catch-up" not in n
+    )
+    await shop.worker.drain()
+    assert len(await shop.answers(pia)) == 1
+    assert [m["content"] for m in fake.conversation(pia)].count(ask["content"]) == 1  # asked once
+    assert len(fake.conversation(quin)) == 3  # the welcome, the question and one /help answer: no second
+
+
+async def test_gateway_reconnect_resumes_and_invalid_session_identifies_anew(shop: Shop) -> None:
+    fake = shop.fake
+    [sid] = list(fake.sessions)
+    await fake.send_reconnect()  # op 7: reconnect and RESUME the same session
+    await fake.until(lambda: fake.resumes == [sid] and fake.connected == 1, what="a RESUME")
+    assert len(fake.identify) == 1 and list(fake.sessions) == [sid]
+    reads = len(fake.requests_to("GET", r"/channels/\d+/messages$"))
+    tom = await _subscribed(shop, "tom")
+    await shop.run_poll("visit")
+    await fake.invalidate_sessions()  # op 9: the session is gone, IDENTIFY anew, then catch up
+    await fake.until(lambda: len(fake.identify) == 2 and fake.connected == 1, what="a new IDENTIFY")
+    await fake.until(lambda: len(fake.requests_to("GET", r"/channels/\d+/messages$")) > reads, what="a catch-up")
+    seen = len(fake.conversation(tom[0]))
+    await fake.dm(tom[0], "Still here")
+    assert (await fake.next_message(tom[0], seen))["content"] == texts.ASK_RATING.format(low=1, high=5)
+
+
 async def test_buttons_and_the_answer_form_still_work_after_a_restart(shop: Shop) -> None:
     fake = shop.fake
     gina = shop.member("gina")
