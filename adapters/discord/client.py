@@ -35,10 +35,12 @@ from adapters.discord.commands import build_tree, personal
 from adapters.discord.convert import (
     PLATFORM,
     SEND_ERRORS,
+    START_ERRORS,
     delivery_error,
     interaction_inbound,
     message_inbound,
     parse_reply_handle,
+    start_error,
 )
 from adapters.discord.limits import pace_rules
 from adapters.discord.render import (
@@ -71,6 +73,12 @@ def _intents() -> discord.Intents:
     intents.guilds = True  # servers, channels and roles (role names for staff checks)
     intents.dm_messages = True  # DMs to the bot, with content, and their edits
     return intents
+
+
+def _no_voice_warnings() -> None:
+    """discord.py warns at every client start that PyNaCl and davey (voice) are missing: we use no voice."""
+    discord.VoiceClient.warn_nacl = False
+    discord.VoiceClient.warn_dave = False
 
 
 INTERACTION_RETRY_FOR = 14 * 60.0  # an interaction's token lives 15 minutes
@@ -110,6 +118,9 @@ class DiscordAdapter:
         self._buttons = ButtonKit(self._on_choice, self._on_answer_button)
         self._saved_urls: tuple[str, yarl.URL] | None = None
         self._open_questions: OpenQuestionsOf | None = None
+        self.failure: DeliveryError | None = None  # what ended the gateway for good, if it did
+        self._gone: asyncio.Future[DeliveryError] | None = None
+        self._ready = False
         self._background: set[asyncio.Task[None]] = set()
         self._trust = GuildTrust.from_settings(settings.guild_ids, (*settings.staff_roles, *settings.manager_roles))
 
@@ -131,9 +142,11 @@ class DiscordAdapter:
         if self._client is not None:
             return
         self._on_message = on_message
+        self.failure = None
         api_base = self.settings.api_base.rstrip("/")
         self._saved_urls = (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
         Route.BASE = api_base  # read when each request's Route is built, so set before login
+        _no_voice_warnings()
         client = discord.Client(
             intents=_intents(),
             allowed_mentions=NO_MENTIONS,
@@ -146,10 +159,7 @@ class DiscordAdapter:
         client.add_dynamic_items(*self._buttons.dynamic_items)
         self._register_events(client)
         try:
-            try:
-                await client.login(self._token)
-            except discord.LoginFailure:
-                raise ConfigError(self.settings.token_env, "Discord rejected the bot token") from None
+            await client.login(self._token)
             if api_base != DISCORD_API:
                 # A plain Client connects to DiscordWebSocket.DEFAULT_GATEWAY whatever Route.BASE says:
                 # ask this REST root for its gateway, or the websocket would go to the real Discord.
@@ -161,15 +171,35 @@ class DiscordAdapter:
             self._task = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
             self._task.add_done_callback(self._gateway_ended)
             await self._wait_ready(client, self._task)
+        except START_ERRORS as exc:
+            # The runner retries a TryLater with capped back-off and ends the platform on PlatformGone,
+            # logging one line each time with this reason (which names Discord, never the database).
+            await self.stop()
+            raise start_error(exc, self.settings.token_env) from exc
         except BaseException:
             await self.stop()
             raise
+        self._ready = True
         log.info("discord connected as %s (%d servers)", client.user, len(client.guilds))
 
     def _gateway_ended(self, task: asyncio.Task[None]) -> None:
-        if task is self._task and not task.cancelled() and task.exception() is not None:
-            # discord.py reconnects by itself; it gives up only on fatal close codes (bad token, intents).
-            log.error("discord gateway stopped for good: %r", task.exception())
+        """discord.py reconnects by itself; it gives up only on fatal close codes (token reset, intents)."""
+        if task is not self._task or task.cancelled() or (exc := task.exception()) is None:
+            return
+        self.failure = start_error(exc, self.settings.token_env)
+        if self._ready:
+            log.error("%s: discord stopped; the other platforms go on", self.failure.reason)
+        if self._gone is not None and not self._gone.done():
+            self._gone.set_result(self.failure)
+
+    async def wait_failed(self) -> DeliveryError:
+        """Returns what ended the gateway for good once it happens (for the runner to end or restart
+        the platform); sends raise it meanwhile."""
+        if self._gone is None:
+            self._gone = asyncio.get_running_loop().create_future()
+        if self.failure is not None:
+            return self.failure
+        return await asyncio.shield(self._gone)
 
     async def _wait_ready(self, client: discord.Client, task: asyncio.Task[None]) -> None:
         ready = asyncio.create_task(client.wait_until_ready())
@@ -179,7 +209,7 @@ class DiscordAdapter:
             ready.cancel()
         if task in done:
             task.result()  # raises what ended the gateway (bad intents, closed...)
-            raise RuntimeError("discord gateway closed before READY")
+            raise TryLater("discord gateway closed before READY")
         if ready not in done:
             raise TimeoutError(f"discord gateway not ready after {self._ready_timeout:.0f} s")
 
@@ -208,7 +238,7 @@ class DiscordAdapter:
 
     async def stop(self) -> None:
         client, task = self._client, self._task
-        self._client, self._task = None, None
+        self._client, self._task, self._ready = None, None, False
         for job in list(self._background):
             job.cancel()
         if client is not None:
@@ -416,6 +446,8 @@ class DiscordAdapter:
     # ------------------------------------------------------------------ outbound
     async def send(self, message: Outbound) -> str:
         client = self._client
+        if self.failure is not None:
+            raise self.failure
         if client is None or client.is_closed():
             raise TryLater("discord: not connected")
         handle = parse_reply_handle(message.reply_handle) if message.reply_handle else None

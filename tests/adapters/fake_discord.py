@@ -206,6 +206,7 @@ class FakeDiscord:
         self.invalid_requests = 0  # 401, 403 and 429 answers: Discord bans an IP past 10,000 in 10 minutes
         self.identify: list[Json] = []
         self.allow_privileged_intents = False
+        self.close_identify_with: int | None = None  # a gateway close code for every IDENTIFY (4004, 4014...)
         self.answer_window = ANSWER_WINDOW  # Discord's 3 seconds; tests may shorten it
         self.token_lifetime = TOKEN_LIFETIME  # an interaction's follow-ups: 15 minutes; tests may shorten it
         self._rate_limits: list[_RateLimit] = []
@@ -953,6 +954,9 @@ class FakeDiscord:
 
     async def _identify(self, ws: web.WebSocketResponse, data: Json) -> None:
         self.identify.append({k: v for k, v in data.items() if k != "token"})
+        if self.close_identify_with is not None:
+            await ws.close(code=self.close_identify_with, message=b"Closed by the test.")
+            return
         if data.get("token") != self.token and data.get("token") != f"Bot {self.token}":
             await ws.close(code=4004, message=b"Authentication failed.")
             return

@@ -26,9 +26,9 @@ from bot.config import Settings
 from bot.customer_commands import mydata_json
 from bot.engine import Engine
 from bot.errors import (
-    ConfigError,
     HandlingDeferred,
     MessageRejected,
+    PlatformGone,
     RecipientUnreachable,
     TryLater,
 )
@@ -748,15 +748,73 @@ async def test_global_commands_work_in_the_dm(fake: FakeDiscord, sqlite_store: S
         await adapter.stop()
 
 
-async def test_a_wrong_token_fails_start_with_a_config_error(fake: FakeDiscord) -> None:
+async def ignore(_: object) -> Handled:
+    return Handled()
+
+
+async def test_a_wrong_token_ends_the_platform_with_one_clear_reason(fake: FakeDiscord) -> None:
     settings = make_settings(POLLS, discord={"api_base": fake.api_base})
     assert settings.discord is not None
     adapter = DiscordAdapter(settings.discord, "not-the-token")
-
-    async def ignore(_: object) -> Handled:
-        return Handled()
-
-    with pytest.raises(ConfigError, match="DISCORD_BOT_TOKEN"):
+    with pytest.raises(PlatformGone) as gone:
         await adapter.start(ignore)
-    assert "not-the-token" not in repr(adapter)
+    assert "DISCORD_BOT_TOKEN" in gone.value.reason and "401" in gone.value.reason
+    assert "not-the-token" not in repr(adapter) and "not-the-token" not in gone.value.reason
     assert fake.identify == []
+
+
+@pytest.mark.parametrize("code", [4004, 4014])
+async def test_a_fatal_gateway_close_at_start_is_platform_gone(fake: FakeDiscord, code: int) -> None:
+    settings = make_settings(POLLS, discord={"api_base": fake.api_base})
+    adapter = new_adapter(fake, settings)
+    fake.close_identify_with = code
+    with pytest.raises(PlatformGone, match=f"discord gateway closed {code}"):
+        await adapter.start(ignore)
+    assert len(fake.identify) == 1  # not retried: only the operator can fix it
+
+
+async def test_transient_failures_at_start_are_try_later_naming_discord(fake: FakeDiscord, tmp_path: Any) -> None:
+    settings = make_settings(POLLS, discord={"api_base": "http://127.0.0.1:9/api/v10"})  # nothing listens
+    assert settings.discord is not None
+    down = DiscordAdapter(settings.discord, fake.token)
+    with pytest.raises(TryLater) as unreachable:
+        await down.start(ignore)
+    assert unreachable.value.reason.startswith("discord: cannot reach the API")
+    assert "storage" not in unreachable.value.reason
+    assert down.client is None  # nothing half-started
+
+    settings = make_settings(POLLS, discord={"api_base": fake.api_base})
+    adapter = new_adapter(fake, settings)
+    fake.rate_limit("PUT", r"/applications/\d+/commands$", retry_after=120)  # during the command sync
+    with pytest.raises(TryLater) as limited:
+        await adapter.start(ignore)
+    assert limited.value.retry_after == 120
+    await adapter.start(ignore)  # the runner's next try
+    try:
+        assert fake.connected == 1
+    finally:
+        await adapter.stop()
+
+
+async def test_a_token_reset_while_running_ends_discord_with_one_line(
+    shop: Shop, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = shop.fake
+    fake.close_identify_with = 4004  # the token was reset: the next IDENTIFY is refused
+    with caplog.at_level(logging.ERROR, logger="feedbot.discord"):
+        await fake.invalidate_sessions()
+        failure = await asyncio.wait_for(shop.adapter.wait_failed(), 10)
+    assert isinstance(failure, PlatformGone) and "4004" in failure.reason
+    [line] = [r.getMessage() for r in caplog.records if r.name == "feedbot.discord"]
+    assert "discord gateway closed 4004" in line
+    with pytest.raises(PlatformGone):
+        await shop.adapter.send(Outbound(ChatRef("discord", str(shop.reports)), "hello"))
+
+
+async def test_discord_start_logs_no_voice_warnings(fake: FakeDiscord, caplog: pytest.LogCaptureFixture) -> None:
+    discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = True  # as in a fresh process
+    adapter = new_adapter(fake, make_settings(POLLS, discord={"api_base": fake.api_base}))
+    with caplog.at_level(logging.WARNING):
+        await adapter.start(ignore)
+    await adapter.stop()
+    assert not [r for r in caplog.records if "voice" in r.getMessage()]
