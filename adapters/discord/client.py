@@ -37,6 +37,7 @@ from adapters.discord.convert import (
     SEND_ERRORS,
     START_ERRORS,
     delivery_error,
+    expired_interaction,
     interaction_inbound,
     message_inbound,
     parse_reply_handle,
@@ -58,7 +59,7 @@ from bot import texts
 from bot.adapter import Handled, OnMessage, OpenQuestionsOf
 from bot.commands import CommandRegistry, default_registry
 from bot.config import DiscordSettings
-from bot.errors import ConfigError, DeliveryError, HandlingDeferred, RecipientUnreachable, TryLater
+from bot.errors import ConfigError, DeliveryError, HandlingDeferred, MessageRejected, RecipientUnreachable, TryLater
 from bot.pacing import LocalPacer, Pacer
 from bot.types import ChatRef, Inbound, InboundKind, Outbound, QuestionRef, answer_choice
 
@@ -455,7 +456,16 @@ class DiscordAdapter:
         try:
             async with self.pacer.slot(message.chat.chat_id, private=private):
                 if handle is not None:
-                    return await self._send_followup(client, handle, message)
+                    try:
+                        return await self._send_followup(client, handle, message)
+                    except discord.HTTPException as exc:
+                        if not expired_interaction(exc):
+                            raise
+                        if not private:  # its answer was for the caller's eyes only: never post it openly
+                            raise MessageRejected(
+                                "discord: the interaction expired before its answer was sent"
+                            ) from exc
+                        log.info("discord interaction expired; its answer goes to the DM chat=%s", message.chat.chat_id)
                 return await self._send_to_channel(client, message)
         except DeliveryError:
             raise

@@ -51,6 +51,12 @@ def delivery_error(exc: BaseException) -> DeliveryError:
     return TryLater(f"discord: {type(exc).__name__}")
 
 
+def expired_interaction(exc: discord.HTTPException) -> bool:
+    """An interaction's follow-up refused because its token is past its 15 minutes (401 50027) or gone
+    (10015): about that interaction only, never about the bot's token or the customer."""
+    return exc.code in (50027, 10015) or exc.status == 401
+
+
 # Gateway close codes after which reconnecting can never help (authentication failed, invalid shard,
 # sharding required, invalid API version, invalid or disallowed intents).
 FATAL_CLOSE_CODES = frozenset({4004, 4010, 4011, 4012, 4013, 4014})

@@ -594,6 +594,27 @@ async def test_send_errors_become_delivery_errors(shop: Shop) -> None:
         await shop.adapter.send(Outbound(ChatRef("discord", str(shop.reports)), "hello"))
 
 
+async def test_an_answer_after_the_interaction_expired_goes_to_the_dm_or_nowhere(shop: Shop) -> None:
+    fake = shop.fake
+    fake.token_lifetime = 0.2  # Discord's 15 minutes, scaled down
+    uma = shop.member("uma")
+    await shop.subscribe(uma)
+    ix = await fake.slash(uma, "help", channel_id=shop.general)
+    await fake.reply(ix)
+    await asyncio.sleep(0.3)  # the worker was slower than the token's life (a backlog, a restart)
+    handle = f"{fake.application_id}:e:{ix.token}"
+    dm = ChatRef("discord", str(fake.dm_channels[uma.id]), str(uma.id))
+    await shop.adapter.send(Outbound(dm, "Your data, as asked", reply_handle=handle))
+    assert fake.last(uma)["content"] == "Your data, as asked" and fake.last(uma)["channel_id"] == dm.chat_id
+    team = ChatRef("discord", str(shop.general))
+    with pytest.raises(MessageRejected, match="expired"):  # was for uma's eyes only: never posted openly
+        await shop.adapter.send(Outbound(team, "Run 1 – poll visit", reply_handle=handle))
+    assert fake.channel_messages(shop.general) == [] or all(
+        m["flags"] & 64 for m in fake.channel_messages(shop.general)
+    )
+    assert shop.adapter.failure is None and await _all_reachable(shop, [uma])
+
+
 async def test_long_text_is_split_escaped_and_never_pings(shop: Shop) -> None:
     text = "@everyone look: **bold** _x_ `code`\n" + "word " * 900
     choices = (Choice("Yes", "forget:yes"), Choice("No", "forget:no"))
