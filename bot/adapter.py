@@ -21,6 +21,8 @@ class Handled:
     replies: int = 0
     duplicate: bool = False
     dead_lettered: bool = False
+    answered_runs: tuple[int, ...] = ()  # runs whose question this message answered (an adapter may
+    # then take the question's "Answer" button away)
 
 
 # Returns once what it received is committed; raises bot.errors.HandlingDeferred when nothing was

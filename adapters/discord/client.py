@@ -83,6 +83,7 @@ def _no_voice_warnings() -> None:
 
 
 INTERACTION_RETRY_FOR = 14 * 60.0  # an interaction's token lives 15 minutes
+QUESTION_LOOKBACK = 50  # messages read back from a DM answer to find the question it answered
 
 
 class DiscordAdapter:
@@ -337,11 +338,34 @@ class DiscordAdapter:
         inbound = message_inbound(message, kind)
         if inbound is None or self._on_message is None:
             return
-        if await self._deliver(inbound) is None:
+        handled = await self._deliver(inbound)
+        if handled is not None and handled.answered_runs:
+            await self._remove_answer_buttons(message, handled.answered_runs)
+        if handled is None:
             # Discord never re-delivers a gateway event: say so, so the customer can send it again.
             log.error("a discord DM could not be handled chat=%s user=%s", inbound.chat.chat_id, inbound.sender_id)
             with contextlib.suppress(*SEND_ERRORS):
                 await message.channel.send(texts.ERROR, allowed_mentions=NO_MENTIONS)
+
+    async def _remove_answer_buttons(self, answer: discord.Message, runs: Sequence[int]) -> None:
+        """The question answered by a plain DM loses its "Answer" button, as one answered with the form
+        does: it cannot be answered twice. Looked up in the DM's recent history (a restart forgets)."""
+        me = self._client.user if self._client is not None else None
+        if me is None:
+            return
+        try:
+            async with self.pacer.slot(str(answer.channel.id), private=True):
+                recent = [m async for m in answer.channel.history(limit=QUESTION_LOOKBACK, before=answer)]
+            for message in recent:
+                if message.author.id != me.id:
+                    continue
+                question = self._buttons.question_of(message)
+                if question is None or question.run_id not in runs:
+                    continue
+                async with self.pacer.slot(str(answer.channel.id), private=True):
+                    await message.edit(view=self._buttons.view_without_question(message))
+        except SEND_ERRORS as exc:
+            log.warning("discord: could not remove an Answer button chat=%s: %s", answer.channel.id, exc)
 
     # ------------------------------------------------------------------ inbound: interactions
     async def _personal_chat(self, interaction: discord.Interaction) -> ChatRef:

@@ -190,16 +190,30 @@ class ButtonKit:
         """Our buttons as they were on `message` (to put them back when handling a press failed)."""
         if message is None:
             return None
-        choices: list[Choice] = []
-        question: QuestionRef | None = None
-        for row in message.components:
-            for component in getattr(row, "children", []):
-                custom_id = getattr(component, "custom_id", None) or ""
-                if custom_id.startswith(CHOICE_PREFIX):
-                    choices.append(Choice(getattr(component, "label", None) or "?", custom_id[len(CHOICE_PREFIX) :]))
-                elif (match := re.fullmatch(ANSWER_TEMPLATE, custom_id)) is not None:
-                    question = question_from(match)
-        return self.view(tuple(choices), question, ephemeral=ephemeral)
+        choices, question = _buttons_of(message)
+        return self.view(choices, question, ephemeral=ephemeral)
+
+    @staticmethod
+    def question_of(message: discord.Message) -> QuestionRef | None:
+        """The question whose "Answer" button `message` carries, if it does."""
+        return _buttons_of(message)[1]
+
+    def view_without_question(self, message: discord.Message) -> discord.ui.View | None:
+        """`message`'s buttons without its "Answer" button (None: no buttons left)."""
+        return self.view(_buttons_of(message)[0], None, ephemeral=False)
+
+
+def _buttons_of(message: discord.Message) -> tuple[tuple[Choice, ...], QuestionRef | None]:
+    choices: list[Choice] = []
+    question: QuestionRef | None = None
+    for row in message.components:
+        for component in getattr(row, "children", []):
+            custom_id = getattr(component, "custom_id", None) or ""
+            if custom_id.startswith(CHOICE_PREFIX):
+                choices.append(Choice(getattr(component, "label", None) or "?", custom_id[len(CHOICE_PREFIX) :]))
+            elif (match := re.fullmatch(ANSWER_TEMPLATE, custom_id)) is not None:
+                question = question_from(match)
+    return tuple(choices), question
 
 
 # ---------------------------------------------------------------------- modal

@@ -170,6 +170,7 @@ class RequestRecord:
     path: str
     status: int
     at: float
+    query: str = ""
 
 
 @dataclass
@@ -543,7 +544,9 @@ class FakeDiscord:
         if response.status in (401, 403, 429):
             self.invalid_requests += 1
         if path != "/gateway":
-            self.requests.append(RequestRecord(request.method, path, response.status, time.monotonic()))
+            self.requests.append(
+                RequestRecord(request.method, path, response.status, time.monotonic(), request.query_string)
+            )
         async with self._changed:
             self._changed.notify_all()
         return response

@@ -37,13 +37,22 @@ from bot.runtime.app import Runtime, build_runtime
 from bot.runtime.delivery import DeliveryWorker
 from bot.types import ChatRef, Choice, Inbound, Outbound
 from storage.store import Store
-from tests.adapters.fake_discord import FakeDiscord, FakeGuild, FakeInteraction, FakeUser, HiddenCommand, buttons
+from tests.adapters.fake_discord import (
+    FakeDiscord,
+    FakeGuild,
+    FakeInteraction,
+    FakeUser,
+    HiddenCommand,
+    RequestRecord,
+    buttons,
+)
 from tests.support import FakeClock, find_customer, latest_run, make_settings
 
 POLLS = {
     "polls": [
         {"id": "visit", "question": "What was your favourite part?", "rating": True},
         {"id": "weekly", "question": "How was your week?", "rating": False},
+        {"id": "nps", "question": "Would you recommend us?", "rating": True, "scale": 10},
     ],
     "goals": [{"metric": "answers", "target": 10}],
 }
@@ -247,6 +256,41 @@ async def test_dm_text_answer_is_followed_by_rating_buttons_that_work_once(shop:
     seen = len(fake.conversation(bob))
     await fake.dm(bob, "", stickers=1)
     assert (await fake.next_message(bob, seen))["content"] == texts.ASK_IN_WORDS
+
+
+@pytest.mark.parametrize(("poll", "labels"), [("visit", "12345"), ("nps", [str(n) for n in range(11)])])
+async def test_a_form_answer_without_a_rating_gets_the_rating_buttons(shop: Shop, poll: str, labels: Any) -> None:
+    fake = shop.fake
+    vic = shop.member("vic")
+    await shop.subscribe(vic)
+    await shop.run_poll(poll)
+    question = fake.last(vic)
+    opened = await fake.press(vic, question, "Answer")
+    await fake.until(lambda: opened.modal is not None)
+    submit = await fake.submit_modal(vic, opened, {"Your answer": "Good coffee"})  # the rating left empty
+    ask = await fake.reply(submit)
+    low, high = (0, 10) if poll == "nps" else (1, 5)
+    assert ask["content"] == texts.ASK_RATING.format(low=low, high=high)
+    assert [b["label"] for b in buttons(ask)] == list(labels)
+    press = await fake.press(vic, ask, labels[-2])
+    assert (await fake.reply(press))["content"] == esc(texts.RATING_THANKS)
+    [answer] = await shop.answers(vic)
+    assert (answer["answer"], answer["rating"]) == ("Good coffee", int(labels[-2]))
+
+
+async def test_after_a_dm_text_answer_the_question_has_no_answer_button(shop: Shop) -> None:
+    fake = shop.fake
+    wes = shop.member("wes")
+    await shop.subscribe(wes)
+    await shop.run_poll("weekly")
+    question = fake.last(wes)
+    assert [b["label"] for b in buttons(question)] == ["Answer"]
+    seen = len(fake.conversation(wes))
+    await fake.dm(wes, "A calm week")
+    await fake.next_message(wes, seen)
+    await fake.until(lambda: buttons(fake.messages[int(question["id"])]) == [], what="the Answer button removed")
+    with pytest.raises(AssertionError, match="no button"):
+        await fake.press(wes, fake.messages[int(question["id"])], "Answer")
 
 
 async def test_forget_in_the_server_asks_with_private_buttons_and_erases(shop: Shop) -> None:
@@ -648,6 +692,10 @@ async def test_logs_never_show_the_token_and_customer_text_only_at_debug(
 
 
 # ---------------------------------------------------------------------- restarts and start-up
+def catch_up_reads(fake: FakeDiscord) -> list[RequestRecord]:
+    return [r for r in fake.requests_to("GET", r"/channels/\d+/messages$") if "after=" in r.query]
+
+
 async def test_a_dm_sent_while_the_bot_was_down_is_stored_after_the_restart_exactly_once(shop_on_both: Shop) -> None:
     shop = shop_on_both
     fake = shop.fake
@@ -668,11 +716,11 @@ async def test_a_dm_sent_while_the_bot_was_down_is_stored_after_the_restart_exac
     assert ask["content"] == texts.ASK_RATING.format(low=1, high=5)
     [answer] = await shop.answers(pia)
     assert answer["answer"] == "Loved the terrace"
-    reads = {r.path for r in fake.requests_to("GET", r"/channels/\d+/messages$")}
+    reads = {r.path for r in catch_up_reads(fake)}
     assert reads == {f"/api/v10/channels/{fake.dm_channels[u.id]}/messages" for u in (pia, quin)}  # rex answered
 
     await shop.restart()  # quin's /help is read again: the engine's dedupe knows it was handled
-    await fake.until(lambda: len(fake.requests_to("GET", r"/channels/\d+/messages$")) == 3, what="a catch-up")
+    await fake.until(lambda: len(catch_up_reads(fake)) == 3, what="a catch-up")
     await eventually(
         lambda: asyncio.sleep(0, [t.get_name() for t in asyncio.all_tasks()]), lambda n: "discord-catch-up" not in n
     )
@@ -688,12 +736,12 @@ async def test_gateway_reconnect_resumes_and_invalid_session_identifies_anew(sho
     await fake.send_reconnect()  # op 7: reconnect and RESUME the same session
     await fake.until(lambda: fake.resumes == [sid] and fake.connected == 1, what="a RESUME")
     assert len(fake.identify) == 1 and list(fake.sessions) == [sid]
-    reads = len(fake.requests_to("GET", r"/channels/\d+/messages$"))
+    reads = len(catch_up_reads(fake))
     tom = await _subscribed(shop, "tom")
     await shop.run_poll("visit")
     await fake.invalidate_sessions()  # op 9: the session is gone, IDENTIFY anew, then catch up
     await fake.until(lambda: len(fake.identify) == 2 and fake.connected == 1, what="a new IDENTIFY")
-    await fake.until(lambda: len(fake.requests_to("GET", r"/channels/\d+/messages$")) > reads, what="a catch-up")
+    await fake.until(lambda: len(catch_up_reads(fake)) > reads, what="a catch-up")
     seen = len(fake.conversation(tom[0]))
     await fake.dm(tom[0], "Still here")
     assert (await fake.next_message(tom[0], seen))["content"] == texts.ASK_RATING.format(low=1, high=5)
