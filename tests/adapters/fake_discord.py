@@ -3,8 +3,19 @@
 It is as strict as Discord where our code could go wrong: the bot token on every REST call (401
 otherwise), message content <= 2,000 characters, custom ids <= 100, <= 5 buttons per row and 5 rows,
 modal titles <= 45, one initial response per interaction (40060), the 3-second answer window (10062,
-and the interaction is recorded as late), 50007 for users whose DMs are closed, 429s with
-`retry_after` and X-RateLimit headers on demand, and no privileged gateway intents.
+and the interaction is recorded as late), interaction tokens that expire (15 minutes, 401 50027;
+`token_lifetime` shortens it), 50007 for users whose DMs are closed, no privileged gateway intents,
+and Discord's documented rate limits by default (fake_discord_limits.py; more 429s on demand).
+
+The gateway delivers an event only to connected sessions: a DM sent while no bot is connected is
+dropped (`dropped_events`) and only the channel history has it (`GET /channels/{id}/messages`); a
+session closed uncleanly keeps its missed events for a RESUME of that session, as Discord does.
+`send_reconnect` (op 7) and `invalidate_sessions` (op 9) do what Discord does on its side;
+`close_identify_with` closes every IDENTIFY with a code (4004 token reset, 4014 intents).
+
+Servers have owners, roles and members; staff and manager commands carry
+`default_member_permissions`, so `slash` refuses (HiddenCommand) what a member would not see, unless
+the owner allowed them (`allow_commands`, Server Settings -> Integrations).
 
 Tests act as Discord users: `dm`, `edit`, `slash`, `autocomplete`, `press`, `submit_modal`; and read
 what the bot did: `conversation(user)`, `interactions`, `requests`, `invalid_requests`.
@@ -24,6 +35,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import BodyPartReader, WSMsgType, web
+
+from tests.adapters.fake_discord_limits import DiscordLimits
 
 API = "/api/v10"
 ANSWER_WINDOW = 3.0
@@ -210,7 +223,9 @@ class FakeDiscord:
         self.close_identify_with: int | None = None  # a gateway close code for every IDENTIFY (4004, 4014...)
         self.answer_window = ANSWER_WINDOW  # Discord's 3 seconds; tests may shorten it
         self.token_lifetime = TOKEN_LIFETIME  # an interaction's follow-ups: 15 minutes; tests may shorten it
-        self._rate_limits: list[_RateLimit] = []
+        self._rate_limits: list[_RateLimit] = []  # one-off 429s a test asks for
+        self.limits = DiscordLimits()  # Discord's documented limits, on by default
+        self.too_many_requests = 0  # 429s from those limits
         self._failures: list[tuple[str, re.Pattern[str], DiscordError, list[int]]] = []
         self.sessions: dict[str, _Session] = {}
         self.resumes: list[str] = []  # session ids the bot asked to RESUME
@@ -534,6 +549,10 @@ class FakeDiscord:
             response = json_response({"message": "401: Unauthorized", "code": 0}, status=401)
         elif (limited := self._take_rate_limit(request.method, path)) is not None:
             response = self._too_many(limited)
+        elif (verdict := self.limits.check(request.method, path)).retry_after is not None:
+            self.too_many_requests += 1
+            rule = _RateLimit(request.method, re.compile(""), verdict.retry_after, 0, verdict.is_global)
+            response = self._too_many(rule, verdict.headers)
         elif (failure := self._take_failure(request.method, path)) is not None:
             response = failure.response()
         else:
@@ -541,6 +560,7 @@ class FakeDiscord:
                 response = await handler(request)
             except DiscordError as exc:
                 response = exc.response()
+            response.headers.update(verdict.headers)
         if response.status in (401, 403, 429):
             self.invalid_requests += 1
         if path != "/gateway":
@@ -566,7 +586,7 @@ class FakeDiscord:
         return None
 
     @staticmethod
-    def _too_many(rule: _RateLimit) -> web.Response:
+    def _too_many(rule: _RateLimit, bucket: Mapping[str, str] | None = None) -> web.Response:
         headers = {
             "Via": "1.1 google",
             "Retry-After": str(max(1, round(rule.retry_after))),
@@ -577,8 +597,12 @@ class FakeDiscord:
             "X-RateLimit-Bucket": "fakebucket",
             "X-RateLimit-Scope": "global" if rule.is_global else "user",
         }
+        if bucket:
+            headers.update(bucket)
         if rule.is_global:
             headers["X-RateLimit-Global"] = "true"
+            for key in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "X-RateLimit-Bucket"):
+                headers.pop(key, None)  # a global 429 names no bucket
         body = {"message": "You are being rate limited.", "retry_after": rule.retry_after, "global": rule.is_global}
         return json_response(body, status=429, headers=headers)
 

@@ -439,6 +439,16 @@ async def test_roles_count_by_id_and_configured_names_are_resolved_at_start_in_o
         await adapter.stop()
 
 
+async def test_in_a_dm_user_ids_count_and_roles_do_not(shop: Shop) -> None:
+    fake = shop.fake
+    seen = len(fake.conversation(shop.sam))
+    await fake.dm(shop.sam, "/polls")  # staff by user id
+    assert (await fake.next_message(shop.sam, seen))["content"] != texts.NOT_ALLOWED.format(role="staff")
+    seen = len(fake.conversation(shop.olga))
+    await fake.dm(shop.olga, "/goals")  # a manager by her role in our server: a DM carries no roles
+    assert (await fake.next_message(shop.olga, seen))["content"] == texts.NOT_ALLOWED.format(role="managers")
+
+
 async def test_team_commands_are_hidden_from_ordinary_members(shop: Shop) -> None:
     registered = {c["name"]: c for c in shop.fake.commands[shop.guild.id]}
     for spec in default_registry():
