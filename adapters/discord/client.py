@@ -157,7 +157,9 @@ class DiscordAdapter:
             chunk_guilds_at_startup=False,
         )
         self._client = client
-        tree = build_tree(client, self._on_slash, self._poll_ids, self._registry)
+        tree = build_tree(
+            client, self._on_slash, self._poll_ids, self._registry, lambda i: self._trust.vouch(i).trusted_place
+        )
         client.add_dynamic_items(*self._buttons.dynamic_items)
         self._register_events(client)
         try:

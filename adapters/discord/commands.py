@@ -21,6 +21,8 @@ TEAM_PERMISSIONS = discord.Permissions(manage_guild=True)
 
 # (interaction, command text such as "/poll weekly vip") -> None
 SlashHandler = Callable[[discord.Interaction, str], Awaitable[None]]
+# Whether an interaction comes from a place we trust (a DM, or a server of guild_ids).
+Trusted = Callable[[discord.Interaction], bool]
 
 
 def command_text(name: str, *args: object) -> str:
@@ -43,7 +45,9 @@ def _annotation(option: Option) -> Any:
     return kind if option.required else kind | None
 
 
-def _command(spec: CommandSpec, handle: SlashHandler, poll_ids: Sequence[str]) -> app_commands.Command[Any, ..., None]:
+def _command(
+    spec: CommandSpec, handle: SlashHandler, poll_ids: Sequence[str], trusted: Trusted
+) -> app_commands.Command[Any, ..., None]:
     """A slash command whose typed options are `spec.options`, in order, as the words of the text command."""
 
     async def callback(interaction: discord.Interaction, **values: Any) -> None:
@@ -66,6 +70,8 @@ def _command(spec: CommandSpec, handle: SlashHandler, poll_ids: Sequence[str]) -
         if option.suggest_polls:
 
             async def suggest(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+                if not trusted(interaction):  # our poll ids are nobody's business in other servers
+                    return []
                 wanted = current.strip().lower()
                 return [app_commands.Choice(name=p, value=p) for p in poll_ids if wanted in p.lower()][:25]
 
@@ -74,9 +80,9 @@ def _command(spec: CommandSpec, handle: SlashHandler, poll_ids: Sequence[str]) -
 
 
 def build_tree(
-    client: discord.Client, handle: SlashHandler, poll_ids: Sequence[str], registry: CommandRegistry
+    client: discord.Client, handle: SlashHandler, poll_ids: Sequence[str], registry: CommandRegistry, trusted: Trusted
 ) -> app_commands.CommandTree:
     tree = app_commands.CommandTree(client)
     for spec in registry:
-        tree.add_command(_command(spec, handle, poll_ids))
+        tree.add_command(_command(spec, handle, poll_ids, trusted))
     return tree

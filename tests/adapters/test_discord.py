@@ -387,6 +387,9 @@ async def test_an_outsider_with_roles_named_like_ours_in_their_own_server_is_ref
     assert await latest_run(shop.store) is None
     await shop.worker.drain()
     assert len(fake.conversation(customer)) == seen  # no customer was messaged
+    complete = await fake.autocomplete(eve, "poll", {"poll_id": "vi"}, "poll_id", channel_id=channel)
+    await fake.until(lambda: complete.response_type == 8)
+    assert complete.choices == []  # not even our poll ids
 
 
 async def test_roles_count_by_id_and_configured_names_are_resolved_at_start_in_our_server(
@@ -873,6 +876,32 @@ async def test_transient_failures_at_start_are_try_later_naming_discord(fake: Fa
         assert fake.connected == 1
     finally:
         await adapter.stop()
+
+
+async def test_stopping_during_start_up_leaves_nothing_behind() -> None:
+    """Ctrl-C while Discord's API hangs: start is cancelled at once and cleans up after itself."""
+    connected = asyncio.Event()
+
+    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connected.set()
+        await reader.read()  # never answers
+        writer.close()
+
+    server = await asyncio.start_server(hang, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    before = Route.BASE
+    settings = make_settings(POLLS, discord={"api_base": f"http://127.0.0.1:{port}/api/v10"})
+    assert settings.discord is not None
+    adapter = DiscordAdapter(settings.discord, "token")
+    starting = asyncio.create_task(adapter.start(ignore))
+    try:
+        await asyncio.wait_for(connected.wait(), 10)
+        starting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await starting
+        assert adapter.client is None and Route.BASE == before
+    finally:
+        server.close()
 
 
 async def test_a_token_reset_while_running_ends_discord_with_one_line(
