@@ -27,6 +27,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/delivery.py
 	$(BIN)/python bench/discord_dms.py
 	$(BIN)/python bench/digest.py
+	$(BIN)/python bench/shutdown.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache

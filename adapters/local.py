@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from bot.adapter import Handled, OnMessage
-from bot.errors import DeliveryError, HandlingDeferred, RecipientUnreachable, TryLater
+from bot.errors import DeliveryError, HandlingDeferred, PlatformGone, RecipientUnreachable, TryLater
 from bot.pacing import LocalPacer, Pacer, PaceRules
 from bot.types import ChatRef, Inbound, InboundKind, Outbound
 
@@ -56,13 +56,20 @@ class LocalAdapter:
         self.transcript: list[TranscriptLine] = []
         self.blocked: dict[str, str] = {}  # chat id -> reason a send fails permanently
         self.failing: dict[str, str] = {}  # chat id -> reason a send fails for now
+        self.next_failure: dict[str, DeliveryError] = {}  # chat id -> how the next send there fails, once
         self.send_hook: Callable[[Outbound], None] | None = None
         self.unreachable_starts = 0  # how many start() calls fail as if the platform were down
+        self.start_hangs = False  # start() waits for ever, as a connect to a black hole does
+        self.revoked: str | None = None  # the platform refuses us for good (a revoked token): why
         self.started = False
         self.deliveries: list[Inbound] = []  # every delivery attempt of an inbound message
 
     # ------------------------------------------------------------------ adapter protocol
     async def start(self, on_message: OnMessage) -> None:
+        if self.revoked is not None:
+            raise PlatformGone(f"local: {self.revoked}")
+        if self.start_hangs:
+            await asyncio.Event().wait()
         if self.unreachable_starts > 0:
             self.unreachable_starts -= 1
             raise TryLater("local: platform unreachable")
@@ -72,8 +79,12 @@ class LocalAdapter:
     async def send(self, message: Outbound) -> str:
         if not self.started:
             raise TryLater("local adapter not started")
+        if self.revoked is not None:
+            raise PlatformGone(f"local: {self.revoked}")
         chat_id = message.chat.chat_id
         async with self.pacer.slot(chat_id, private=message.chat.user_id is not None):
+            if chat_id in self.next_failure:
+                raise self.next_failure.pop(chat_id)
             if chat_id in self.blocked:
                 raise RecipientUnreachable(f"local: {self.blocked[chat_id]}")
             if chat_id in self.failing:

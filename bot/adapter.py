@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from bot.errors import PlatformGone
 from bot.pacing import Pacer
 from bot.types import Inbound, OpenQuestion, Outbound
 
@@ -55,3 +56,40 @@ class Adapter(Protocol):
 
     async def stop(self) -> None:
         """Disconnect. Idempotent."""
+
+
+GoneCallback = Callable[[PlatformGone], None]
+
+
+@runtime_checkable
+class Watchable(Protocol):
+    """An adapter whose own loops can meet a refusal for good while running (a token revoked while
+    polling, a gateway closed with a fatal code). The runtime registers `on_gone` before `start`;
+    the adapter calls it (once is enough) and the runtime then stops that platform, and only it."""
+
+    def watch(self, on_gone: GoneCallback) -> None: ...
+
+
+class ChatMemory(Protocol):
+    """What an adapter remembers about chats across restarts (the runtime keeps it in the database)."""
+
+    async def moves(self, platform: str) -> dict[str, str]:
+        """Old chat id -> the id it moved to."""
+        ...
+
+    async def record_move(self, platform: str, old: str, new: str) -> None: ...
+
+    async def menus(self, platform: str) -> dict[str, str]:
+        """Chat id -> the command menu set for it."""
+        ...
+
+    async def record_menu(self, platform: str, chat_id: str, menu: str | None) -> None:
+        """`menu` None: the chat has no menu of its own any more."""
+        ...
+
+
+@runtime_checkable
+class Remembering(Protocol):
+    """An adapter that keeps chat facts across restarts; the runtime hands it a `ChatMemory` before `start`."""
+
+    def remember_with(self, memory: ChatMemory) -> None: ...

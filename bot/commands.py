@@ -41,10 +41,30 @@ def parse_command(text: str) -> Command | None:
     return Command(name=match.group(1).lower(), args=args)
 
 
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Where a command was given, as the place rule sees it (the engine fills it in from the Inbound)."""
+
+    private: bool  # a private chat with the bot
+    seen_by_sender_only: bool  # the answer is shown to the sender alone (a Discord ephemeral answer)
+    team_chat: bool  # one of the configured team chats (the digest chats)
+
+
 class Place(StrEnum):
+    """Where a command may be used; checked on every call, after the role, for every platform."""
+
     PRIVATE = "private"  # about the caller's own subscription: only in a private chat with the bot
     ANYWHERE = "anywhere"
-    TEAM = "team"  # staff work: wherever staff may act
+    # Staff work and results (quoted customer answers): only where no outsider reads the answer, that
+    # is a private chat with the bot, an answer only the sender sees, or a configured team chat.
+    TEAM = "team"
+
+    def allows(self, where: Where) -> bool:
+        if self is Place.PRIVATE:
+            return where.private
+        if self is Place.TEAM:
+            return where.private or where.seen_by_sender_only or where.team_chat
+        return True
 
 
 class Reporting(Protocol):

@@ -292,6 +292,8 @@ class TelegramSettings(PlatformSettings):
     mode: Literal["polling", "webhook"] = "polling"
     webhook_url: str | None = Field(default=None, validate_default=True)
     webhook_secret_env: str = "TELEGRAM_WEBHOOK_SECRET"
+    # How many webhook calls Telegram may have open at once (its range 1-100, default 40).
+    webhook_max_connections: int = Field(default=40, ge=1, le=100)
     listen: str = "127.0.0.1"
     port: int = Field(default=8443, ge=1, le=65535)
     staff: TelegramIds = ()

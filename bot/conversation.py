@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from bot import texts
 from bot.choices import AnswerChoice, ForgetChoice, RateChoice, parse_choice
 from bot.effects import (
+    AddWords,
     CancelForget,
     Decision,
     EditAnswer,
@@ -67,8 +68,12 @@ def decide(snapshot: ConversationSnapshot, inbound: Inbound, now: datetime) -> D
         if not text.strip() or len(text) > texts.MAX_ANSWER_CHARS:
             return Decision()  # an edit that would make the answer invalid keeps the stored version
         return Decision((EditAnswer(source_id(inbound), text),))
+    if inbound.forwarded and kind in (InboundKind.TEXT, InboundKind.MEDIA):
+        return Decision.reply(reply(inbound, texts.OWN_WORDS), customer_id=_id(customer))
     if kind is InboundKind.MEDIA:
-        return Decision.reply(reply(inbound, texts.ASK_IN_WORDS), customer_id=_id(customer))
+        if not inbound.text.strip():
+            return Decision.reply(reply(inbound, texts.ASK_IN_WORDS), customer_id=_id(customer))
+        kind = InboundKind.TEXT  # a photo with a caption: the caption is the answer
     if customer is None:
         return Decision.reply(reply(inbound, texts.NOT_SUBSCRIBED))
     if kind is InboundKind.CHOICE:
@@ -103,6 +108,13 @@ def _text(snapshot: ConversationSnapshot, customer: CustomerRecord, inbound: Inb
                 customer.id,
             )
     run = snapshot.open_run
+    if run is not None and run.asks_rating and _score(words, run) is not None:
+        return _rating_first(customer, run, inbound, _score(words, run))
+    if run is None and snapshot.wordless_answer_id is not None:
+        if len(text) > texts.MAX_ANSWER_CHARS:
+            too_long = texts.TOO_LONG.format(length=len(text), limit=texts.MAX_ANSWER_CHARS)
+            return Decision.reply(reply(inbound, too_long), customer_id=customer.id)
+        return Decision((AddWords(snapshot.wordless_answer_id, text),), (reply(inbound, texts.THANKS),), customer.id)
     if run is None:
         if awaiting is not None:
             low, high = scale_bounds(awaiting.run)
@@ -110,6 +122,29 @@ def _text(snapshot: ConversationSnapshot, customer: CustomerRecord, inbound: Inb
             return Decision.reply(again, customer_id=customer.id)
         return Decision.reply(reply(inbound, texts.NO_OPEN_QUESTION), customer_id=customer.id)
     return _record(customer, run, inbound, rating=None)
+
+
+def _score(words: str, run: RunRecord) -> int | None:
+    """A bare number on the run's scale, or None."""
+    low, high = scale_bounds(run)
+    if words.isdigit() and len(words) <= 3 and low <= int(words) <= high:
+        return int(words)
+    return None
+
+
+def _rating_first(customer: CustomerRecord, run: RunRecord, inbound: Inbound, score: int | None) -> Decision:
+    """A bare number as the first reply to a rating poll: it is the rating; the words are asked for."""
+    effect = RecordAnswer(
+        run_id=run.id,
+        customer_id=customer.id,
+        text="",
+        source_message_id=source_id(inbound),
+        answered_at=inbound.received_at,
+        late=inbound.received_at > run.closes_at,
+        await_rating=False,
+        rating=score,
+    )
+    return Decision((effect,), (reply(inbound, texts.ASK_WORDS.format(rating=score)),), customer.id)
 
 
 def _targeted_answer(

@@ -74,6 +74,14 @@ class EditAnswer:
 
 
 @dataclass(frozen=True, slots=True)
+class AddWords:
+    """The words to an answer that was a bare rating so far."""
+
+    answer_id: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class RequestForget:
     customer_id: int
 
@@ -100,6 +108,7 @@ Effect = (
     | RecordAnswer
     | RateAnswer
     | EditAnswer
+    | AddWords
     | RequestForget
     | CancelForget
     | Erase
@@ -169,6 +178,8 @@ async def apply(unit: Unit, decision: Decision, now: datetime) -> Applied:
                 await unit.conversation.rate_answer(effect.customer_id, effect.run_id, effect.score)
             case EditAnswer():
                 await unit.conversation.edit_answer(effect.source_message_id, effect.text, now)
+            case AddWords():
+                await unit.conversation.add_words(effect.answer_id, effect.text, now)
             case RequestForget():
                 await unit.customers.request_forget(effect.customer_id, now)
             case CancelForget():

@@ -22,6 +22,7 @@ import asyncio
 import json
 import logging
 import traceback
+from collections.abc import Iterable
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 
@@ -36,6 +37,7 @@ from bot.commands import (
     Place,
     PrepareContext,
     Reporting,
+    Where,
     default_registry,
     parse_command,
 )
@@ -43,7 +45,7 @@ from bot.config import Settings
 from bot.conversation import decide, reply, source_id
 from bot.effects import Decision, apply
 from bot.errors import HandlingDeferred
-from bot.platforms import role_policy
+from bot.platforms import digest_chats, role_policy
 from bot.roles import Role, RolePolicy
 from bot.runs import RunStarted, start_run
 from bot.runtime.clock import Clock, SystemClock
@@ -113,6 +115,7 @@ class Engine:
         outbox_signal: OutboxSignal | None = None,
         handling_attempts: int = HANDLING_ATTEMPTS,
         metrics: Metrics | None = None,
+        team_chats: Iterable[ChatRef] | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -123,6 +126,8 @@ class Engine:
         self.outbox_signal = outbox_signal or OutboxSignal()
         self.handling_attempts = handling_attempts
         self.metrics = metrics or Metrics()
+        chats = digest_chats(settings) if team_chats is None else team_chats
+        self.team_chats = frozenset((chat.platform, chat.chat_id) for chat in chats)
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._failed: set[UpdateKey] = set()  # keys that failed in this process (their counter is cleared on success)
 
@@ -231,13 +236,16 @@ class Engine:
         return Handled(replies=applied.replies, answered_runs=tuple(applied.answered_runs))
 
     # ------------------------------------------------------------------ deciding
-    @staticmethod
-    def _command_of(inbound: Inbound) -> Command | None:
+    def _command_of(self, inbound: Inbound) -> Command | None:
         if inbound.kind is not InboundKind.TEXT or inbound.choice is not None:
             return None
         if not inbound.text.lstrip().startswith("/"):
             return None
-        return parse_command(inbound.text) or Command("help", ())
+        command = parse_command(inbound.text)
+        if not inbound.is_private and (command is None or self.registry.get(command.name) is None):
+            # In a shared chat, "/word" may be another bot's command or a file path: not ours to answer.
+            return None
+        return command or Command("help", ())
 
     def _spec(self, command: Command | None) -> CommandSpec | None:
         if command is None:
@@ -255,9 +263,25 @@ class Engine:
                 role.name.lower(),
             )
             return texts.NOT_ALLOWED.format(role="managers" if spec.role is Role.MANAGER else "staff")
-        if spec.place is Place.PRIVATE and not inbound.is_private:
-            return texts.GROUP_HINT.format(what=spec.purpose)
+        if not spec.place.allows(self._where(inbound)):
+            log.warning(
+                "refused command=/%s platform=%s chat=%s user=%s: not allowed here",
+                spec.name,
+                inbound.chat.platform,
+                inbound.chat.chat_id,
+                inbound.sender_id,
+            )
+            if spec.place is Place.PRIVATE:
+                return texts.GROUP_HINT.format(what=spec.purpose)
+            return texts.TEAM_ONLY_HERE
         return None
+
+    def _where(self, inbound: Inbound) -> Where:
+        return Where(
+            private=inbound.is_private,
+            seen_by_sender_only=inbound.seen_by_sender_only,
+            team_chat=(inbound.chat.platform, inbound.chat.chat_id) in self.team_chats,
+        )
 
     async def _decide(
         self,
@@ -276,7 +300,8 @@ class Engine:
                 source_id(inbound),
                 target.run_id if isinstance(target, AnswerChoice) else None,
             )
-            return decide(snapshot, inbound, now)
+            decision = decide(snapshot, inbound, now)
+            return await self._one_reply_per_album(unit, inbound, decision, now)
         refusal = self._refusal(inbound, spec)
         if refusal is not None:
             return Decision.reply(reply(inbound, refusal))
@@ -293,6 +318,21 @@ class Engine:
             prepared=prepared,
         )
         return await spec.handler(context)
+
+    @staticmethod
+    async def _one_reply_per_album(unit: Unit, inbound: Inbound, decision: Decision, now: datetime) -> Decision:
+        """An album arrives as one message per photo: only the first that gets a reply gets one.
+
+        A part that changes something (its caption is the answer) is always answered; a bare photo of
+        an album already answered is not ("please answer in words" once, not once per photo).
+        """
+        if inbound.media_group is None or not decision.replies:
+            return decision
+        album = UpdateKey(inbound.chat.platform, inbound.chat.chat_id, f"album:{inbound.media_group}"[:200], "album")
+        first = await unit.inbound.claim(album, now)
+        if first or decision.effects:
+            return decision
+        return replace(decision, replies=())
 
     # ------------------------------------------------------------------ failures
     async def _failed_handling(self, inbound: Inbound, key: UpdateKey, exc: Exception) -> Handled:

@@ -46,10 +46,13 @@ class DeliveryError(FeedbotError):
 
     permanent = False
 
-    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, *, retry_after: float | None = None, parts_sent: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+        # A message sent in parts: how many leading parts arrived before this failure (None: unknown or
+        # a one-part message). The next attempt sends only the rest.
+        self.parts_sent = parts_sent
 
 
 class RecipientUnreachable(DeliveryError):

@@ -62,4 +62,5 @@ def from_claim(claim: Claim) -> Outbound:
         reply_to=body.get("reply_to"),
         image=image,
         reply_handle=claim.reply_handle,
+        parts_sent=claim.parts_sent,
     )

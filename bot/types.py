@@ -53,6 +53,13 @@ class Inbound:
     # The adapter's id for this very update where the message id is not enough (each edit of one
     # message is its own update); None: the message id identifies it.
     update_ref: str | None = None
+    # The platform shows our answer to the sender alone, even in a shared channel (Discord's
+    # ephemeral answers in a server): for the place rule, as good as a private chat.
+    seen_by_sender_only: bool = False
+    # Someone else's words passed on (Telegram's forward_origin): never taken as the sender's answer.
+    forwarded: bool = False
+    # Several messages sent as one (a Telegram album shares a media_group_id): one reply for them all.
+    media_group: str | None = None
 
     @property
     def update_id(self) -> str:
@@ -116,6 +123,9 @@ class Outbound:
     image: Image | None = None
     question: QuestionRef | None = None
     reply_handle: str | None = None  # from the Inbound this answers (see Inbound.reply_handle)
+    # Leading parts (of a message the platform takes in several) that arrived on an earlier attempt:
+    # the adapter sends only the rest, and reports progress in DeliveryError.parts_sent.
+    parts_sent: int = 0
 
     def with_numbered_choices(self) -> str:
         """Fallback rendering for a channel without buttons: choices become numbered text."""

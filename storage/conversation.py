@@ -33,6 +33,9 @@ class ConversationSnapshot:
     open_run: RunRecord | None = None  # the question waiting for this customer's answer
     source_answered: bool = False  # this very message is already stored as an answer
     targeted_run: RunRecord | None = None  # the run a targeted answer names, if asked and unanswered
+    # The customer's answer to their latest question when it holds a rating but no words yet (they
+    # replied with a bare number): their next words complete it.
+    wordless_answer_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,10 +129,17 @@ def _snapshot(dialect: str, targeted: bool) -> Any:
         if targeted
         else literal(False)
     )
+    wordless = (
+        select(a.id)
+        .where(a.customer_id == cust.id, a.text == "", a.run_id == latest_asked.scalar_subquery())
+        .limit(1)
+        .correlate(t.customer)
+    )
     stmt = select(
         t.customer,
         exists().where(a.source_message_id == bindparam("source")).label("source_answered"),
         latest_asked.scalar_subquery().label("open_run_id"),
+        wordless.scalar_subquery().label("wordless_answer_id"),
         awaiting_run.scalar_subquery().label("awaiting_run_id"),
         target_asked.label("target_asked"),
     ).where(cust.platform == bindparam("platform"), cust.platform_user_id == bindparam("user_id"))
@@ -181,6 +191,7 @@ class ConversationRepo:
             open_run=unanswered(values["open_run_id"]),
             source_answered=bool(values["source_answered"]),
             targeted_run=unanswered(target_run_id) if values["target_asked"] else None,
+            wordless_answer_id=values["wordless_answer_id"],
         )
 
     async def _runs_with_answers(self, customer_id: int, run_ids: set[int]) -> dict[int, tuple[RunRecord, bool]]:
@@ -248,6 +259,13 @@ class ConversationRepo:
             update(t.answer)
             .where(a.source_message_id == source_message_id[:200])
             .values(text=clean(text), edited_at=now)
+        )
+        return bool(result.rowcount)
+
+    async def add_words(self, answer_id: int, text: str, now: datetime) -> bool:
+        """The words to an answer that so far held only a rating (see `wordless_answer_id`)."""
+        result = await self.conn.execute(
+            update(t.answer).where(a.id == answer_id, a.text == "").values(text=clean(text), edited_at=now)
         )
         return bool(result.rowcount)
 

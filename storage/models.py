@@ -28,7 +28,8 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        moment: datetime = value
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _utc(nullable: bool = False, index: bool = False) -> Column[datetime]:
@@ -145,6 +146,8 @@ class Delivery(SQLModel, table=True):
     # An adapter's short-lived handle for answering in place (a Discord interaction token); cleared once sent.
     reply_handle: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     attempts: int = Field(default=0)
+    # A message sent in several parts (a long text): how many leading parts arrived, so a retry sends the rest.
+    parts_sent: int = Field(default=0)
     last_error: str | None = Field(default=None, max_length=512)
     platform_message_id: str | None = Field(default=None, max_length=64)
     claimed_by: str | None = Field(default=None, max_length=64)
@@ -245,6 +248,19 @@ class DigestPost(SQLModel, table=True):
     period: str = Field(max_length=8)
     period_start: datetime = Field(sa_column=_utc())
     posted_at: datetime = Field(sa_column=_utc())
+
+
+class PlatformChat(SQLModel, table=True):
+    """What an adapter must remember about a shared or staff chat across restarts: the id it moved to
+    (a Telegram group upgraded to a supergroup) and the command menu set for it (to delete it later)."""
+
+    __tablename__ = "platform_chat"
+
+    platform: str = Field(max_length=32, primary_key=True)
+    chat_id: str = Field(max_length=64, primary_key=True)
+    moved_to: str | None = Field(default=None, max_length=64)
+    menu: str | None = Field(default=None, max_length=512)
+    updated_at: datetime = Field(sa_column=_utc())
 
 
 # ------------------------------------------------------------------------------------ answer analysis

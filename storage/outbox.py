@@ -61,6 +61,7 @@ class Claim:
     question: str | None = None
     asks_rating: bool = False
     scale: int = 5
+    parts_sent: int = 0  # leading parts of a multi-part message that arrived on an earlier attempt
 
     @property
     def is_question(self) -> bool:
@@ -242,6 +243,7 @@ class OutboxRepo:
                 d.body,
                 d.image,
                 d.reply_handle,
+                d.parts_sent,
                 r.poll_id,
                 r.question,
                 r.asks_rating,
@@ -269,6 +271,7 @@ class OutboxRepo:
                 question=row.question,
                 asks_rating=bool(row.asks_rating),
                 scale=row.scale or 5,
+                parts_sent=row.parts_sent or 0,
             )
             for row in rows
         ]
@@ -359,11 +362,13 @@ class OutboxRepo:
             )
         return True
 
-    async def retry(self, claim: Claim, error: str, next_attempt_at: datetime) -> bool:
+    async def retry(self, claim: Claim, error: str, next_attempt_at: datetime, parts_sent: int | None = None) -> bool:
+        """Back to the queue for another attempt; `parts_sent`: how many leading parts arrived so far."""
         result = await self.conn.execute(
             update(t.delivery)
             .where(_fenced(claim))
             .values(
+                parts_sent=claim.parts_sent if parts_sent is None else parts_sent,
                 status=DeliveryStatus.PENDING,
                 last_error=error[:512],
                 next_attempt_at=next_attempt_at,
@@ -374,12 +379,13 @@ class OutboxRepo:
         )
         return bool(result.rowcount)
 
-    async def hold(self, claim: Claim, until: datetime) -> bool:
+    async def hold(self, claim: Claim, until: datetime, parts_sent: int | None = None) -> bool:
         """Hand a claimed delivery back until `until` without counting an attempt (quiet hours, shutdown)."""
         result = await self.conn.execute(
             update(t.delivery)
             .where(_fenced(claim))
             .values(
+                parts_sent=claim.parts_sent if parts_sent is None else parts_sent,
                 status=DeliveryStatus.PENDING,
                 attempts=d.attempts - 1,
                 next_attempt_at=until,

@@ -22,24 +22,23 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, case, func, select
-from sqlmodel import col
 
+from storage import tables as t
 from storage.db import SessionScope
-from storage.models import (
-    Answer,
-    AnswerAnalysis,
-    AnswerTerm,
-    AnswerTheme,
-    Customer,
-    CustomerTag,
-    Delivery,
-    PollRun,
-    RunThemeQuote,
-    RunThemeTally,
-)
 
 FIVE_POINT = 5
 NPS_SCALE = 10
+
+_analysis = t.answer_analysis.c
+_answer = t.answer.c
+_customer = t.customer.c
+_delivery = t.delivery.c
+_quote = t.run_theme_quote.c
+_run = t.poll_run.c
+_tag = t.customer_tag.c
+_tally = t.run_theme_tally.c
+_term = t.answer_term.c
+_theme = t.answer_theme.c
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,30 +158,30 @@ class Reports(SessionScope):
         runs = _runs_in(start, end, poll_id)
         async with self._tx() as s:
             asked, delivered = (
-                await s.exec(
+                await s.execute(
                     select(
-                        func.count(func.distinct(Delivery.customer_id)),
-                        func.count().filter(Delivery.status == "sent"),
+                        func.count(func.distinct(_delivery.customer_id)),
+                        func.count().filter(_delivery.status == "sent"),
                     )
-                    .select_from(Delivery)
-                    .join(PollRun, PollRun.id == Delivery.run_id)
-                    .where(Delivery.kind == "question", *runs)
+                    .select_from(t.delivery)
+                    .join(t.poll_run, _run.id == _delivery.run_id)
+                    .where(_delivery.kind == "question", *runs)
                 )
             ).one()
-            five = PollRun.scale == FIVE_POINT
-            ten = PollRun.scale == NPS_SCALE
+            five = _run.scale == FIVE_POINT
+            ten = _run.scale == NPS_SCALE
             row = (
-                await s.exec(
+                await s.execute(
                     select(
                         func.count(),
-                        func.count(Answer.rating).filter(five),
-                        func.coalesce(func.sum(Answer.rating).filter(five), 0),
-                        func.count(Answer.rating).filter(ten),
-                        func.count().filter(ten, Answer.rating >= 9),
-                        func.count().filter(ten, Answer.rating <= 6),
+                        func.count(_answer.rating).filter(five),
+                        func.coalesce(func.sum(_answer.rating).filter(five), 0),
+                        func.count(_answer.rating).filter(ten),
+                        func.count().filter(ten, _answer.rating >= 9),
+                        func.count().filter(ten, _answer.rating <= 6),
                     )
-                    .select_from(Answer)
-                    .join(PollRun, PollRun.id == Answer.run_id)
+                    .select_from(t.answer)
+                    .join(t.poll_run, _run.id == _answer.run_id)
                     .where(*runs)
                 )
             ).one()
@@ -201,21 +200,21 @@ class Reports(SessionScope):
         """The analysed tallies of the period's runs (run `bot.reporting.analyser` for the period first)."""
         async with self._tx() as s:
             rows = (
-                await s.exec(
+                await s.execute(
                     select(
-                        RunThemeTally.run_id,
-                        PollRun.poll_id,
-                        PollRun.created_at,
-                        PollRun.scale,
-                        RunThemeTally.theme,
-                        RunThemeTally.tone,
-                        RunThemeTally.answers,
-                        RunThemeTally.rated,
-                        RunThemeTally.rating_sum,
-                        RunThemeTally.promoters,
-                        RunThemeTally.detractors,
+                        _tally.run_id,
+                        _run.poll_id,
+                        _run.created_at,
+                        _run.scale,
+                        _tally.theme,
+                        _tally.tone,
+                        _tally.answers,
+                        _tally.rated,
+                        _tally.rating_sum,
+                        _tally.promoters,
+                        _tally.detractors,
                     )
-                    .join(PollRun, PollRun.id == RunThemeTally.run_id)
+                    .join(t.poll_run, _run.id == _tally.run_id)
                     .where(*_runs_in(start, end, poll_id))
                 )
             ).all()
@@ -228,28 +227,28 @@ class Reports(SessionScope):
         runs = _runs_in(start, end, poll_id)
         async with self._tx() as s:
             per_run = (
-                await s.exec(
+                await s.execute(
                     # Grouped by the run's primary key, in the order the runs are read: no sort.
                     select(
-                        PollRun.id,
-                        PollRun.poll_id,
-                        PollRun.created_at,
+                        _run.id,
+                        _run.poll_id,
+                        _run.created_at,
                         func.count(),
-                        func.count().filter(Delivery.status == "sent"),
+                        func.count().filter(_delivery.status == "sent"),
                     )
-                    .select_from(PollRun)
-                    .join(Delivery, Delivery.run_id == PollRun.id)
-                    .where(Delivery.kind == "question", *runs)
-                    .group_by(PollRun.id)
+                    .select_from(t.poll_run)
+                    .join(t.delivery, _delivery.run_id == _run.id)
+                    .where(_delivery.kind == "question", *runs)
+                    .group_by(_run.id)
                 )
             ).all()
             distinct = 0
             if customers:
                 distinct = (
-                    await s.exec(
-                        select(func.count(func.distinct(Delivery.customer_id)))
-                        .join(PollRun, PollRun.id == Delivery.run_id)
-                        .where(Delivery.kind == "question", *runs)
+                    await s.execute(
+                        select(func.count(func.distinct(_delivery.customer_id)))
+                        .join(t.poll_run, _run.id == _delivery.run_id)
+                        .where(_delivery.kind == "question", *runs)
                     )
                 ).one()[0]
         return DeliveryCounts(
@@ -267,20 +266,20 @@ class Reports(SessionScope):
         on every backend, DST included, without time-zone functions in SQL.
         """
         bucket = case(
-            *[(Answer.answered_at < edge, i) for i, edge in enumerate(boundaries[1:])], else_=len(boundaries) - 1
+            *[(_answer.answered_at < edge, i) for i, edge in enumerate(boundaries[1:])], else_=len(boundaries) - 1
         )
-        five = PollRun.scale == FIVE_POINT
+        five = _run.scale == FIVE_POINT
         async with self._tx() as s:
             rows = (
-                await s.exec(
+                await s.execute(
                     select(
                         bucket,
                         func.count(),
-                        func.count(Answer.rating).filter(five),
-                        func.coalesce(func.sum(Answer.rating).filter(five), 0),
+                        func.count(_answer.rating).filter(five),
+                        func.coalesce(func.sum(_answer.rating).filter(five), 0),
                     )
-                    .select_from(Answer)
-                    .join(PollRun, PollRun.id == Answer.run_id)
+                    .select_from(t.answer)
+                    .join(t.poll_run, _run.id == _answer.run_id)
                     .where(*_runs_in(start, end, poll_id))
                     .group_by(bucket)
                 )
@@ -294,12 +293,12 @@ class Reports(SessionScope):
         count = func.count().label("answers")
         async with self._tx() as s:
             rows = (
-                await s.exec(
-                    select(AnswerTerm.term, count)
-                    .join(PollRun, PollRun.id == AnswerTerm.run_id)
+                await s.execute(
+                    select(_term.term, count)
+                    .join(t.poll_run, _run.id == _term.run_id)
                     .where(*_runs_in(start, end, poll_id))
-                    .group_by(AnswerTerm.term)
-                    .order_by(count.desc(), AnswerTerm.term)
+                    .group_by(_term.term)
+                    .order_by(count.desc(), _term.term)
                     .limit(limit)
                 )
             ).all()
@@ -313,21 +312,21 @@ class Reports(SessionScope):
             return []
         async with self._tx() as s:
             rows = (
-                await s.exec(
+                await s.execute(
                     select(
-                        RunThemeQuote.answer_id,
-                        PollRun.poll_id,
-                        RunThemeQuote.theme,
-                        Answer.text,
-                        Answer.rating,
-                        PollRun.scale,
-                        Answer.answered_at,
+                        _quote.answer_id,
+                        _run.poll_id,
+                        _quote.theme,
+                        _answer.text,
+                        _answer.rating,
+                        _run.scale,
+                        _answer.answered_at,
                     )
-                    .join(PollRun, PollRun.id == RunThemeQuote.run_id)
-                    .join(Answer, Answer.id == RunThemeQuote.answer_id)
+                    .join(t.poll_run, _run.id == _quote.run_id)
+                    .join(t.answer, _answer.id == _quote.answer_id)
                     .where(
-                        RunThemeQuote.theme.in_(list(themes)),
-                        Answer.rating.is_not(None),
+                        _quote.theme.in_(list(themes)),
+                        _answer.rating.is_not(None),
                         *_runs_in(start, end, poll_id),
                     )
                 )
@@ -346,49 +345,49 @@ class Reports(SessionScope):
             async with self._tx() as s:
                 stmt = (
                     select(
-                        Answer.id,
-                        PollRun.poll_id,
-                        PollRun.question,
-                        Answer.run_id,
-                        Customer.id,
-                        Customer.platform,
-                        Customer.platform_user_id,
-                        Customer.display_name,
-                        Answer.text,
-                        Answer.rating,
-                        PollRun.scale,
-                        Answer.late,
-                        Answer.answered_at,
+                        _answer.id,
+                        _run.poll_id,
+                        _run.question,
+                        _answer.run_id,
+                        _customer.id,
+                        _customer.platform,
+                        _customer.platform_user_id,
+                        _customer.display_name,
+                        _answer.text,
+                        _answer.rating,
+                        _run.scale,
+                        _answer.late,
+                        _answer.answered_at,
                         (
-                            (AnswerAnalysis.fingerprint == (fingerprint or ""))
-                            & Answer.edited_at.is_not_distinct_from(AnswerAnalysis.edited_at)
+                            (_analysis.fingerprint == (fingerprint or ""))
+                            & _answer.edited_at.is_not_distinct_from(_analysis.edited_at)
                         ).label("fresh"),
                     )
-                    .join(PollRun, PollRun.id == Answer.run_id)
-                    .join(Customer, Customer.id == Answer.customer_id)
-                    .outerjoin(AnswerAnalysis, AnswerAnalysis.answer_id == Answer.id)
-                    .where(Answer.id > last_id)
-                    .order_by(Answer.id)
+                    .join(t.poll_run, _run.id == _answer.run_id)
+                    .join(t.customer, _customer.id == _answer.customer_id)
+                    .outerjoin(t.answer_analysis, _analysis.answer_id == _answer.id)
+                    .where(_answer.id > last_id)
+                    .order_by(_answer.id)
                     .limit(batch)
                 )
                 if since is not None:
-                    stmt = stmt.where(Answer.answered_at >= since)
-                rows = (await s.exec(stmt)).all()
+                    stmt = stmt.where(_answer.answered_at >= since)
+                rows = (await s.execute(stmt)).all()
                 if not rows:
                     return
                 ids = [int(r[0]) for r in rows]
                 themes: dict[int, list[str]] = {}
-                for answer_id, theme in await s.exec(
-                    select(AnswerTheme.answer_id, AnswerTheme.theme)
-                    .where(AnswerTheme.answer_id.in_(ids))
-                    .order_by(AnswerTheme.answer_id, AnswerTheme.theme)
+                for answer_id, theme in await s.execute(
+                    select(_theme.answer_id, _theme.theme)
+                    .where(_theme.answer_id.in_(ids))
+                    .order_by(_theme.answer_id, _theme.theme)
                 ):
                     themes.setdefault(int(answer_id), []).append(theme)
                 tags: dict[int, list[str]] = {}
-                for customer_id, tag in await s.exec(
-                    select(CustomerTag.customer_id, CustomerTag.tag)
-                    .where(CustomerTag.customer_id.in_({int(r[4]) for r in rows}))
-                    .order_by(CustomerTag.customer_id, CustomerTag.tag)
+                for customer_id, tag in await s.execute(
+                    select(_tag.customer_id, _tag.tag)
+                    .where(_tag.customer_id.in_({int(r[4]) for r in rows}))
+                    .order_by(_tag.customer_id, _tag.tag)
                 ):
                     tags.setdefault(int(customer_id), []).append(tag)
             yield [
@@ -414,9 +413,9 @@ class Reports(SessionScope):
 
 
 def _runs_in(start: datetime, end: datetime, poll_id: str | None) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [col(PollRun.created_at) >= start, col(PollRun.created_at) < end]
+    conditions: list[ColumnElement[bool]] = [_run.created_at >= start, _run.created_at < end]
     if poll_id is not None:
-        conditions.append(col(PollRun.poll_id) == poll_id)
+        conditions.append(_run.poll_id == poll_id)
     return conditions
 
 

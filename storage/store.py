@@ -1,7 +1,8 @@
 """The only place that opens database transactions.
 
 `Store.unit()` is one write transaction: a `Unit` whose repositories (one per aggregate: customers,
-runs, conversation, outbox, inbound, workers) all work on the same connection, so whatever the
+runs, conversation, outbox, inbound, workers,
+chats) all work on the same connection, so whatever the
 caller does inside commits together or not at all. `Store.read()` is a read-only one. Failures
 leave as `storage.errors` classes where the cause is known (see `classify`).
 
@@ -17,6 +18,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from storage.chats import ChatRepo
 from storage.conversation import ConversationRepo
 from storage.customers import CustomerRepo
 from storage.errors import classify
@@ -51,6 +53,7 @@ class Unit:
         self.outbox = OutboxRepo(conn)
         self.inbound = InboundRepo(conn)
         self.workers = WorkerRepo(conn)
+        self.chats = ChatRepo(conn)
 
 
 class Store:

@@ -21,6 +21,14 @@ inbound_seen: Table = SQLModel.metadata.tables["inbound_seen"]
 dead_letter: Table = SQLModel.metadata.tables["dead_letter"]
 digest_post: Table = SQLModel.metadata.tables["digest_post"]
 worker: Table = SQLModel.metadata.tables["worker"]
+analysis_change: Table = SQLModel.metadata.tables["analysis_change"]
+answer_analysis: Table = SQLModel.metadata.tables["answer_analysis"]
+answer_theme: Table = SQLModel.metadata.tables["answer_theme"]
+answer_term: Table = SQLModel.metadata.tables["answer_term"]
+run_analysis: Table = SQLModel.metadata.tables["run_analysis"]
+run_theme_tally: Table = SQLModel.metadata.tables["run_theme_tally"]
+run_theme_quote: Table = SQLModel.metadata.tables["run_theme_quote"]
+platform_chat: Table = SQLModel.metadata.tables["platform_chat"]
 
 
 def insert_ignoring_conflicts(conn: AsyncConnection, table: Table) -> Any:

@@ -20,6 +20,7 @@ from bot.platforms import role_policy
 from bot.roles import PlatformRoles
 from bot.runtime.app import Runtime, build_runtime
 from bot.runtime.delivery import DeliveryWorker
+from bot.types import ChatRef
 from storage.customers import CustomerRecord
 from storage.runs import RunCounts, RunRecord
 from storage.store import Store
@@ -104,8 +105,30 @@ async def stored_answers(store: Store) -> list[StoredAnswer]:
 
 
 # ---------------------------------------------------------------------------------------- chat harness
+class OnRuntime:
+    """A test world around one runtime, with its parts at hand."""
+
+    runtime: Runtime
+
+    @property
+    def store(self) -> Store:
+        return self.runtime.store
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
+
+    @property
+    def engine(self) -> Engine:
+        return self.runtime.engine
+
+    @property
+    def worker(self) -> DeliveryWorker:
+        return self.runtime.worker
+
+
 @dataclass
-class Chat:
+class Chat(OnRuntime):
     """A conversation harness: `await chat.say(alice, "/start")`, then look at what alice received.
 
     Every action is delivered like a platform update and then the outbox is drained, as the
@@ -128,6 +151,7 @@ class Chat:
         registry: CommandRegistry | None = None,
         adapter: LocalAdapter | None = None,
         reporting: Reporting | None = None,
+        team_chats: tuple[str, ...] = (),
     ) -> Chat:
         settings = settings or make_settings()
         clock = clock or FakeClock()
@@ -136,26 +160,17 @@ class Chat:
             "local", PlatformRoles(staff_ids=frozenset(staff), manager_ids=frozenset(managers))
         )
         runtime = build_runtime(
-            settings, adapters=[adapter], clock=clock, store=store, roles=roles, registry=registry, reporting=reporting
+            settings,
+            adapters=[adapter],
+            clock=clock,
+            store=store,
+            roles=roles,
+            registry=registry,
+            reporting=reporting,
+            team_chats=[ChatRef(adapter.platform, chat_id) for chat_id in team_chats] or None,
         )
         await adapter.start(runtime.engine.on_message)
         return cls(runtime, adapter, clock)
-
-    @property
-    def store(self) -> Store:
-        return self.runtime.store
-
-    @property
-    def settings(self) -> Settings:
-        return self.runtime.settings
-
-    @property
-    def engine(self) -> Engine:
-        return self.runtime.engine
-
-    @property
-    def worker(self) -> DeliveryWorker:
-        return self.runtime.worker
 
     def user(self, name: str, user_id: str | None = None) -> LocalUser:
         user = LocalUser(user_id or str(1000 + len(self.users)), name)

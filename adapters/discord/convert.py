@@ -144,6 +144,7 @@ def interaction_inbound(
         trusted_place=vouched.trusted_place,
         language=str(interaction.locale.value)[:16] if interaction.locale else None,
         reply_handle=reply_handle(interaction, ephemeral),
+        seen_by_sender_only=ephemeral,
     )
 
 

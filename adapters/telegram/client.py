@@ -27,23 +27,34 @@ import logging
 import os
 import re
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 from telegram import Bot, CallbackQuery, InputFile, Message, ReplyParameters, Update
-from telegram.error import ChatMigrated, Conflict, InvalidToken, RetryAfter, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Conflict, InvalidToken, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
-from adapters.telegram.convert import ALLOWED_UPDATES, PLATFORM, delivery_error, retry_seconds, to_inbound
+from adapters.telegram.convert import (
+    ALLOWED_UPDATES,
+    PLATFORM,
+    delivery_error,
+    retry_seconds,
+    start_error,
+    to_inbound,
+    token_rejected,
+)
+from adapters.telegram.groups import Outsider, log_leaving, outsider
 from adapters.telegram.limits import is_private_chat, pace_rules
 from adapters.telegram.menus import CommandMenus, native_chat_id
+from adapters.telegram.moves import ChatMoves
 from adapters.telegram.redaction import protect_token, redact
 from adapters.telegram.render import Part, render
-from bot.adapter import OnMessage
+from bot.adapter import ChatMemory, GoneCallback, OnMessage
 from bot.config import TelegramSettings
-from bot.errors import ConfigError, HandlingDeferred, MessageRejected, TryLater
+from bot.errors import ConfigError, DeliveryError, HandlingDeferred, MessageRejected, PlatformGone, TryLater
 from bot.pacing import LocalPacer, Pacer
 from bot.runtime.metrics import Metrics
 from bot.types import Inbound, Outbound
@@ -54,6 +65,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 RawUpdate = dict[str, Any]
 REFETCH_WHILE_BUSY = 0.25  # seconds between getUpdates calls while updates are being handled
+WEBHOOK_CHECK_EVERY = 600.0  # seconds between getWebhookInfo calls (Telegram's own delivery errors)
 
 
 class TelegramAdapter:
@@ -73,6 +85,7 @@ class TelegramAdapter:
         max_flood_wait: float = 60.0,
         stop_grace: float = 10.0,
         max_lanes: int = 64,
+        webhook_check_every: float = WEBHOOK_CHECK_EVERY,
         metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
@@ -86,11 +99,15 @@ class TelegramAdapter:
         self.max_flood_retries = max_flood_retries
         self.max_flood_wait = max_flood_wait
         self.stop_grace = stop_grace
+        self.webhook_check_every = webhook_check_every
+        self._webhook_error_seen: int | None = None  # last_error_date already logged
         self.menus = CommandMenus(settings)
+        self.moves = ChatMoves(settings.digest_chats)
         self._bot: Bot | None = None
         self._updates_request: HTTPXRequest | None = None
         self._on_message: OnMessage | None = None
         self._poll_task: asyncio.Task[None] | None = None
+        self._webhook_task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self._offset: int | None = None
         self._stopping = False
@@ -103,6 +120,8 @@ class TelegramAdapter:
         self._in_hand = 0  # updates accepted and not handled yet
         self._all_handled = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
+        self._leaving: set[int] = set()  # unconfigured groups being left
+        self._on_gone: GoneCallback | None = None
         protect_token(token)
 
     @property
@@ -111,30 +130,41 @@ class TelegramAdapter:
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self, on_message: OnMessage) -> None:
-        """Connect (getMe), register the command menus, then poll or serve the webhook."""
+        """Connect (getMe), register the command menus, then poll or serve the webhook.
+
+        Failures come out as our classes (bot.errors): TryLater for what passes (network, 5xx, 429),
+        PlatformGone for a refused token, ConfigError for a webhook Telegram refuses. A failed or
+        interrupted start leaves nothing behind: `start` may simply be called again.
+        """
         if self._bot is not None:
             return
         secret = self._secret() if self.settings.mode == "webhook" else None
         self._updates_request = HTTPXRequest(connection_pool_size=1)
         bot = Bot(self._token, base_url=self.settings.base_url, get_updates_request=self._updates_request)
-        try:
-            await bot.initialize()
-        except InvalidToken:
-            await bot.shutdown()
-            # PTB's message would quote the token: never let it near a log.
-            raise ConfigError(self.settings.token_env, "the Bot API rejected the token") from None
-        except TelegramError as exc:
-            await bot.shutdown()
-            raise TryLater(f"telegram: cannot reach the Bot API: {redact(exc.message)}") from None
         self._bot, self._on_message = bot, on_message
         self._stopping = False
-        await self.menus.register(bot)
-        if secret is not None:
-            await self._start_webhook(secret)
-        else:
-            await bot.delete_webhook()  # getUpdates refuses to work while a webhook is set
-            self._poll_task = asyncio.create_task(self._poll_forever(), name="telegram-poll")
+        try:
+            await self.moves.load()
+            await bot.initialize()
+            await self.menus.register(bot, self.moves.route)
+            if secret is not None:
+                await self._start_webhook(secret)
+            else:
+                await bot.delete_webhook()  # getUpdates refuses to work while a webhook is set
+                self._poll_task = asyncio.create_task(self._poll_forever(), name="telegram-poll")
+        except BaseException as exc:
+            await self.stop()
+            if isinstance(exc, TelegramError):  # PTB's message may quote the token: never let it near a log
+                raise start_error(exc, self.settings.token_env) from None
+            raise
         log.info("telegram adapter started as @%s mode=%s", bot.username, self.settings.mode)
+
+    def watch(self, on_gone: GoneCallback) -> None:
+        self._on_gone = on_gone
+
+    def remember_with(self, memory: ChatMemory) -> None:
+        self.moves.memory = memory
+        self.menus.memory = memory
 
     async def stop(self) -> None:
         """Let the updates in hand finish (up to `stop_grace`), confirm what was handled, disconnect."""
@@ -147,6 +177,11 @@ class TelegramAdapter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poll_task
             self._poll_task = None
+        if self._webhook_task is not None:
+            self._webhook_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._webhook_task
+            self._webhook_task = None
         if self._lane_tasks:
             await asyncio.wait(list(self._lane_tasks), timeout=self.stop_grace)
         for task in [*self._lane_tasks, *self._background]:
@@ -163,6 +198,13 @@ class TelegramAdapter:
             await bot.shutdown()
         self._bot = None
         log.info("telegram adapter stopped")
+
+    def _gone(self, exc: PlatformGone) -> None:
+        """The platform refuses us for good: tell the runtime (which stops us), or just log it."""
+        if self._on_gone is not None:
+            self._on_gone(exc)
+        else:
+            log.error("%s", exc.reason)
 
     def _require_bot(self) -> Bot:
         if self._bot is None:
@@ -182,7 +224,11 @@ class TelegramAdapter:
 
     # ------------------------------------------------------------------ inbound
     def _to_inbound(self, update: Update) -> Inbound | None:
-        return to_inbound(update, self.username, datetime.now(UTC))
+        inbound = to_inbound(update, self.username, datetime.now(UTC))
+        if inbound is None or inbound.is_private:
+            return inbound
+        known = self.moves.canonical(inbound.chat.chat_id)  # a moved group keeps its configured id inside
+        return replace(inbound, chat=replace(inbound.chat, chat_id=known))
 
     def _parse(self, data: RawUpdate) -> Update | None:
         try:
@@ -197,6 +243,13 @@ class TelegramAdapter:
         False: the engine deferred it (nothing was committed); it must come again.
         """
         assert self._on_message is not None
+        await self._follow_moves(update)
+        found = outsider(update, self.is_team_chat)
+        if found is not None:
+            if update.callback_query is not None:
+                await self._answer(update.callback_query)
+            self._leave(found)
+            return True
         try:
             inbound = self._to_inbound(update)
         except Exception:
@@ -217,6 +270,35 @@ class TelegramAdapter:
         if inbound.chat.chat_id in self.menus.pending:
             self._in_background(self.menus.register_pending(self._require_bot(), inbound.chat.chat_id))
         return True
+
+    def is_team_chat(self, chat_id: str) -> bool:
+        return self.moves.canonical(chat_id) in self.settings.digest_chats
+
+    async def _follow_moves(self, update: Update) -> None:
+        """A group's service message about its upgrade to a supergroup: remember the new id."""
+        msg = update.message
+        if msg is None:
+            return
+        if msg.migrate_to_chat_id is not None:
+            await self.moves.moved(str(msg.chat.id), str(msg.migrate_to_chat_id))
+        elif msg.migrate_from_chat_id is not None:
+            await self.moves.moved(str(msg.migrate_from_chat_id), str(msg.chat.id))
+
+    def _leave(self, found: Outsider) -> None:
+        if found.chat_id in self._leaving:
+            return
+        log_leaving(found)
+        self._leaving.add(found.chat_id)
+
+        async def leave() -> None:
+            try:
+                await self._require_bot().leave_chat(found.chat_id)
+            except TelegramError as exc:  # not a member any more, or Telegram is away: next update tries again
+                log.warning("telegram: leaving chat %s failed: %s", found.chat_id, redact(exc.message))
+            finally:
+                self._leaving.discard(found.chat_id)
+
+        self._in_background(leave())
 
     async def settle(self) -> None:
         """Wait for the calls made off the acknowledgement path (keyboard removal, late menus)."""
@@ -275,8 +357,11 @@ class TelegramAdapter:
             except RetryAfter as exc:
                 await asyncio.sleep(retry_seconds(exc))
                 continue
+            except InvalidToken:
+                self._gone(token_rejected(self.settings.token_env))
+                return
             except TelegramError as exc:  # network trouble, Conflict (another instance polls), 5xx
-                level = logging.ERROR if isinstance(exc, Conflict | InvalidToken) else logging.WARNING
+                level = logging.ERROR if isinstance(exc, Conflict) else logging.WARNING
                 log.log(level, "telegram getUpdates failed (retrying in %.0fs): %s", backoff, redact(exc.message))
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 60.0)
@@ -365,13 +450,39 @@ class TelegramAdapter:
         self._runner = runner
         try:
             await self._require_bot().set_webhook(
-                self.settings.webhook_url, secret_token=secret, allowed_updates=ALLOWED_UPDATES
+                self.settings.webhook_url,
+                secret_token=secret,
+                allowed_updates=ALLOWED_UPDATES,
+                max_connections=self.settings.webhook_max_connections,
             )
-        except TelegramError as exc:
-            await runner.cleanup()
-            self._runner = None
+        except BadRequest as exc:  # Telegram refuses the URL or a setting: the operator must act
             raise ConfigError("telegram.webhook_url", f"setWebhook failed: {redact(exc.message)}") from None
         log.info("telegram webhook listening on %s:%s%s", self.settings.listen, self.settings.port, path)
+        await self.check_webhook()
+        self._webhook_task = asyncio.create_task(self._check_webhook_forever(), name="telegram-webhook-info")
+
+    async def check_webhook(self) -> None:
+        """getWebhookInfo: log Telegram's last failure to reach us (each one once), so an operator sees
+        a proxy or certificate problem that no request of ours would show."""
+        try:
+            info = await self._require_bot().get_webhook_info()
+        except TelegramError as exc:
+            log.warning("telegram getWebhookInfo failed: %s", redact(exc.message))
+            return
+        date = info.last_error_date
+        if info.last_error_message and date is not None and int(date.timestamp()) != self._webhook_error_seen:
+            self._webhook_error_seen = int(date.timestamp())
+            log.warning(
+                "telegram could not deliver to the webhook at %s: %s (%d update(s) waiting)",
+                date.isoformat(),
+                redact(info.last_error_message),
+                info.pending_update_count,
+            )
+
+    async def _check_webhook_forever(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(self.webhook_check_every)
+            await self.check_webhook()
 
     def _webhook_handler(self, secret: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def handle(request: web.Request) -> web.StreamResponse:
@@ -404,10 +515,16 @@ class TelegramAdapter:
             parts = render(message)
         except ValueError as exc:
             raise MessageRejected(f"telegram: cannot render message: {exc}") from None
-        chat_id = native_chat_id(message.chat.chat_id)
+        chat_id = native_chat_id(self.moves.route(message.chat.chat_id))
         message_id = ""
-        for part in parts:
-            chat_id, message_id = await self._send_part(chat_id, part)
+        done = min(message.parts_sent, len(parts) - 1)  # parts that arrived on an earlier attempt
+        for index in range(done, len(parts)):
+            try:
+                chat_id, message_id = await self._send_part(chat_id, parts[index])
+            except DeliveryError as exc:
+                if len(parts) > 1:
+                    exc.parts_sent = index
+                raise
         return message_id
 
     async def _send_part(self, chat_id: int | str, part: Part) -> tuple[int | str, str]:
@@ -431,12 +548,12 @@ class TelegramAdapter:
                 continue
             except ChatMigrated as exc:
                 if migrated:
-                    raise delivery_error(exc) from None
-                log.warning("telegram chat %s became %s: update the configuration", chat_id, exc.new_chat_id)
+                    raise delivery_error(exc, self.settings.token_env) from None
+                await self.moves.moved(str(chat_id), str(exc.new_chat_id))
                 chat_id, migrated = exc.new_chat_id, True
                 continue
             except TelegramError as exc:
-                raise delivery_error(exc) from None
+                raise delivery_error(exc, self.settings.token_env) from None
             return chat_id, str(sent.message_id)
 
     async def _call(self, chat_id: int | str, part: Part) -> Message:

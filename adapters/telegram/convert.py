@@ -15,7 +15,7 @@ from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, Tele
 from telegram.warnings import PTBDeprecationWarning
 
 from adapters.telegram.redaction import redact
-from bot.errors import DeliveryError, MessageRejected, PlatformGone, RecipientUnreachable, TryLater
+from bot.errors import ConfigError, DeliveryError, MessageRejected, PlatformGone, RecipientUnreachable, TryLater
 from bot.types import ChatRef, Inbound, InboundKind
 
 PLATFORM = "telegram"
@@ -94,6 +94,8 @@ def _from_message(msg: Message, bot_username: str) -> Inbound | None:
         kind=kind,
         reply_to=str(msg.reply_to_message.message_id) if msg.reply_to_message else None,
         language=user.language_code,
+        forwarded=msg.forward_origin is not None,
+        media_group=msg.media_group_id,
     )
 
 
@@ -158,7 +160,12 @@ def _from_member_change(change: ChatMemberUpdated, update_id: int) -> Inbound | 
 
 
 # ---------------------------------------------------------------------------------------- errors
-def delivery_error(exc: TelegramError) -> DeliveryError:
+def token_rejected(token_env: str) -> PlatformGone:
+    """The one line a revoked or wrong token gives (never the token itself)."""
+    return PlatformGone(f"telegram: the Bot API rejected the token in {token_env} (401); set a valid one and restart")
+
+
+def delivery_error(exc: TelegramError, token_env: str = "TELEGRAM_BOT_TOKEN") -> DeliveryError:
     """Translate a PTB error from a send into ours (the engine never sees SDK exceptions).
 
     - RecipientUnreachable: 403 (blocked, deactivated, never started the bot, kicked from the group)
@@ -171,7 +178,7 @@ def delivery_error(exc: TelegramError) -> DeliveryError:
     if isinstance(exc, Forbidden):
         return RecipientUnreachable(reason)
     if isinstance(exc, InvalidToken):
-        return PlatformGone(reason)
+        return token_rejected(token_env)
     if isinstance(exc, RetryAfter):
         return TryLater(reason, retry_after=retry_seconds(exc))
     if isinstance(exc, BadRequest):
@@ -186,3 +193,16 @@ def retry_seconds(exc: RetryAfter) -> float:
         warnings.simplefilter("ignore", PTBDeprecationWarning)
         value = exc.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def start_error(exc: TelegramError, token_env: str) -> DeliveryError | ConfigError:
+    """A failure while starting (getMe, setMyCommands, deleteWebhook, setWebhook): a refused token ends
+    the platform, a refused webhook setting is the operator's to fix, anything else passes."""
+    reason = f"telegram: cannot start: {redact(exc.message)}"
+    if isinstance(exc, InvalidToken):
+        return token_rejected(token_env)
+    if isinstance(exc, BadRequest):
+        return ConfigError("telegram.webhook_url", reason)
+    if isinstance(exc, RetryAfter):
+        return TryLater(reason, retry_after=retry_seconds(exc))
+    return TryLater(reason)

@@ -1,12 +1,15 @@
 """The command menus Telegram shows (setMyCommands): customers everywhere, staff and managers in their chats.
 
 A scope for one chat fails with "chat not found" until that person has opened the bot, so a refused
-menu is kept and set again the next time that chat writes to the bot.
+menu is kept and set again the next time that chat writes to the bot. Each chat menu set is remembered
+(bot.adapter.ChatMemory); at start, the menus of chats that are no longer staff, managers or team chats
+are deleted (deleteMyCommands), so a former manager's client stops offering /digest.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from telegram import (
@@ -20,6 +23,7 @@ from telegram import (
 from telegram.error import TelegramError
 
 from adapters.telegram.redaction import redact
+from bot.adapter import ChatMemory
 from bot.commands import CommandRegistry, default_registry
 from bot.config import TelegramSettings
 from bot.roles import Role
@@ -64,6 +68,8 @@ class CommandMenus:
         self.settings = settings
         self.menus = Menus.from_registry(registry or default_registry())
         self.pending: dict[str, tuple[str, ...]] = {}  # chat id -> menu Telegram refused so far
+        self.memory: ChatMemory | None = None
+        self._route: Callable[[str], str] = lambda chat_id: chat_id
 
     def scoped(self) -> dict[str, tuple[str, ...]]:
         """Chat id -> menu for staff, managers (their private chats: chat id = user id) and team groups."""
@@ -76,8 +82,15 @@ class CommandMenus:
             chats[chat_id] = self.menus.team_group
         return chats
 
-    async def register(self, bot: Bot) -> None:
-        """Set every menu; failures are logged, never fatal (a menu is a convenience)."""
+    async def register(self, bot: Bot, route: Callable[[str], str] | None = None) -> None:
+        """Set every menu, delete the stale ones; failures are logged, never fatal (a menu is a convenience).
+
+        `route`: where a configured chat id is now (a group that moved); raises only what `bot` raises
+        for the general scopes when Telegram cannot be reached (the start is then retried).
+        """
+        if route is not None:
+            self._route = route
+        await self._delete_stale(bot)
         general: list[tuple[BotCommandScope, tuple[str, ...]]] = [
             (BotCommandScopeDefault(), self.menus.customer),
             (BotCommandScopeAllGroupChats(), self.menus.group),
@@ -96,10 +109,35 @@ class CommandMenus:
         names = self.pending.get(chat_id)
         if names is None:
             return True
+        scope = BotCommandScopeChat(native_chat_id(self._route(chat_id)))
         try:
-            await bot.set_my_commands(self.menus.commands(names), scope=BotCommandScopeChat(native_chat_id(chat_id)))
+            await bot.set_my_commands(self.menus.commands(names), scope=scope)
         except TelegramError as exc:
             log.debug("setMyCommands for chat %s failed: %s", chat_id, redact(exc.message))
             return False
         del self.pending[chat_id]
+        await self._remember(chat_id, ",".join(names))
         return True
+
+    async def _delete_stale(self, bot: Bot) -> None:
+        """Chats that had a menu of their own and are no longer staff, managers or team chats lose it."""
+        if self.memory is None:
+            return
+        current = self.scoped()
+        for chat_id in await self.memory.menus("telegram"):
+            if chat_id in current:
+                continue
+            try:
+                await bot.delete_my_commands(scope=BotCommandScopeChat(native_chat_id(self._route(chat_id))))
+            except TelegramError as exc:  # the chat is gone (left, blocked): nothing is shown there anyway
+                log.debug("deleteMyCommands for chat %s failed: %s", chat_id, redact(exc.message))
+            log.info("telegram: command menu of chat %s deleted (no longer staff, managers or a team chat)", chat_id)
+            await self._remember(chat_id, None)
+
+    async def _remember(self, chat_id: str, menu: str | None) -> None:
+        if self.memory is None:
+            return
+        try:
+            await self.memory.record_menu("telegram", chat_id, menu)
+        except Exception as exc:
+            log.warning("telegram: could not remember the menu of chat %s: %s", chat_id, exc)

@@ -11,13 +11,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal, get_args
+from typing import Literal, TypeGuard, get_args
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
 
 PeriodName = Literal["day", "week", "month"]
 PERIODS: tuple[str, ...] = get_args(PeriodName)
+
+
+def is_period(value: str) -> TypeGuard[PeriodName]:
+    return value in PERIODS
+
 
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

@@ -9,28 +9,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from bot.adapter import Adapter, CatchesUp
+from bot.adapter import Adapter, CatchesUp, Remembering
 from bot.catchup import OpenQuestions
 from bot.commands import CommandRegistry, Reporting
 from bot.config import Settings
 from bot.engine import Engine
-from bot.errors import DeliveryError
+from bot.errors import FeedbotError
 from bot.outbox_codec import to_row
 from bot.platforms import build_adapters, digest_chats
-from bot.reporting.digest import PERIODS, Digest, build_digest, goals_status_text
+from bot.reporting.digest import Digest, build_digest, goals_status_text
+from bot.reporting.periods import is_period
 from bot.roles import RolePolicy
 from bot.runtime.banner import ready_line
+from bot.runtime.chat_memory import StoredChatMemory
 from bot.runtime.clock import Clock, SystemClock
 from bot.runtime.delivery import DeliveryWorker
 from bot.runtime.health import HealthServer
 from bot.runtime.metrics import Metrics
 from bot.runtime.schedule import PollScheduler
+from bot.runtime.supervisor import PlatformSupervisor
 from bot.signals import OutboxSignal
-from bot.types import Image, Outbound
+from bot.types import ChatRef, Image, Outbound
 from storage.db import make_engine, upgrade
 from storage.models import DeliveryKind
 from storage.reporting import Reports
@@ -39,8 +43,23 @@ from storage.store import Store
 log = logging.getLogger("feedbot.app")
 
 PRUNE_EVERY = timedelta(hours=6)
-START_ATTEMPTS = 5
-START_BACKOFF = 2.0  # seconds, doubled after each failed start
+
+
+class PlatformsGone(FeedbotError):
+    """Every configured platform ended for good (token revoked...): the process exits non-zero."""
+
+
+async def _unless_stopped(work: Awaitable[object], stopping: asyncio.Task[object]) -> bool:
+    """Await `work` unless the stop signal comes first (then `work` is cancelled); True if it finished."""
+    task = asyncio.ensure_future(work)
+    await asyncio.wait([task, stopping], return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        task.result()
+        return True
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+    return False
 
 
 class DigestReporting:
@@ -51,9 +70,9 @@ class DigestReporting:
         self.settings = settings
 
     async def build(self, period: str, now: datetime, current: bool = False) -> Digest:
-        if period not in PERIODS:
+        if not is_period(period):
             raise ValueError(f"unknown digest period {period!r}")
-        return await build_digest(self.reports, self.settings, period, now, current=current)  # type: ignore[arg-type]
+        return await build_digest(self.reports, self.settings, period, now, current=current)
 
     async def digest(self, period: str, now: datetime, current: bool = False) -> tuple[str, bytes | None]:
         digest = await self.build(period, now, current)
@@ -107,54 +126,63 @@ class Runtime:
     health: HealthServer
 
     async def run(self, stop: asyncio.Event) -> None:
-        tasks: list[asyncio.Task[None]] = []
-        started: list[Adapter] = []
+        """Run until `stop` is set (at any time, start-up included), or until every configured
+        platform has ended for good: then `PlatformsGone` is raised, so the process exits non-zero."""
+        tasks: list[asyncio.Task[object]] = []
+        supervisors: list[PlatformSupervisor] = []
+        stopping = asyncio.create_task(stop.wait(), name="stop-signal")
         try:
             await self.health.start()  # /healthz, /readyz, /metrics when [http] is configured
-            await upgrade(self.store.db)
-            await self.engine.resume_fan_out()
+            if not await _unless_stopped(self._prepare(), stopping):
+                return
             for adapter in self.adapters.values():
-                await self._start_adapter(adapter)
-                started.append(adapter)
-                self.health.platform_up(adapter.platform)
-                log.info("adapter started platform=%s", adapter.platform)
-            await self.scheduler.report_missed()
-            await self.scheduler.tick()
+                if isinstance(adapter, Remembering):
+                    adapter.remember_with(StoredChatMemory(self.store, self.clock))
+                supervisor = PlatformSupervisor(
+                    adapter, self.engine.on_message, on_up=self._platform_up, on_down=self.health.platform_down
+                )
+                self.worker.on_gone(adapter.platform, supervisor.gone)
+                supervisors.append(supervisor)
+                tasks.append(asyncio.create_task(supervisor.run(), name=f"platform-{adapter.platform}"))
             self.scheduler.start()
             tasks.append(asyncio.create_task(self.worker.run_forever(), name="delivery-worker"))
             tasks.append(asyncio.create_task(self._prune_forever(), name="prune"))
-            log.info(ready_line(self.settings, [a.platform for a in started], self.health.address))
-            await stop.wait()
+            first_round = asyncio.gather(*(s.first_attempt.wait() for s in supervisors))
+            if not await _unless_stopped(first_round, stopping):
+                return
+            running = [s.platform for s in supervisors if s.running]
+            log.info(ready_line(self.settings, running, self.health.address))
+            platforms = [t for t in tasks if t.get_name().startswith("platform-")]
+            if platforms:
+                all_ended: asyncio.Future[Any] = asyncio.gather(*platforms, return_exceptions=True)
+                waiting: list[asyncio.Future[Any]] = [stopping, all_ended]
+                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if not stopping.done():
+                    reasons = "; ".join(f"{s.platform}: {s.reason}" for s in supervisors)
+                    raise PlatformsGone(f"no platform left running ({reasons})")
+            else:
+                await stopping
         finally:
             log.info("feedbot stopping")
+            stopping.cancel()
             await self.health.stop()
             self.scheduler.stop()
-            for adapter in reversed(started):  # no new messages first, then let the worker finish
-                try:
-                    await adapter.stop()
-                except Exception:
-                    log.exception("adapter %s failed to stop cleanly", adapter.platform)
+            # The platforms first (no new messages), then the worker finishes what is on the wire.
             for task in tasks:
                 task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             await self.store.dispose()
 
-    async def _start_adapter(self, adapter: Adapter) -> None:
-        """Start one adapter; a platform that is unreachable for now is tried again with back-off."""
-        for attempt in range(1, START_ATTEMPTS + 1):
-            try:
-                await adapter.start(self.engine.on_message)
-                return
-            except DeliveryError as exc:
-                if exc.permanent or attempt == START_ATTEMPTS:
-                    raise
-                delay = START_BACKOFF * 2 ** (attempt - 1)
-                log.warning(
-                    "adapter %s could not start (%s); retry %d in %.0fs", adapter.platform, exc.reason, attempt, delay
-                )
-                await asyncio.sleep(delay)
+    async def _prepare(self) -> None:
+        await upgrade(self.store.db)
+        await self.engine.resume_fan_out()
+        await self.scheduler.report_missed()
+        await self.scheduler.tick()
+
+    def _platform_up(self, platform: str) -> None:
+        self.health.platform_up(platform)
+        self.worker.platform_back(platform)
 
     async def _prune_forever(self) -> None:
         while True:
@@ -176,9 +204,11 @@ def build_runtime(
     reporting: Reporting | None = None,
     worker_id: str | None = None,
     environ: Mapping[str, str] | None = None,
+    team_chats: Sequence[ChatRef] | None = None,
 ) -> Runtime:
     """Wire one feedbot process. `adapters` defaults to the platforms configured in `settings`
-    (their tokens from `environ`, default the process environment)."""
+    (their tokens from `environ`, default the process environment); `team_chats` (where results may be
+    shown besides private chats) defaults to the configured digest chats."""
     clock = clock or SystemClock()
     store = store or Store(make_engine(settings.storage.url))
     signal = OutboxSignal()
@@ -195,6 +225,7 @@ def build_runtime(
         reporting=reporting or digests_reporting,  # tests may stand in for the slow part
         outbox_signal=signal,
         metrics=metrics,
+        team_chats=team_chats,
     )
     for adapter in chosen:
         if isinstance(adapter, CatchesUp):  # reads what its platform does not replay after downtime

@@ -64,7 +64,7 @@ def cron_trigger(expr: str, timezone: ZoneInfo) -> CronTrigger:
     return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=weekday, timezone=timezone)
 
 
-class WallClockCronTrigger(BaseTrigger):
+class WallClockCronTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 ships no type hints
     """A 5-field cron in `tz` with wall-clock semantics (see the module docstring)."""
 
     def __init__(self, expr: str, tz: ZoneInfo) -> None:

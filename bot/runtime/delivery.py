@@ -104,6 +104,7 @@ class DeliveryWorker:
         self._lanes: dict[tuple[str, str], tuple[asyncio.Task[None], deque[Claim]]] = {}
         self._in_flight: dict[str, int] = {}
         self._gone: dict[str, str] = {}  # platform -> why it refuses us (token revoked)
+        self._on_gone: dict[str, Callable[[PlatformGone], None]] = {}
         self._registered = False
         if signal is not None:
             signal.subscribe(self.wake)
@@ -114,6 +115,10 @@ class DeliveryWorker:
     @property
     def gone(self) -> Mapping[str, str]:
         return self._gone
+
+    def on_gone(self, platform: str, callback: Callable[[PlatformGone], None]) -> None:
+        """Who hears that `platform` refuses us for good (the runtime's supervisor stops it)."""
+        self._on_gone[platform] = callback
 
     def platform_back(self, platform: str) -> None:
         """The adapter of `platform` works again (restarted with a new token)."""
@@ -402,14 +407,20 @@ class DeliveryWorker:
             log.error("%s: the platform refused our message: %s", what, exc.reason)
             await unit.outbox.fail(claim, exc.reason)
         elif isinstance(exc, PlatformGone):
-            if claim.platform not in self._gone:
+            # Not the customer's doing: the delivery waits, unchanged, for the platform to come back.
+            callback = self._on_gone.get(claim.platform)
+            if claim.platform not in self._gone and callback is None:
                 log.error("%s refuses us (%s): no more sends there until it is fixed", claim.platform, exc.reason)
             self._gone[claim.platform] = exc.reason
-            await unit.outbox.hold(claim, now)
+            await unit.outbox.hold(claim, now, exc.parts_sent)
+            if callback is not None:
+                callback(exc)
         elif claim.attempts >= self.settings.engine.max_attempts:
             self._count(claim, "gave_up")
             log.warning("%s: gave up after %d attempts: %s", what, claim.attempts, exc.reason)
             await unit.outbox.fail(claim, f"gave up after {claim.attempts} attempts: {exc.reason}")
         else:
             self._count(claim, "retry")
-            await unit.outbox.retry(claim, exc.reason, now + retry_delay(claim.attempts, exc.retry_after))
+            await unit.outbox.retry(
+                claim, exc.reason, now + retry_delay(claim.attempts, exc.retry_after), exc.parts_sent
+            )

@@ -104,6 +104,9 @@ class HealthServer:
     def platform_up(self, platform: str) -> None:
         self.platforms.up(platform)
 
+    def platform_down(self, platform: str) -> None:
+        self.platforms.down(platform)
+
     @property
     def address(self) -> str | None:
         """`http://host:port` once listening."""

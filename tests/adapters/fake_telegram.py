@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -32,6 +33,8 @@ JSON = dict[str, Any]
 _OBJECT_PARAMS = {"reply_markup", "reply_parameters", "commands", "scope", "allowed_updates", "link_preview_options"}
 _COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+WEBHOOK_PORTS = (443, 80, 88, 8443)
+ANONYMOUS_ADMIN: JSON = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are exactly the "
     "same as a current content and reply markup of the message"
@@ -43,16 +46,21 @@ def utf16_len(text: str) -> int:
 
 
 class BotApiError(Exception):
-    def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
+    def __init__(
+        self, status: int, description: str, retry_after: int | None = None, migrate_to: int | None = None
+    ) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
         self.retry_after = retry_after
+        self.migrate_to = migrate_to
 
     def payload(self) -> JSON:
         body: JSON = {"ok": False, "error_code": self.status, "description": self.description}
         if self.retry_after is not None:
             body["parameters"] = {"retry_after": self.retry_after}
+        if self.migrate_to is not None:
+            body["parameters"] = {"migrate_to_chat_id": self.migrate_to}
         return body
 
 
@@ -139,6 +147,7 @@ class _Failure:
     retry_after: int | None
     chat_id: int | None
     times: int | None  # None: until cleared
+    skip: int = 0  # matching calls let through before the failures start
 
 
 class FakeTelegram:
@@ -169,16 +178,24 @@ class FakeTelegram:
         self.calls: list[tuple[str, JSON]] = []
         self.commands: dict[tuple[str, str], list[JSON]] = {}  # (scope key, language) -> commands
         self.webhook: JSON = {"url": ""}
+        self.webhook_error: tuple[int, str] | None = None  # (date, message) of the last failed webhook call
+        self.webhook_timeout = 60.0  # seconds Telegram waits for a webhook answer before trying again
+        self.callback_lifetime = 15.0  # seconds a callback query can still be answered (Telegram: about 15)
         self.allowed_updates: list[str] | None = None
         self._updates: list[JSON] = []
+        self.all_updates: list[JSON] = []  # every update ever handed out, confirmed or not
         self._update_ids = itertools.count(5000)
         self._message_ids: dict[int, Iterator[int]] = {}
         self._messages: dict[tuple[int, int], BotMessage] = {}
         self._user_messages: set[tuple[int, int]] = set()
         self._known_chats: set[int] = set()  # users who opened the bot; groups it is in
+        self.left_chats: set[int] = set()  # groups the bot left (leaveChat)
+        self.migrated: dict[int, int] = {}  # group id -> the supergroup it became
         self._forbidden: dict[int, str] = {}
         self._failures: list[_Failure] = []
+        self.stalled: set[str] = set()  # methods whose calls hang (see `stall`)
         self._callbacks: dict[str, bool] = {}  # id -> answered
+        self._pressed_at: dict[str, float] = {}  # id -> when the user pressed (monotonic)
         self._callback_ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self._poll_generation = 0
@@ -200,7 +217,8 @@ class FakeTelegram:
         return self
 
     async def close(self) -> None:
-        async with self._changed:  # release getUpdates calls still waiting
+        async with self._changed:  # release getUpdates (and stalled) calls still waiting
+            self.stalled.clear()
             self._poll_generation += 1
             self._changed.notify_all()
         if self._runner is not None:
@@ -226,6 +244,9 @@ class FakeTelegram:
             return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
         params = await self._params(request)
         self.calls.append((method, params))
+        if method in self.stalled:
+            self._notify()  # the call is seen (`until`), though never answered
+            await self._changed_wait(lambda: method not in self.stalled)
         chat_id = _int(params.get("chat_id")) if method in SEND_METHODS else None
         try:
             self._maybe_fail(method, params)
@@ -294,6 +315,9 @@ class FakeTelegram:
         for failure in self._failures:
             if failure.method != method or (failure.chat_id is not None and failure.chat_id != chat_id):
                 continue
+            if failure.skip > 0:
+                failure.skip -= 1
+                continue
             if failure.times is not None:
                 failure.times -= 1
                 if failure.times <= 0:
@@ -310,8 +334,22 @@ class FakeTelegram:
         retry_after: int | None = None,
         chat_id: int | None = None,
         times: int | None = 1,
+        skip: int = 0,
     ) -> None:
-        self._failures.append(_Failure(method.lower(), status, description, retry_after, chat_id, times))
+        """The next `times` calls of `method` (after `skip` that go through) fail with `status`."""
+        self._failures.append(_Failure(method.lower(), status, description, retry_after, chat_id, times, skip))
+
+    def stall(self, method: str) -> None:
+        """Calls of `method` hang (a server that accepts and never answers) until `unstall`."""
+        self.stalled.add(method.lower())
+
+    def unstall(self, method: str) -> None:
+        self.stalled.discard(method.lower())
+        self._notify()
+
+    async def _changed_wait(self, predicate: Callable[[], bool]) -> None:
+        async with self._changed:
+            await self._changed.wait_for(predicate)
 
     def flood(self, method: str = "sendMessage", retry_after: int = 1, times: int = 1) -> None:
         """The next `times` calls get 429 Too Many Requests with parameters.retry_after."""
@@ -337,6 +375,7 @@ class FakeTelegram:
     def _push(self, kind: str, payload: JSON) -> int:
         update_id = next(self._update_ids)
         self._updates.append({"update_id": update_id, kind: payload})
+        self.all_updates.append(self._updates[-1])
         self._notify()
         return update_id
 
@@ -360,20 +399,101 @@ class FakeTelegram:
         self._notify()
 
     def send_text(self, user: FakeUser, text: str, *, group: int | None = None, reply_to: int | None = None) -> int:
-        """The user writes `text` (in their private chat, or in `group`); returns the message id."""
-        chat: JSON = user.chat if group is None else {"id": group, "type": "supergroup", "title": "Team"}
+        """The user writes `text` (in their private chat, or in `group`); returns the message id.
+
+        In a group the bot is not a member of (never added, or it left), Telegram tells the bot
+        nothing: the message is written, no update is queued.
+        """
+        msg = self._user_message(user, group)
+        msg["text"] = text
+        if text.startswith("/"):
+            msg["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        chat_id: int = msg["chat"]["id"]
+        if reply_to is not None and (chat_id, reply_to) in self._messages:
+            msg["reply_to_message"] = self._messages[(chat_id, reply_to)].as_dict(self.bot)
+        self._push_from(msg)
+        return int(msg["message_id"])
+
+    def _user_message(self, user: FakeUser, group: int | None) -> JSON:
+        chat: JSON = user.chat if group is None else self._group_chat(group)
         chat_id: int = chat["id"]
         if group is None:
             self._known_chats.add(user.id)
         message_id = self._next_message_id(chat_id)
         self._user_messages.add((chat_id, message_id))
-        msg: JSON = {"message_id": message_id, "from": user.as_dict(), "chat": chat, "date": int(time.time())}
+        return {"message_id": message_id, "from": user.as_dict(), "chat": chat, "date": int(time.time())}
+
+    def _push_from(self, msg: JSON) -> None:
+        chat_id = int(msg["chat"]["id"])
+        if chat_id < 0 and chat_id not in self._known_chats:
+            return  # the bot is not in that group: it hears nothing of it
+        self._push("message", msg)
+
+    @staticmethod
+    def _group_chat(group: int) -> JSON:
+        return {"id": group, "type": "supergroup", "title": f"Group {group}"}
+
+    def forward(self, user: FakeUser, text: str, *, origin: FakeUser) -> int:
+        """`user` forwards `origin`'s message `text` to the bot (forward_origin of type "user")."""
+        msg = self._user_message(user, None)
         msg["text"] = text
+        msg["forward_origin"] = {"type": "user", "date": int(time.time()) - 3600, "sender_user": origin.as_dict()}
+        self._push_from(msg)
+        return int(msg["message_id"])
+
+    def send_photo(self, user: FakeUser, caption: str | None = None, *, media_group: str | None = None) -> int:
+        """A photo from `user` (part of an album when `media_group` is given: each photo is its own message)."""
+        msg = self._user_message(user, None)
+        msg["photo"] = [{"file_id": f"p{msg['message_id']}", "file_unique_id": "pu", "width": 90, "height": 90}]
+        if caption is not None:
+            if utf16_len(caption) > 1024:
+                raise ValueError("Telegram clients refuse captions over 1,024 characters")
+            msg["caption"] = caption
+        if media_group is not None:
+            msg["media_group_id"] = media_group
+        self._push_from(msg)
+        return int(msg["message_id"])
+
+    def send_album(self, user: FakeUser, photos: int, caption: str | None = None) -> list[int]:
+        """An album: `photos` messages sharing a media_group_id; a caption goes on the first, as clients do."""
+        group = f"album{next(self._update_ids)}"
+        return [self.send_photo(user, caption if i == 0 else None, media_group=group) for i in range(photos)]
+
+    def migrate_group(self, group: int, supergroup: int, *, by: FakeUser, announce: bool = True) -> None:
+        """`group` is upgraded to a supergroup with the new id `supergroup`, as Telegram does: sends to the
+        old id fail with migrate_to_chat_id from now on; `announce`: the bot also gets both service
+        messages (migrate_to_chat_id in the old chat, migrate_from_chat_id in the new one)."""
+        self.migrated[group] = supergroup
+        self._known_chats.add(supergroup)
+        if not announce:
+            return
+        old_chat: JSON = {"id": group, "type": "group", "title": f"Group {group}"}
+        for chat, field_name, value in (
+            (old_chat, "migrate_to_chat_id", supergroup),
+            (self._group_chat(supergroup), "migrate_from_chat_id", group),
+        ):
+            message_id = self._next_message_id(int(chat["id"]))
+            msg: JSON = {"message_id": message_id, "from": by.as_dict(), "chat": chat, "date": int(time.time())}
+            self._push("message", msg | {field_name: value})
+
+    def add_to_group(self, user: FakeUser, group: int) -> int:
+        """`user` adds the bot to `group`: the bot gets a my_chat_member update (left -> member)."""
+        self._known_chats.add(group)
+        self.left_chats.discard(group)
+        change = {"chat": self._group_chat(group), "from": user.as_dict(), "date": int(time.time())}
+        change |= {"old_chat_member": {"user": self.bot, "status": "left"}}
+        change |= {"new_chat_member": {"user": self.bot, "status": "member"}}
+        return self._push("my_chat_member", change)
+
+    def send_anonymous(self, group: int, text: str) -> int:
+        """An anonymous group admin writes: Telegram names GroupAnonymousBot as the sender, the group as sender_chat."""
+        chat = self._group_chat(group)
+        message_id = self._next_message_id(group)
+        msg: JSON = {"message_id": message_id, "from": ANONYMOUS_ADMIN, "sender_chat": chat, "chat": chat}
+        msg |= {"date": int(time.time()), "text": text}
         if text.startswith("/"):
             msg["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
-        if reply_to is not None and (chat_id, reply_to) in self._messages:
-            msg["reply_to_message"] = self._messages[(chat_id, reply_to)].as_dict(self.bot)
-        self._push("message", msg)
+        self._push_from(msg)
         return message_id
 
     def edit_text(self, user: FakeUser, message_id: int, text: str) -> None:
@@ -397,6 +517,7 @@ class FakeTelegram:
         assert data in [d for _, d in current.buttons], f"no button {data!r} on message {message.message_id}"
         query_id = f"cq{next(self._callback_ids)}"
         self._callbacks[query_id] = False
+        self._pressed_at[query_id] = time.monotonic()
         query = {"id": query_id, "from": user.as_dict(), "chat_instance": "ci-1", "data": data}
         self._push("callback_query", query | {"message": current.as_dict(self.bot)})
         return query_id
@@ -450,16 +571,34 @@ class FakeTelegram:
         await self.until(lambda: not self._updates, within)
 
     async def deliver_webhook(self, url: str, secret: str | None = None) -> list[int]:
-        """POST pending updates to `url` like Telegram does; 2xx answers confirm them. Returns statuses."""
+        """POST pending updates to `url` like Telegram does; 2xx answers confirm them. Returns statuses.
+
+        A call not answered within `webhook_timeout` (Telegram: 60 s; status 0 here) or answered with
+        anything but 2xx leaves the update pending, to be posted again next time; `getWebhookInfo` then
+        shows the error as `last_error_message`.
+        """
         token = self.webhook.get("secret_token") if secret is None else secret
         headers = {"X-Telegram-Bot-Api-Secret-Token": token} if token else {}
         statuses = []
-        async with aiohttp.ClientSession() as session:
+        timeout = aiohttp.ClientTimeout(total=self.webhook_timeout)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
             for update in list(self._updates):
-                async with session.post(url, json=update, headers=headers) as response:
-                    statuses.append(response.status)
-                    if 200 <= response.status < 300:
-                        self._updates.remove(update)
+                try:
+                    async with session.post(url, json=update, headers=headers) as response:
+                        statuses.append(response.status)
+                        if 200 <= response.status < 300:
+                            self._updates.remove(update)
+                        else:
+                            self.webhook_error = (
+                                int(time.time()),
+                                f"Wrong response from the webhook: {response.status}",
+                            )
+                except TimeoutError:
+                    statuses.append(0)  # no answer in time: the update stays and is posted again
+                    self.webhook_error = (int(time.time()), "Read timeout expired")
+                except aiohttp.ClientConnectionError:
+                    statuses.append(0)
+                    self.webhook_error = (int(time.time()), "Connection refused")
         return statuses
 
     # ------------------------------------------------------------------ validation helpers
@@ -469,6 +608,10 @@ class FakeTelegram:
         chat_id = _int(params["chat_id"])
         if chat_id is None:
             raise BotApiError(400, "Bad Request: chat not found")
+        if chat_id in self.migrated:
+            raise BotApiError(
+                400, "Bad Request: group chat was upgraded to a supergroup chat", None, self.migrated[chat_id]
+            )
         if chat_id in self._forbidden:
             raise BotApiError(403, self._forbidden[chat_id])
         if chat_id not in self._known_chats:
@@ -606,9 +749,23 @@ class FakeTelegram:
         message.reply_markup = markup
         return message.as_dict(self.bot)
 
+    async def _m_leavechat(self, params: JSON) -> bool:
+        chat_id = _int(params.get("chat_id"))
+        if chat_id is None:
+            raise BotApiError(400, "Bad Request: chat not found")
+        if chat_id > 0:
+            raise BotApiError(400, "Bad Request: CHAT_TYPE_INVALID")
+        if chat_id not in self._known_chats:
+            raise BotApiError(403, "Forbidden: bot is not a member of the supergroup chat")
+        self._known_chats.discard(chat_id)
+        self.left_chats.add(chat_id)
+        return True
+
     async def _m_answercallbackquery(self, params: JSON) -> bool:
         query_id = str(params.get("callback_query_id", ""))
-        if self._callbacks.get(query_id, True):
+        pressed = self._pressed_at.get(query_id)
+        expired = pressed is not None and time.monotonic() - pressed > self.callback_lifetime
+        if self._callbacks.get(query_id, True) or expired:
             raise BotApiError(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
         if len(str(params.get("text", ""))) > 200:
             raise BotApiError(400, "Bad Request: MESSAGE_TOO_LONG")
@@ -623,7 +780,12 @@ class FakeTelegram:
         return str(scope["type"])
 
     def _check_scope(self, scope: JSON | None) -> str:
-        if scope and "chat_id" in scope and _int(scope["chat_id"]) not in self._known_chats:
+        chat_id = _int(scope["chat_id"]) if scope and "chat_id" in scope else None
+        if chat_id is not None and chat_id in self.migrated:
+            raise BotApiError(
+                400, "Bad Request: group chat was upgraded to a supergroup chat", None, self.migrated[chat_id]
+            )
+        if chat_id is not None and chat_id not in self._known_chats:
             raise BotApiError(400, "Bad Request: chat not found")
         return self._scope_key(scope)
 
@@ -653,10 +815,22 @@ class FakeTelegram:
         url = str(params.get("url", ""))
         if url and not url.startswith("https://"):
             raise BotApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+        if url:
+            try:
+                port = urlsplit(url).port or 443
+            except ValueError:
+                port = -1
+            if port not in WEBHOOK_PORTS:
+                raise BotApiError(
+                    400, "Bad Request: bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443"
+                )
         secret = params.get("secret_token")
         if secret is not None and not _SECRET.match(str(secret)):
             raise BotApiError(400, "Bad Request: secret token contains unallowed characters")
-        self.webhook = {"url": url, "secret_token": secret}
+        max_connections = _int(params.get("max_connections", 40))
+        if max_connections is None or not 1 <= max_connections <= 100:
+            raise BotApiError(400, "Bad Request: bad webhook: max_connections must be between 1 and 100")
+        self.webhook = {"url": url, "secret_token": secret, "max_connections": max_connections}
         if "allowed_updates" in params:
             self.allowed_updates = list(params["allowed_updates"]) or None
         self._poll_generation += 1  # a pending getUpdates is cut off
@@ -670,11 +844,16 @@ class FakeTelegram:
         return True
 
     async def _m_getwebhookinfo(self, params: JSON) -> JSON:
-        return {
+        info: JSON = {
             "url": self.webhook.get("url", ""),
             "has_custom_certificate": False,
             "pending_update_count": len(self._updates),
         }
+        if self.webhook.get("url"):
+            info["max_connections"] = self.webhook.get("max_connections", 40)
+        if self.webhook_error is not None:
+            info["last_error_date"], info["last_error_message"] = self.webhook_error
+        return info
 
 
 def _int(value: object) -> int | None:

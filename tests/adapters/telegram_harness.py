@@ -17,11 +17,11 @@ from bot.engine import Engine
 from bot.errors import HandlingDeferred
 from bot.pacing import LocalPacer, PaceRules
 from bot.runtime.app import Runtime, build_runtime
-from bot.runtime.delivery import DeliveryWorker
+from bot.runtime.chat_memory import StoredChatMemory
 from bot.types import Inbound
 from storage.store import Store
 from tests.adapters.fake_telegram import BotMessage, FakeLimits, FakeTelegram, FakeUser
-from tests.support import FakeClock, make_settings
+from tests.support import FakeClock, OnRuntime, make_settings
 
 STAFF_ID, MANAGER_ID, TEAM_GROUP = 900, 901, -1001234
 CHART = b"\x89PNG\r\n\x1a\n-fake-chart-"
@@ -71,7 +71,7 @@ class FakeReporting:
 
 
 @dataclass
-class TelegramWorld:
+class TelegramWorld(OnRuntime):
     """One bot: fake Telegram <-> PTB <-> TelegramAdapter <-> runtime (engine, outbox) <-> SQLite."""
 
     fake: FakeTelegram
@@ -79,22 +79,6 @@ class TelegramWorld:
     clock: FakeClock
     adapter: TelegramAdapter
     adapter_options: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def settings(self) -> Settings:
-        return self.runtime.settings
-
-    @property
-    def store(self) -> Store:
-        return self.runtime.store
-
-    @property
-    def engine(self) -> Engine:
-        return self.runtime.engine
-
-    @property
-    def worker(self) -> DeliveryWorker:
-        return self.runtime.worker
 
     async def say(self, user: FakeUser, text: str) -> int:
         """The user writes; returns once the bot confirmed the update and sent its replies."""
@@ -112,6 +96,7 @@ class TelegramWorld:
     async def restart(self, on_message: Callable[[Inbound], Awaitable[Handled]] | None = None) -> None:
         """A new adapter, as after a process restart (the old one must be stopped or dead)."""
         self.adapter = make_adapter(self.fake, self.settings, **self.adapter_options)
+        self.adapter.remember_with(StoredChatMemory(self.store, self.clock))
         self.runtime.adapters[self.adapter.platform] = self.adapter
         await self.adapter.start(on_message or self.engine.on_message)
 
@@ -146,6 +131,7 @@ async def open_world(
     runtime = build_runtime(
         settings, adapters=[adapter], clock=clock, store=store, reporting=FakeReporting(), registry=registry
     )
+    adapter.remember_with(StoredChatMemory(store, clock))
     await adapter.start(runtime.engine.on_message)
     return TelegramWorld(fake, runtime, clock, adapter, adapter_options)
 

@@ -24,7 +24,6 @@ from bot.catchup import OpenQuestions
 from bot.commands import CommandSpec, default_registry
 from bot.config import Settings
 from bot.customer_commands import mydata_json
-from bot.engine import Engine
 from bot.errors import (
     HandlingDeferred,
     MessageRejected,
@@ -34,7 +33,6 @@ from bot.errors import (
 )
 from bot.roles import Role
 from bot.runtime.app import Runtime, build_runtime
-from bot.runtime.delivery import DeliveryWorker
 from bot.types import ChatRef, Choice, Inbound, Outbound
 from storage.store import Store
 from tests.adapters.fake_discord import (
@@ -46,7 +44,7 @@ from tests.adapters.fake_discord import (
     RequestRecord,
     buttons,
 )
-from tests.support import FakeClock, find_customer, latest_run, make_settings
+from tests.support import FakeClock, OnRuntime, find_customer, latest_run, make_settings
 
 POLLS = {
     "polls": [
@@ -70,7 +68,7 @@ async def eventually(read: Callable[[], Awaitable[Any]], check: Callable[[Any], 
 
 
 @dataclass
-class Shop:
+class Shop(OnRuntime):
     """A Discord server with the bot in it, wired to a real engine, database and outbox."""
 
     fake: FakeDiscord
@@ -82,22 +80,6 @@ class Shop:
     adapter: DiscordAdapter
     sam: FakeUser  # staff by user id
     olga: FakeUser  # manager by role
-
-    @property
-    def store(self) -> Store:
-        return self.runtime.store
-
-    @property
-    def settings(self) -> Settings:
-        return self.runtime.settings
-
-    @property
-    def engine(self) -> Engine:
-        return self.runtime.engine
-
-    @property
-    def worker(self) -> DeliveryWorker:
-        return self.runtime.worker
 
     def member(self, name: str, *roles: str, dms_closed: bool = False) -> FakeUser:
         user = self.fake.add_user(name, dms_closed=dms_closed)

@@ -16,7 +16,7 @@ from bot import texts
 from bot.adapter import Handled
 from bot.commands import default_registry
 from bot.customer_commands import mydata_json
-from bot.errors import ConfigError, DeliveryError, RecipientUnreachable, TryLater
+from bot.errors import DeliveryError, PlatformGone, RecipientUnreachable, TryLater
 from bot.pacing import LocalPacer
 from bot.types import ChatRef, Choice, Image, Inbound, Outbound, rating_choice
 from storage.store import Store
@@ -458,7 +458,7 @@ async def test_token_never_reaches_the_logs(
     assert fake_telegram.token.split(":")[1] not in logged
 
 
-async def test_rejected_token_is_a_config_error_without_the_token(
+async def test_rejected_token_ends_the_platform_without_the_token_in_sight(
     fake_telegram: FakeTelegram, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = telegram_settings(fake_telegram)
@@ -469,7 +469,7 @@ async def test_rejected_token_is_a_config_error_without_the_token(
         return Handled()
 
     caplog.set_level(logging.DEBUG)
-    with pytest.raises(ConfigError) as raised:
+    with pytest.raises(PlatformGone, match="the Bot API rejected the token in TELEGRAM_BOT_TOKEN \\(401\\)") as raised:
         await adapter.start(nothing)
     assert "wrong-token-value" not in str(raised.value)
     assert "wrong-token-value" not in caplog.text

@@ -86,3 +86,41 @@ async def test_get_updates_offsets_and_webhook_conflict(fake: FakeTelegram, bot:
         await bot.get_updates(timeout=0)
     with pytest.raises(BadRequest, match="(?i)https url"):
         await bot.set_webhook("http://example.test/hook")
+
+
+async def test_set_webhook_ports_and_max_connections_as_telegram_checks_them(fake: FakeTelegram, bot: Bot) -> None:
+    for url in ("https://example.test:8080/hook", "https://example.test:444/hook"):
+        with pytest.raises(BadRequest, match="ports 80, 88, 443 or 8443"):
+            await bot.set_webhook(url)
+    for port in (443, 80, 88, 8443):
+        assert await bot.set_webhook(f"https://example.test:{port}/hook")
+    for bad in (0, 101):
+        with pytest.raises(BadRequest, match="max_connections"):
+            await bot.set_webhook("https://example.test/hook", max_connections=bad)
+    assert await bot.set_webhook("https://example.test/hook", max_connections=100)
+    assert (await bot.get_webhook_info()).max_connections == 100
+
+
+async def test_a_callback_query_expires(fake: FakeTelegram, bot: Bot) -> None:
+    fake.send_text(ALICE, "/start")
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("5", callback_data="rate:1:5")]])
+    await bot.send_message(ALICE.id, "rate", reply_markup=keyboard)
+    query_id = fake.press(ALICE, fake.last(ALICE.id), "rate:1:5")
+    fake.callback_lifetime = 0.0  # as if the bot answered long after the press
+    with pytest.raises(BadRequest, match="(?i)query is too old"):
+        await bot.answer_callback_query(query_id)
+
+
+async def test_forwards_albums_and_anonymous_admins_look_like_telegram_s(fake: FakeTelegram, bot: Bot) -> None:
+    critic = FakeUser(99, "Critic")
+    fake.forward(ALICE, "Great place", origin=critic)
+    fake.send_album(ALICE, 2, caption="Two views")
+    fake.add_group(-100500)
+    fake.send_anonymous(-100500, "/digest")
+    forward, first, second, anonymous = [u.message for u in await bot.get_updates(timeout=0)]
+    assert forward is not None and forward.forward_origin is not None
+    assert forward.forward_origin.sender_user.id == critic.id  # type: ignore[union-attr]
+    assert first is not None and second is not None
+    assert first.media_group_id == second.media_group_id and first.caption == "Two views" and second.caption is None
+    assert anonymous is not None and anonymous.from_user is not None and anonymous.from_user.is_bot
+    assert anonymous.sender_chat is not None and anonymous.sender_chat.id == -100500

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 
@@ -11,7 +12,7 @@ import pytest
 from adapters.telegram.client import SECRET_HEADER
 from bot.adapter import Handled
 from bot.customer_commands import mydata_json
-from bot.errors import ConfigError
+from bot.errors import ConfigError, TryLater
 from bot.types import Inbound
 from storage.store import Store
 from tests.adapters.fake_telegram import FakeTelegram, FakeUser
@@ -146,3 +147,73 @@ async def test_webhook_mode_needs_a_secret(fake_telegram: FakeTelegram) -> None:
     with pytest.raises(ConfigError, match="1-256 characters"):
         await bad.start(nothing)
     assert fake_telegram.calls == []  # refused before talking to Telegram
+
+
+async def test_max_connections_is_set_and_telegram_errors_are_logged_at_start_and_then_regularly(
+    fake_telegram: FakeTelegram, sqlite_store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_telegram.webhook_error = (1_700_000_000, "SSL error {error:0A000086:SSL routines::certificate verify failed}")
+    settings = telegram_settings(
+        fake_telegram, mode="webhook", webhook_url=PUBLIC_URL, port=free_port(), webhook_max_connections=12
+    )
+    environ = {"TELEGRAM_WEBHOOK_SECRET": SECRET}
+    async with running_world(fake_telegram, sqlite_store, settings, environ=environ, webhook_check_every=0.05) as world:
+        assert fake_telegram.webhook["max_connections"] == 12
+
+        def errors() -> list[str]:
+            return [r.getMessage() for r in caplog.records if "could not deliver to the webhook" in r.getMessage()]
+
+        assert len(errors()) == 1 and "certificate verify failed" in errors()[0]
+        calls = len(fake_telegram.calls_to("getWebhookInfo"))
+        await fake_telegram.until(lambda: len(fake_telegram.calls_to("getWebhookInfo")) >= calls + 2)
+        assert len(errors()) == 1  # the same error is logged once
+        fake_telegram.webhook_error = (1_700_000_600, "Read timeout expired")
+        await fake_telegram.until(lambda: len(fake_telegram.calls_to("getWebhookInfo")) >= calls + 4)
+        assert len(errors()) == 2 and "Read timeout expired" in errors()[1]
+        assert world.adapter is not None
+
+
+async def test_a_webhook_call_not_answered_in_time_is_posted_again(hooked: TelegramWorld) -> None:
+    fake = hooked.fake
+    fake.webhook_timeout = 0.3
+    fake.send_text(ALICE, "/start")
+    original = hooked.engine.on_message
+    slow = {"first": True}
+
+    async def slow_first(inbound: Inbound) -> Handled:
+        if slow["first"]:
+            slow["first"] = False
+            await asyncio.sleep(1.0)  # longer than Telegram waits
+        return await original(inbound)
+
+    hooked.adapter._on_message = slow_first
+    assert await fake.deliver_webhook(local_url(hooked)) == [0]
+    assert fake.pending_updates and fake.webhook_error is not None
+    assert await fake.deliver_webhook(local_url(hooked)) == [200]
+    assert not fake.pending_updates
+    await hooked.worker.drain()
+    customer = await find_customer(hooked.store, "telegram", str(ALICE.id))
+    assert customer is not None
+    assert len([m for m in fake.messages(ALICE.id) if "subscribed" in m.shown]) == 1  # handled twice, stored once
+
+
+async def test_a_passing_set_webhook_failure_leaves_nothing_half_started(fake_telegram: FakeTelegram) -> None:
+    port = free_port()
+    settings = telegram_settings(fake_telegram, mode="webhook", webhook_url=PUBLIC_URL, port=port)
+    adapter = make_adapter(fake_telegram, settings, environ={"TELEGRAM_WEBHOOK_SECRET": SECRET})
+
+    async def nothing(inbound: Inbound) -> Handled:
+        return Handled()
+
+    fake_telegram.fail("setWebhook", 502, "Bad Gateway")
+    with pytest.raises(TryLater, match="Bad Gateway"):
+        await adapter.start(nothing)
+    assert fake_telegram.webhook["url"] == ""
+    await adapter.start(nothing)  # tried again: the port is free again, nothing is left over
+    try:
+        assert fake_telegram.webhook["url"] == PUBLIC_URL
+    finally:
+        await adapter.stop()
+    fake_telegram.fail("setWebhook", 400, "Bad Request: bad webhook: Failed to resolve host")
+    with pytest.raises(ConfigError, match="telegram.webhook_url"):  # the operator's to fix: not retried
+        await adapter.start(nothing)

@@ -11,7 +11,7 @@ import pytest
 
 from adapters.local import LocalAdapter, LocalUser
 from bot.platforms import digest_chats
-from bot.runtime.app import Runtime, build_runtime
+from bot.runtime.app import PlatformsGone, Runtime, build_runtime
 from bot.types import ChatRef
 from storage.db import upgrade
 from tests.support import FakeClock, make_settings
@@ -122,30 +122,101 @@ async def test_manager_digest_command_returns_text_and_chart(tmp_path: Path) -> 
     await runtime.store.dispose()
 
 
-async def test_platform_unreachable_at_start_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import bot.runtime.app
+@pytest.fixture
+def quick_restarts(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.runtime.supervisor
 
-    monkeypatch.setattr(bot.runtime.app, "START_BACKOFF", 0.01)
-    settings = make_settings(storage={"url": f"sqlite+aiosqlite:///{tmp_path}/app.db"})
+    monkeypatch.setattr(bot.runtime.supervisor, "START_BACKOFF", 0.01)
+    monkeypatch.setattr(bot.runtime.supervisor, "START_BACKOFF_CAP", 0.02)
+
+
+def app_settings(tmp_path: Path) -> object:
+    return make_settings(storage={"url": f"sqlite+aiosqlite:///{tmp_path}/app.db"})
+
+
+@pytest.mark.usefixtures("quick_restarts")
+async def test_platform_unreachable_at_start_is_retried_with_one_line_each_time(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     adapter = LocalAdapter()
-    adapter.unreachable_starts = 2
-    runtime = build_runtime(settings, adapters=[adapter])
+    adapter.unreachable_starts = 3
+    runtime = build_runtime(app_settings(tmp_path), adapters=[adapter])  # type: ignore[arg-type]
     stop = asyncio.Event()
     task = await run_until_started(runtime, adapter, stop)
     assert adapter.started and adapter.unreachable_starts == 0
+    retries = [r.getMessage() for r in caplog.records if "could not start" in r.getMessage()]
+    assert len(retries) == 3
+    assert all(line.startswith("platform local could not start") and "storage" not in line for line in retries)
     stop.set()
     await asyncio.wait_for(task, 10)
 
 
-async def test_platform_down_for_good_stops_the_runtime_with_the_reason(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import bot.runtime.app
-    from bot.errors import DeliveryError
+@pytest.mark.usefixtures("quick_restarts")
+async def test_one_platform_down_never_blocks_the_other_which_joins_once_back(tmp_path: Path) -> None:
+    down = telegram_like_local_adapter()
+    down.unreachable_starts = 10**9  # away for now
+    up = LocalAdapter()
+    runtime = build_runtime(app_settings(tmp_path), adapters=[down, up])  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    task = await run_until_started(runtime, up, stop)
+    alice = LocalUser("1", "alice")
+    await up.say(alice, "/start")
+    await until(lambda: bool(up.received(alice)))
+    assert "You're subscribed" in up.last(alice).text
+    assert not down.started and not task.done()
+    down.unreachable_starts = 0  # back
+    await until(lambda: down.started)
+    assert down.started
+    stop.set()
+    await asyncio.wait_for(task, 10)
 
-    monkeypatch.setattr(bot.runtime.app, "START_BACKOFF", 0.01)
-    settings = make_settings(storage={"url": f"sqlite+aiosqlite:///{tmp_path}/app.db"})
+
+async def test_stop_during_start_up_ends_at_once(tmp_path: Path) -> None:
     adapter = LocalAdapter()
-    adapter.unreachable_starts = 99
-    with pytest.raises(DeliveryError, match="platform unreachable"):
-        await build_runtime(settings, adapters=[adapter]).run(asyncio.Event())
+    adapter.start_hangs = True
+    runtime = build_runtime(app_settings(tmp_path), adapters=[adapter])  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    task = asyncio.create_task(runtime.run(stop))
+    await asyncio.sleep(0.2)
+    assert not task.done()
+    stop.set()
+    await asyncio.wait_for(task, 10)  # returns, no exception
+
+
+async def test_a_platform_gone_at_start_ends_the_process_when_none_is_left(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    adapter = LocalAdapter()
+    adapter.revoked = "token revoked (401)"
+    with pytest.raises(PlatformsGone, match="no platform left running .*local: token revoked"):
+        await build_runtime(app_settings(tmp_path), adapters=[adapter]).run(asyncio.Event())  # type: ignore[arg-type]
+    gone = [r.getMessage() for r in caplog.records if "stopped for good" in r.getMessage()]
+    assert gone == ["platform local stopped for good: local: token revoked (401)"]
+
+
+@pytest.mark.usefixtures("quick_restarts")
+async def test_a_token_revoked_mid_run_ends_that_platform_only_and_leaves_customers_reachable(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    revoked, other = telegram_like_local_adapter(), LocalAdapter()
+    runtime = build_runtime(app_settings(tmp_path), adapters=[revoked, other])  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    task = await run_until_started(runtime, other, stop)
+    await until(lambda: revoked.started)
+    ann, bob = LocalUser("1", "ann"), LocalUser("2", "bob")
+    await revoked.say(ann, "/start")
+    await other.say(bob, "/start")
+    await until(lambda: bool(revoked.received(ann)) and bool(other.received(bob)))
+    revoked.revoked = "Unauthorized (401)"
+    await runtime.engine.start_run("visit", triggered_by="test")
+    await until(lambda: other.last(bob).text == "What was your favourite part?")
+    await until(lambda: not revoked.started)
+    assert not revoked.started and not task.done()  # telegram ended; the other platform goes on
+    async with runtime.store.read() as unit:
+        for platform, user in (("telegram", ann), ("local", bob)):
+            customer = await unit.customers.find(platform, user.user_id)
+            assert customer is not None and customer.reachable
+    gone = [r.getMessage() for r in caplog.records if "stopped for good" in r.getMessage()]
+    assert gone == ["platform telegram stopped for good: local: Unauthorized (401)"]
+    stop.set()
+    await asyncio.wait_for(task, 10)

@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 
 from bot import texts
-from bot.types import FORGET_NO, FORGET_YES, rating_choice
+from bot.types import FORGET_NO, FORGET_YES, InboundKind, rating_choice
 from storage.store import Store
 from tests.support import Chat, customer_tags, find_customer, make_settings, run_counts, stored_answers
 
@@ -277,3 +277,72 @@ async def test_the_welcome_promises_the_scale_the_polls_use(sqlite_store: Store)
     quiet = chat.user("q", "599")
     await chat.say(quiet, "/start")
     assert "rate it" not in chat.last_text(quiet) and "rating" not in chat.last_text(quiet)  # none promised
+
+
+async def test_a_forwarded_message_is_not_an_answer(chat: Chat) -> None:
+    ann = chat.user("ann")
+    await chat.say(ann, "/start")
+    await chat.run_poll()
+    await chat.adapter.deliver(chat.adapter.inbound(ann, "Someone else's review: 5 stars", forwarded=True))
+    await chat.worker.drain()
+    assert chat.last_text(ann) == texts.OWN_WORDS
+    assert await stored_answers(chat.store) == []
+    await chat.say(ann, "Loved the cake")  # the question is still open for their own words
+    assert [a.answer for a in await stored_answers(chat.store)] == ["Loved the cake"]
+
+
+async def test_a_photo_with_a_caption_answers_with_the_caption(chat: Chat) -> None:
+    ann = chat.user("ann")
+    await chat.say(ann, "/start")
+    await chat.run_poll()
+    await chat.adapter.deliver(chat.adapter.inbound(ann, "The terrace at sunset", kind=InboundKind.MEDIA))
+    await chat.worker.drain()
+    assert chat.last_text(ann) == texts.ASK_RATING.format(low=1, high=5)
+    assert [a.answer for a in await stored_answers(chat.store)] == ["The terrace at sunset"]
+
+
+async def test_an_album_gets_one_reply(store: Store) -> None:
+    chat = await Chat.open(store)
+    ann = chat.user("ann")
+    await chat.say(ann, "/start")
+    await chat.run_poll()
+    before = len(chat.texts(ann))
+    captions = ["Our table", "", ""]
+    for caption in captions:
+        photo = chat.adapter.inbound(ann, caption, kind=InboundKind.MEDIA, media_group="album-1")
+        await chat.adapter.deliver(photo)
+    await chat.worker.drain()
+    assert chat.texts(ann)[before:] == [texts.ASK_RATING.format(low=1, high=5)]
+    bare = [chat.adapter.inbound(ann, "", kind=InboundKind.MEDIA, media_group="album-2") for _ in range(3)]
+    for photo in bare:
+        await chat.adapter.deliver(photo)
+    await chat.worker.drain()
+    assert chat.texts(ann)[before + 1 :] == [texts.ASK_IN_WORDS]
+
+
+async def test_a_bare_number_first_is_the_rating_and_the_words_are_asked_for(store: Store) -> None:
+    chat = await Chat.open(store)
+    ann = chat.user("ann")
+    await chat.say(ann, "/start")
+    run_id = await chat.run_poll()
+    await chat.say(ann, "4")
+    assert chat.last_text(ann) == texts.ASK_WORDS.format(rating=4)
+    [stored] = await stored_answers(chat.store)
+    assert (stored.answer, stored.rating) == ("", 4)
+    await chat.say(ann, "The coffee was great")
+    assert chat.last_text(ann) == texts.THANKS
+    [stored] = await stored_answers(chat.store)
+    assert (stored.answer, stored.rating) == ("The coffee was great", 4)
+    counts = await run_counts(chat.store, run_id)
+    assert (counts.answered, counts.rated) == (1, 1)
+    await chat.say(ann, "and the cake")  # nothing open any more
+    assert chat.last_text(ann) == texts.NO_OPEN_QUESTION
+
+
+async def test_a_number_off_the_scale_is_an_answer_in_words(chat: Chat) -> None:
+    ann = chat.user("ann")
+    await chat.say(ann, "/start")
+    await chat.run_poll()
+    await chat.say(ann, "42")
+    assert chat.last_text(ann) == texts.ASK_RATING.format(low=1, high=5)
+    assert [(a.answer, a.rating) for a in await stored_answers(chat.store)] == [("42", None)]

@@ -10,6 +10,7 @@ from bot import texts
 from storage.store import Store
 from tests.support import Chat, latest_run, make_settings
 
+TEAM_CHAT = "-500"
 SETTINGS = {
     "polls": [
         {"id": "visit", "question": "What was your favourite part?"},
@@ -20,7 +21,9 @@ SETTINGS = {
 
 @pytest.fixture
 async def team(sqlite_store: Store) -> Chat:
-    chat = await Chat.open(sqlite_store, make_settings(SETTINGS), staff=("900",), managers=("901",))
+    chat = await Chat.open(
+        sqlite_store, make_settings(SETTINGS), staff=("900",), managers=("901",), team_chats=(TEAM_CHAT,)
+    )
     for name in ("ann", "bob", "cy"):
         await chat.say(chat.user(name), "/start vip" if name != "cy" else "/start")
     chat.user("staff", "900")
@@ -113,10 +116,13 @@ async def test_help_shows_staff_commands_only_to_staff(team: Chat) -> None:
     assert "/digest" in team.last_text(team.users["boss"])
 
 
-async def test_staff_commands_work_in_a_group(team: Chat) -> None:
-    await team.say_in_group(team.users["staff"], "-500", "/poll@FeedBot visit")
-    in_group = [m for m in team.adapter.outbox if m.chat.chat_id == "-500"]
+async def test_staff_commands_work_in_the_team_chat_only(team: Chat) -> None:
+    await team.say_in_group(team.users["staff"], TEAM_CHAT, "/poll@FeedBot visit")
+    in_group = [m for m in team.adapter.outbox if m.chat.chat_id == TEAM_CHAT]
     assert len(in_group) == 1 and "started" in in_group[0].text
+    await team.say_in_group(team.users["staff"], "-600", "/status")
+    [elsewhere] = [m for m in team.adapter.outbox if m.chat.chat_id == "-600"]
+    assert elsewhere.text == texts.TEAM_ONLY_HERE
 
 
 async def test_digest_arguments_choose_the_period_so_far_or_the_last_complete_one(team: Chat) -> None:

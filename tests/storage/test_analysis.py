@@ -64,17 +64,17 @@ async def exported(store: Store, settings: Settings) -> list[dict[str, Any]]:
 
 async def answer_customer(store: Store, run_id: int) -> int:
     async with AnalysisStore(store.db)._tx() as s:
-        return int((await s.exec(select(Answer.customer_id).where(Answer.run_id == run_id))).one()[0])
+        return int((await s.execute(select(Answer.customer_id).where(Answer.run_id == run_id))).one()[0])
 
 
 async def answer_customer_of(store: Store, text: str) -> int:
     async with AnalysisStore(store.db)._tx() as s:
-        return int((await s.exec(select(Answer.customer_id).where(Answer.text == text))).one()[0])
+        return int((await s.execute(select(Answer.customer_id).where(Answer.text == text))).one()[0])
 
 
 async def count(store: Store, table: type) -> int:
     async with AnalysisStore(store.db)._tx() as s:
-        return int((await s.exec(select(func.count()).select_from(table))).one()[0])
+        return int((await s.execute(select(func.count()).select_from(table))).one()[0])
 
 
 async def test_the_labelled_set_end_to_end_shows_each_answers_themes_and_tone(store: Store) -> None:
@@ -169,5 +169,5 @@ async def test_tone_in_python_and_in_sql_agree(store: Store) -> None:
     cases = [(r, 5) for r in (None, 1, 2, 3, 4, 5)] + [(r, 10) for r in (None, *range(11))]
     async with AnalysisStore(store.db)._tx() as s:
         for rating, scale in cases:
-            value = (await s.exec(select(tone_sql(literal(rating, Integer), literal(scale, Integer))))).one()[0]
+            value = (await s.execute(select(tone_sql(literal(rating, Integer), literal(scale, Integer))))).one()[0]
             assert value == tone(rating, scale), (rating, scale)
