@@ -56,10 +56,18 @@ from adapters.discord.render import (
     split_text,
 )
 from bot import texts
-from bot.adapter import Handled, OnMessage, OpenQuestionsOf
+from bot.adapter import GoneCallback, Handled, OnMessage, OpenQuestionsOf
 from bot.commands import CommandRegistry, default_registry
 from bot.config import DiscordSettings
-from bot.errors import ConfigError, DeliveryError, HandlingDeferred, MessageRejected, RecipientUnreachable, TryLater
+from bot.errors import (
+    ConfigError,
+    DeliveryError,
+    HandlingDeferred,
+    MessageRejected,
+    PlatformGone,
+    RecipientUnreachable,
+    TryLater,
+)
 from bot.pacing import LocalPacer, Pacer
 from bot.types import ChatRef, Inbound, InboundKind, Outbound, QuestionRef, answer_choice
 
@@ -121,7 +129,7 @@ class DiscordAdapter:
         self._saved_urls: tuple[str, yarl.URL] | None = None
         self._open_questions: OpenQuestionsOf | None = None
         self.failure: DeliveryError | None = None  # what ended the gateway for good, if it did
-        self._gone: asyncio.Future[DeliveryError] | None = None
+        self._on_gone: GoneCallback | None = None
         self._ready = False
         self._background: set[asyncio.Task[None]] = set()
         self._trust = GuildTrust.from_settings(settings.guild_ids, (*settings.staff_roles, *settings.manager_roles))
@@ -186,24 +194,20 @@ class DiscordAdapter:
         self._ready = True
         log.info("discord connected as %s (%d servers)", client.user, len(client.guilds))
 
+    def watch(self, on_gone: GoneCallback) -> None:
+        """`on_gone` is called when the gateway ends for good while running (token reset, intents)."""
+        self._on_gone = on_gone
+
     def _gateway_ended(self, task: asyncio.Task[None]) -> None:
         """discord.py reconnects by itself; it gives up only on fatal close codes (token reset, intents)."""
         if task is not self._task or task.cancelled() or (exc := task.exception()) is None:
             return
         self.failure = start_error(exc, self.settings.token_env)
-        if self._ready:
-            log.error("%s: discord stopped; the other platforms go on", self.failure.reason)
-        if self._gone is not None and not self._gone.done():
-            self._gone.set_result(self.failure)
-
-    async def wait_failed(self) -> DeliveryError:
-        """Returns what ended the gateway for good once it happens (for the runner to end or restart
-        the platform); sends raise it meanwhile."""
-        if self._gone is None:
-            self._gone = asyncio.get_running_loop().create_future()
-        if self.failure is not None:
-            return self.failure
-        return await asyncio.shield(self._gone)
+        if not self._ready:
+            return  # start() raises it
+        log.error("%s: discord stopped; the other platforms go on", self.failure.reason)
+        if isinstance(self.failure, PlatformGone) and self._on_gone is not None:
+            self._on_gone(self.failure)
 
     async def _wait_ready(self, client: discord.Client, task: asyncio.Task[None]) -> None:
         ready = asyncio.create_task(client.wait_until_ready())

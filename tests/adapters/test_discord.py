@@ -33,6 +33,7 @@ from bot.errors import (
 )
 from bot.roles import Role
 from bot.runtime.app import Runtime, build_runtime
+from bot.runtime.supervisor import PlatformSupervisor
 from bot.types import ChatRef, Choice, Inbound, Outbound
 from storage.store import Store
 from tests.adapters.fake_discord import (
@@ -890,15 +891,35 @@ async def test_a_token_reset_while_running_ends_discord_with_one_line(
     shop: Shop, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake = shop.fake
+    gone: list[PlatformGone] = []
+    shop.adapter.watch(gone.append)  # what the runtime's supervisor registers
     fake.close_identify_with = 4004  # the token was reset: the next IDENTIFY is refused
     with caplog.at_level(logging.ERROR, logger="feedbot.discord"):
         await fake.invalidate_sessions()
-        failure = await asyncio.wait_for(shop.adapter.wait_failed(), 10)
-    assert isinstance(failure, PlatformGone) and "4004" in failure.reason
+        await fake.until(lambda: gone, within=10, what="the platform reported gone")
+    [failure] = gone
+    assert "4004" in failure.reason
     [line] = [r.getMessage() for r in caplog.records if r.name == "feedbot.discord"]
     assert "discord gateway closed 4004" in line
     with pytest.raises(PlatformGone):
         await shop.adapter.send(Outbound(ChatRef("discord", str(shop.reports)), "hello"))
+
+
+async def test_the_supervisor_retries_a_discord_that_is_down_and_ends_it_on_a_token_reset(fake: FakeDiscord) -> None:
+    settings = make_settings(POLLS, discord={"api_base": fake.api_base})
+    adapter = new_adapter(fake, settings)
+    supervisor = PlatformSupervisor(adapter, ignore, backoff=0.01, backoff_cap=0.05)
+    fake.rate_limit("PUT", r"/applications/\d+/commands$", retry_after=120, times=2)  # down for two attempts
+    running = asyncio.create_task(supervisor.run())
+    try:
+        await fake.until(lambda: supervisor.running, within=10, what="discord started")
+        assert len(fake.requests_to("PUT", r"/applications/\d+/commands$")) == 3
+        fake.close_identify_with = 4004
+        await fake.invalidate_sessions()
+        reason = await asyncio.wait_for(running, 10)
+        assert "4004" in reason and adapter.client is None
+    finally:
+        running.cancel()
 
 
 async def test_discord_start_logs_no_voice_warnings(fake: FakeDiscord, caplog: pytest.LogCaptureFixture) -> None:
