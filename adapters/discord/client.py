@@ -315,6 +315,8 @@ class DiscordAdapter:
                 if handled is None:
                     return  # stopping
                 caught += not handled.duplicate
+                if handled.answered_runs:
+                    await self._remove_answer_buttons(message, handled.answered_runs)
         if after:
             log.info("discord caught up: %d missed messages in %d chats with open questions", caught, len(after))
 

@@ -712,6 +712,8 @@ async def test_a_dm_sent_while_the_bot_was_down_is_stored_after_the_restart_exac
     assert ask["content"] == texts.ASK_RATING.format(low=1, high=5)
     [answer] = await shop.answers(pia)
     assert answer["answer"] == "Loved the terrace"
+    question = next(m for m in fake.conversation(pia) if m["content"].startswith("What was your favourite part?"))
+    await fake.until(lambda: buttons(fake.messages[int(question["id"])]) == [], what="the Answer button removed")
     reads = {r.path for r in catch_up_reads(fake)}
     assert reads == {f"/api/v10/channels/{fake.dm_channels[u.id]}/messages" for u in (pia, quin)}  # rex answered
 
