@@ -172,6 +172,11 @@ class DiscordAdapter:
         self._register_events(client)
         try:
             await client.login(self._token)
+            if client.application is not None and client.application.bot_public:
+                log.warning(
+                    "discord: the application's Public Bot switch is on: anyone can add the bot to their own "
+                    "server; switch it off (developer portal, Bot). Staff rights hold only in guild_ids"
+                )
             if api_base != DISCORD_API:
                 # A plain Client connects to DiscordWebSocket.DEFAULT_GATEWAY whatever Route.BASE says:
                 # ask this REST root for its gateway, or the websocket would go to the real Discord.

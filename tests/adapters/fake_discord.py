@@ -220,6 +220,7 @@ class FakeDiscord:
         self.invalid_requests = 0  # 401, 403 and 429 answers: Discord bans an IP past 10,000 in 10 minutes
         self.identify: list[Json] = []
         self.allow_privileged_intents = False
+        self.bot_public = True  # Discord's default for a new application
         self.close_identify_with: int | None = None  # a gateway close code for every IDENTIFY (4004, 4014...)
         self.answer_window = ANSWER_WINDOW  # Discord's 3 seconds; tests may shorten it
         self.token_lifetime = TOKEN_LIFETIME  # an interaction's follow-ups: 15 minutes; tests may shorten it
@@ -686,7 +687,7 @@ class FakeDiscord:
                 "name": "FeedBot",
                 "description": "",
                 "icon": None,
-                "bot_public": True,
+                "bot_public": self.bot_public,
                 "bot_require_code_grant": False,
                 "owner": owner.payload(),
                 "verify_key": "0" * 64,

@@ -924,6 +924,17 @@ async def test_the_supervisor_retries_a_discord_that_is_down_and_ends_it_on_a_to
         running.cancel()
 
 
+async def test_a_public_bot_is_reported_at_start(fake: FakeDiscord, caplog: pytest.LogCaptureFixture) -> None:
+    for public in (True, False):
+        fake.bot_public = public
+        adapter = new_adapter(fake, make_settings(POLLS, discord={"api_base": fake.api_base}))
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="feedbot.discord"):
+            await adapter.start(ignore)
+        await adapter.stop()
+        assert any("Public Bot" in r.getMessage() for r in caplog.records) is public
+
+
 async def test_discord_start_logs_no_voice_warnings(fake: FakeDiscord, caplog: pytest.LogCaptureFixture) -> None:
     discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = True  # as in a fresh process
     adapter = new_adapter(fake, make_settings(POLLS, discord={"api_base": fake.api_base}))
