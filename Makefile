@@ -28,6 +28,11 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/discord_dms.py
 	$(BIN)/python bench/digest.py
 	$(BIN)/python bench/shutdown.py
+	$(BIN)/python bench/scale_out.py p1
+	$(BIN)/python bench/scale_out.py p1 --uncapped
+	$(BIN)/python bench/scale_out.py p4 --seconds 120
+	$(BIN)/python bench/scale_out.py p5
+	$(BIN)/python bench/scale_out.py failover
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -39,6 +39,10 @@ class PaceRules:
 
 
 class Pacer(Protocol):
+    # Seconds a chat rests after a send before the outbox hands out its next message: 0 when the
+    # pacer keeps the per-chat gap itself (one process), the gap when processes share the pace.
+    chat_gap: float
+
     def slot(self, chat_id: str, *, private: bool) -> AbstractAsyncContextManager[None]:
         """`async with pacer.slot(chat, private=True):` around one API call that sends to `chat`."""
         ...
@@ -91,6 +95,8 @@ _MAX_CHATS = 10_000  # idle per-chat token sets are dropped beyond this many
 
 class LocalPacer:
     """The pace of one process (see the module docstring). Time is injected for tests."""
+
+    chat_gap = 0.0  # kept here, per chat, for this process's sends
 
     def __init__(
         self,

@@ -124,6 +124,8 @@ class Delivery(SQLModel, table=True):
         UniqueConstraint("run_id", "customer_id", "kind", name="uq_delivery_run_customer_kind"),
         Index("ix_delivery_status_next", "status", "next_attempt_at"),
         Index("ix_delivery_chat_status", "platform", "chat_id", "status"),
+        # A claim walks the due rows in its order and stops at its limit (storage.outbox.claim).
+        Index("ix_delivery_claim_order", "status", "platform", "priority", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -371,3 +373,13 @@ class RunThemeQuote(SQLModel, table=True):
     )
     rating: int
     answered_at: datetime = Field(sa_column=_utc())
+
+
+class SendPace(SQLModel, table=True):
+    """One platform's send pace shared by every process (PostgreSQL): the moment the next send slot
+    starts. Processes reserve slots by moving it forward atomically (storage.pace)."""
+
+    __tablename__ = "send_pace"
+
+    platform: str = Field(primary_key=True, max_length=32)
+    next_slot_at: datetime = Field(sa_column=_utc())

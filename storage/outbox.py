@@ -14,16 +14,17 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, literal, or_, select, update
+from sqlalchemy import and_, exists, func, insert, literal, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import tables as t
 from storage.models import PRIORITY, DeliveryKind, DeliveryStatus, UTCDateTime
 
 d, r, c, a = t.delivery.c, t.poll_run.c, t.customer.c, t.answer.c
+CHAT_LOCK_SPACE = 0x66656564  # first key of the per-chat advisory locks of a claim ("feed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,32 +188,33 @@ class OutboxRepo:
         return int(result.rowcount or 0)
 
     # ------------------------------------------------------------------ claims
-    async def claim(self, worker_id: str, platforms: Sequence[str], now: datetime, limit: int) -> list[Claim]:
+    async def claim(
+        self, worker_id: str, platforms: Sequence[str], now: datetime, limit: int, *, chat_gap: float = 0.0
+    ) -> list[Claim]:
         """Claim up to `limit` due deliveries on `platforms` for `worker_id`.
 
+        `chat_gap`: a chat whose last send ended less than this many seconds ago gets nothing now
+        (the per-chat pace when several processes send; one process keeps it in its pacer).
         Rows that must not go out any more are settled here instead of being claimed: the customer
         stopped or is unreachable, the run has closed, or the customer has answered meanwhile.
         """
         if limit <= 0 or not platforms:
             return []
-        busy = t.delivery.alias("busy")
         candidates = (
             select(d.id)
             .where(
                 d.status == DeliveryStatus.PENDING,
                 d.next_attempt_at <= now,
                 d.platform.in_(list(platforms)),
-                ~exists().where(
-                    busy.c.platform == d.platform,
-                    busy.c.chat_id == d.chat_id,
-                    busy.c.status == DeliveryStatus.SENDING,
-                ),
+                ~self._chat_busy(d.platform, d.chat_id, now, chat_gap),
             )
             .order_by(d.priority, d.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
         ids = [int(x) for x in (await self.conn.execute(candidates)).scalars()]
+        if ids and self.conn.dialect.name == "postgresql":
+            ids = await self._own_chats(ids, now, chat_gap)
         if not ids:
             return []
         ids = await self._settle_unwanted(ids, now)
@@ -275,6 +277,62 @@ class OutboxRepo:
             )
             for row in rows
         ]
+
+    @staticmethod
+    def _chat_busy(platform: Any, chat_id: Any, now: datetime, chat_gap: float) -> Any:
+        """True when the chat has a send in flight, or (with `chat_gap`) one that ended too recently.
+
+        One EXISTS per status, never an OR inside one: each is then an index lookup on
+        (platform, chat_id, status) per candidate, not a scan of every row with that status.
+        """
+        in_flight = t.delivery.alias("busy")
+        busy = exists().where(
+            in_flight.c.platform == platform,
+            in_flight.c.chat_id == chat_id,
+            in_flight.c.status == DeliveryStatus.SENDING,
+        )
+        if chat_gap <= 0:
+            return busy
+        sent = t.delivery.alias("recent")
+        recent = exists().where(
+            sent.c.platform == platform,
+            sent.c.chat_id == chat_id,
+            sent.c.status == DeliveryStatus.SENT,
+            sent.c.sent_at > now - timedelta(seconds=chat_gap),
+        )
+        return or_(busy, recent)
+
+    async def _own_chats(self, ids: list[int], now: datetime, chat_gap: float) -> list[int]:
+        """PostgreSQL: keep the candidates whose chat this transaction now owns.
+
+        Another process may be claiming the same chat's previous message in a transaction not yet
+        committed; our candidate query could not see it. A transaction-scoped advisory lock per chat
+        settles it: a chat locked by another claim is skipped; once we hold a chat's lock, a fresh
+        statement (a fresh snapshot, taken after any earlier claimant committed) checks again that
+        the chat has nothing in flight and no send within `chat_gap`.
+        """
+        rows = (await self.conn.execute(select(d.id, d.platform, d.chat_id).where(d.id.in_(ids)))).all()
+        chats = sorted({(row.platform, row.chat_id) for row in rows})
+        locked = await self.conn.execute(
+            text(
+                "SELECT p, c FROM unnest(CAST(:platforms AS text[]), CAST(:chats AS text[])) AS t(p, c) "
+                "WHERE pg_try_advisory_xact_lock(:space, hashtext(p || ':' || c))"
+            ),
+            {"platforms": [p for p, _ in chats], "chats": [c for _, c in chats], "space": CHAT_LOCK_SPACE},
+        )
+        owned = {(row.p, row.c) for row in locked}
+        if owned:
+            busy = t.delivery.alias("recheck")
+            still_busy = await self.conn.execute(
+                select(busy.c.platform, busy.c.chat_id)
+                .where(
+                    tuple_(busy.c.platform, busy.c.chat_id).in_(sorted(owned)),
+                    self._chat_busy(busy.c.platform, busy.c.chat_id, now, chat_gap),
+                )
+                .distinct()
+            )
+            owned -= {(row.platform, row.chat_id) for row in still_busy}
+        return sorted(row.id for row in rows if (row.platform, row.chat_id) in owned)
 
     async def _settle_unwanted(self, ids: list[int], now: datetime) -> list[int]:
         """Skip the questions and reminders among `ids` that must not go out; returns the rest."""

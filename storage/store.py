@@ -1,8 +1,7 @@
 """The only place that opens database transactions.
 
 `Store.unit()` is one write transaction: a `Unit` whose repositories (one per aggregate: customers,
-runs, conversation, outbox, inbound, workers,
-chats) all work on the same connection, so whatever the
+runs, conversation, outbox, inbound, workers, chats, pace) all work on the same connection, so whatever the
 caller does inside commits together or not at all. `Store.read()` is a read-only one. Failures
 leave as `storage.errors` classes where the cause is known (see `classify`).
 
@@ -24,6 +23,7 @@ from storage.customers import CustomerRepo
 from storage.errors import classify
 from storage.inbound import InboundRepo
 from storage.outbox import OutboxRepo
+from storage.pace import PaceRepo
 from storage.runs import RunRepo
 from storage.workers import WorkerRepo
 
@@ -54,6 +54,7 @@ class Unit:
         self.inbound = InboundRepo(conn)
         self.workers = WorkerRepo(conn)
         self.chats = ChatRepo(conn)
+        self.pace = PaceRepo(conn)  # PostgreSQL only: the send pace shared by every process
 
 
 class Store:

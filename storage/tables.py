@@ -29,6 +29,7 @@ run_analysis: Table = SQLModel.metadata.tables["run_analysis"]
 run_theme_tally: Table = SQLModel.metadata.tables["run_theme_tally"]
 run_theme_quote: Table = SQLModel.metadata.tables["run_theme_quote"]
 platform_chat: Table = SQLModel.metadata.tables["platform_chat"]
+send_pace: Table = SQLModel.metadata.tables["send_pace"]
 
 
 def insert_ignoring_conflicts(conn: AsyncConnection, table: Table) -> Any:

@@ -218,7 +218,7 @@ def test_readme_commands_name_real_files_and_valid_feedbot_invocations() -> None
     assert "sudo sh deploy/install.sh . /opt/feedbot" in lines
     parsed = 0
     for line in lines:
-        for path in re.findall(r"\b(?:deploy/[\w.-]+|config\.example\.toml|compose\.yaml)\b", line):
+        for path in re.findall(r"\b(?:deploy/[\w.@-]+|config\.example\.toml|compose\.yaml)\b", line):
             assert (ROOT / path).exists(), (path, line)
         synopsis = re.sub(r"\[[^\]]*\]", "", line)  # optional parts of a synopsis line
         words = shlex.split(synopsis.split(" | ")[0].split(">")[0].split("&&")[-1])

@@ -127,10 +127,11 @@ class DiscordAdapter:
         self._on_message: OnMessage | None = None
         self._buttons = ButtonKit(self._on_choice, self._on_answer_button)
         self._saved_urls: tuple[str, yarl.URL] | None = None
+        self._receive = True  # False: logged in for sending (REST) only, no gateway, until `start_receiving`
         self._open_questions: OpenQuestionsOf | None = None
         self.failure: DeliveryError | None = None  # what ended the gateway for good, if it did
         self._on_gone: GoneCallback | None = None
-        self._ready = False
+        self._ready = False  # the gateway was READY once since start
         self._background: set[asyncio.Task[None]] = set()
         self._trust = GuildTrust.from_settings(settings.guild_ids, (*settings.staff_roles, *settings.manager_roles))
 
@@ -185,9 +186,8 @@ class DiscordAdapter:
             await self._trust.resolve(client.http)
             if self._sync_commands:
                 await self._sync(client, tree)
-            self._task = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
-            self._task.add_done_callback(self._gateway_ended)
-            await self._wait_ready(client, self._task)
+            if self._receive:
+                await self._connect(client)
         except START_ERRORS as exc:
             # The runner retries a TryLater with capped back-off and ends the platform on PlatformGone,
             # logging one line each time with this reason (which names Discord, never the database).
@@ -196,12 +196,50 @@ class DiscordAdapter:
         except BaseException:
             await self.stop()
             raise
+
+    async def _connect(self, client: discord.Client) -> None:
+        """The gateway connection (events in); sends need only the REST login."""
+        self._task = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
+        self._task.add_done_callback(self._gateway_ended)
+        await self._wait_ready(client, self._task)
         self._ready = True
         log.info("discord connected as %s (%d servers)", client.user, len(client.guilds))
 
     def watch(self, on_gone: GoneCallback) -> None:
         """`on_gone` is called when the gateway ends for good while running (token reset, intents)."""
         self._on_gone = on_gone
+
+    # ------------------------------------------------------------------ leadership (bot.runtime.leadership)
+    @property
+    def leader_only(self) -> bool:
+        """One gateway connection per bot token: every connection would receive every event."""
+        return True
+
+    def hold_receiving(self) -> None:
+        self._receive = False
+
+    async def start_receiving(self) -> None:
+        self._receive = True
+        if self._client is not None and self._task is None:
+            try:
+                await self._connect(self._client)
+            except START_ERRORS as exc:
+                self._task = None
+                raise start_error(exc, self.settings.token_env) from exc
+            except BaseException:
+                self._task = None
+                raise
+
+    async def stop_receiving(self) -> None:
+        """Close the gateway; the adapter logs in again for sending only."""
+        if self._task is None:
+            self._receive = False
+            return
+        on_message = self._on_message
+        await self.stop()
+        self._receive = False
+        if on_message is not None:
+            await self.start(on_message)
 
     def _gateway_ended(self, task: asyncio.Task[None]) -> None:
         """discord.py reconnects by itself; it gives up only on fatal close codes (token reset, intents)."""

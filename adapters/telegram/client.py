@@ -122,6 +122,7 @@ class TelegramAdapter:
         self._background: set[asyncio.Task[None]] = set()
         self._leaving: set[int] = set()  # unconfigured groups being left
         self._on_gone: GoneCallback | None = None
+        self._receive = True  # False: connected for sending only, until `start_receiving`
         protect_token(token)
 
     @property
@@ -149,9 +150,8 @@ class TelegramAdapter:
             await self.menus.register(bot, self.moves.route)
             if secret is not None:
                 await self._start_webhook(secret)
-            else:
-                await bot.delete_webhook()  # getUpdates refuses to work while a webhook is set
-                self._poll_task = asyncio.create_task(self._poll_forever(), name="telegram-poll")
+            elif self._receive:
+                await self._start_polling()
         except BaseException as exc:
             await self.stop()
             if isinstance(exc, TelegramError):  # PTB's message may quote the token: never let it near a log
@@ -165,6 +165,42 @@ class TelegramAdapter:
     def remember_with(self, memory: ChatMemory) -> None:
         self.moves.memory = memory
         self.menus.memory = memory
+
+    # ------------------------------------------------------------------ leadership (bot.runtime.leadership)
+    @property
+    def leader_only(self) -> bool:
+        """Long polling has one receiver per token (Telegram answers a second with 409); a webhook
+        is served by every process behind the load balancer."""
+        return self.settings.mode != "webhook"
+
+    def hold_receiving(self) -> None:
+        self._receive = False
+
+    async def start_receiving(self) -> None:
+        self._receive = True
+        if self._bot is not None and self.settings.mode != "webhook" and self._poll_task is None:
+            await self._start_polling()
+            log.info("telegram polling started")
+
+    async def stop_receiving(self) -> None:
+        """Stop polling; what is in hand is handled and confirmed (what is not comes to the next leader)."""
+        self._receive = False
+        task, self._poll_task = self._poll_task, None
+        if task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        if self._lane_tasks:
+            await asyncio.wait(list(self._lane_tasks), timeout=self.stop_grace)
+        self._advance_offset()
+        with contextlib.suppress(TelegramError):
+            await self._confirm_handled()
+        log.info("telegram polling stopped")
+
+    async def _start_polling(self) -> None:
+        await self._require_bot().delete_webhook()  # getUpdates refuses to work while a webhook is set
+        self._poll_task = asyncio.create_task(self._poll_forever(), name="telegram-poll")
 
     async def stop(self) -> None:
         """Let the updates in hand finish (up to `stop_grace`), confirm what was handled, disconnect."""

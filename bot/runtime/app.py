@@ -30,7 +30,9 @@ from bot.runtime.chat_memory import StoredChatMemory
 from bot.runtime.clock import Clock, SystemClock
 from bot.runtime.delivery import DeliveryWorker
 from bot.runtime.health import HealthServer
+from bot.runtime.leadership import Leadership
 from bot.runtime.metrics import Metrics
+from bot.runtime.scale_out import share_pace
 from bot.runtime.schedule import PollScheduler
 from bot.runtime.supervisor import PlatformSupervisor
 from bot.signals import OutboxSignal
@@ -124,6 +126,7 @@ class Runtime:
     adapters: dict[str, Adapter]
     metrics: Metrics
     health: HealthServer
+    leadership: Leadership | None = None  # several processes on PostgreSQL (bot.runtime.leadership)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set (at any time, start-up included), or until every configured
@@ -144,7 +147,10 @@ class Runtime:
                 self.worker.on_gone(adapter.platform, supervisor.gone)
                 supervisors.append(supervisor)
                 tasks.append(asyncio.create_task(supervisor.run(), name=f"platform-{adapter.platform}"))
-            self.scheduler.start()
+            if self.leadership is None:
+                self.scheduler.start()
+            else:  # the scheduler and leader-only receiving run once this process is elected
+                tasks.append(asyncio.create_task(self.leadership.run_forever(), name="leadership"))
             tasks.append(asyncio.create_task(self.worker.run_forever(), name="delivery-worker"))
             tasks.append(asyncio.create_task(self._prune_forever(), name="prune"))
             first_round = asyncio.gather(*(s.first_attempt.wait() for s in supervisors))
@@ -165,6 +171,7 @@ class Runtime:
         finally:
             log.info("feedbot stopping")
             stopping.cancel()
+            await _cancel([t for t in tasks if t.get_name() == "leadership"])  # another may lead at once
             await self.health.stop()
             self.scheduler.stop()
             # The platforms first (no new messages), then the worker finishes what is on the wire.
@@ -177,8 +184,9 @@ class Runtime:
     async def _prepare(self) -> None:
         await upgrade(self.store.db)
         await self.engine.resume_fan_out()
-        await self.scheduler.report_missed()
-        await self.scheduler.tick()
+        if self.leadership is None:  # else the elected leader does this (bot.runtime.leadership)
+            await self.scheduler.report_missed()
+            await self.scheduler.tick()
 
     def _platform_up(self, platform: str) -> None:
         self.health.platform_up(platform)
@@ -193,6 +201,14 @@ class Runtime:
             await asyncio.sleep(PRUNE_EVERY.total_seconds())
 
 
+async def _cancel(tasks: Sequence[asyncio.Task[Any]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def build_runtime(
     settings: Settings,
     *,
@@ -205,16 +221,21 @@ def build_runtime(
     worker_id: str | None = None,
     environ: Mapping[str, str] | None = None,
     team_chats: Sequence[ChatRef] | None = None,
+    scale_out: bool = False,
 ) -> Runtime:
     """Wire one feedbot process. `adapters` defaults to the platforms configured in `settings`
     (their tokens from `environ`, default the process environment); `team_chats` (where results may be
-    shown besides private chats) defaults to the configured digest chats."""
+    shown besides private chats) defaults to the configured digest chats. `scale_out` (`feedbot run`):
+    on PostgreSQL, share the send pace with the other processes (bot.runtime.scale_out) and elect
+    a leader for polling and scheduling (bot.runtime.leadership)."""
     clock = clock or SystemClock()
     store = store or Store(make_engine(settings.storage.url))
     signal = OutboxSignal()
     metrics = Metrics()  # one registry per runtime
     chosen = list(build_adapters(settings, environ, metrics=metrics) if adapters is None else adapters)
     by_platform = {adapter.platform: adapter for adapter in chosen}
+    if scale_out:
+        share_pace(chosen, store)
     digests_reporting = DigestReporting(store, settings)
     engine = Engine(
         store,
@@ -234,6 +255,11 @@ def build_runtime(
         store, by_platform, settings, clock=clock, signal=signal, worker_id=worker_id, metrics=metrics
     )
     digests = DigestPoster(store, digests_reporting, settings, signal)
+    scheduler = PollScheduler(store, settings, clock, signal=signal, on_digest=digests.post)
+    leadership = None
+    if scale_out and store.dialect == "postgresql":
+        url = store.db.url.render_as_string(hide_password=False)
+        leadership = Leadership.for_runtime(url, chosen, scheduler)
     return Runtime(
         settings=settings,
         clock=clock,
@@ -242,9 +268,10 @@ def build_runtime(
         reporting=digests_reporting,
         engine=engine,
         worker=worker,
-        scheduler=PollScheduler(store, settings, clock, signal=signal, on_digest=digests.post),
+        scheduler=scheduler,
         digests=digests,
         adapters=by_platform,
         metrics=metrics,
         health=HealthServer.for_runtime(settings.http, metrics, store.db, list(by_platform)),
+        leadership=leadership,
     )

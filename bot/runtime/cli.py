@@ -233,16 +233,18 @@ async def _check(source: ConfigSource, args: argparse.Namespace, environ: Mappin
 
 async def _run(source: ConfigSource, settings: Settings, environ: Mapping[str, str]) -> int:
     from bot.runtime.app import build_runtime
+    from storage.single_process import single_process
 
     settings.require_environment(environ)
     protect(settings.token(platform, environ) for platform in settings.platforms())
     log.info(starting_line(settings, source.path))
-    runtime = build_runtime(settings, environ=environ)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await runtime.run(stop)
+    with single_process(settings.storage.url):  # SQLite: a second `run` on the file refuses to start
+        runtime = build_runtime(settings, environ=environ, scale_out=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await runtime.run(stop)
     return EXIT_OK
 
 

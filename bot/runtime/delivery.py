@@ -241,7 +241,8 @@ class DeliveryWorker:
             if room <= 0:
                 continue
             async with self.store.unit() as unit:
-                claims = await unit.outbox.claim(self.worker_id, [platform], self.clock.now(), room)
+                gap = self.adapters[platform].pacer.chat_gap
+                claims = await unit.outbox.claim(self.worker_id, [platform], self.clock.now(), room, chat_gap=gap)
             claimed += len(claims)
             self._dispatch(claims)
         return claimed

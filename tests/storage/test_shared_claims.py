@@ -1,0 +1,60 @@
+"""Claims when several processes share one PostgreSQL database: a chat belongs to one claiming
+transaction at a time, and rests `chat_gap` seconds after a send, whichever process claims next."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from storage.models import DeliveryKind
+from storage.outbox import OutboxMessage
+from storage.store import Store
+from tests.conftest import _pg_store
+
+NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def pg_store(pg_url: str) -> AsyncIterator[Store]:
+    store = await _pg_store(pg_url)
+    yield store
+    await store.dispose()
+
+
+async def queue(store: Store, chat: str, text: str) -> int:
+    async with store.unit() as unit:
+        message = OutboxMessage(kind=DeliveryKind.REPLY, platform="telegram", chat_id=chat, body=text)
+        return await unit.outbox.queue(message, NOW)
+
+
+async def test_a_chat_claimed_in_an_open_transaction_is_skipped_by_another(pg_store: Store) -> None:
+    first = await queue(pg_store, "7", "one")
+    await queue(pg_store, "7", "two")
+    other = await queue(pg_store, "8", "other chat")
+    async with pg_store.unit() as a:
+        claimed_a = await a.outbox.claim("a", ["telegram"], NOW, 1)
+        assert [c.delivery_id for c in claimed_a] == [first]
+        # Process b claims while a has not committed: it cannot see a's claim, yet must not take
+        # chat 7's second message (it would go out beside, or before, the first).
+        async with pg_store.unit() as b:
+            claimed_b = await b.outbox.claim("b", ["telegram"], NOW, 10)
+        assert [c.delivery_id for c in claimed_b] == [other]
+    async with pg_store.unit() as b:
+        assert await b.outbox.claim("b", ["telegram"], NOW, 10) == []  # chat 7 has a send in flight
+
+
+async def test_a_chat_rests_chat_gap_after_a_send_whoever_claims_next(pg_store: Store) -> None:
+    await queue(pg_store, "7", "one")
+    second = await queue(pg_store, "7", "two")
+    async with pg_store.unit() as a:
+        (claim,) = await a.outbox.claim("a", ["telegram"], NOW, 1, chat_gap=1.0)
+    sent_at = NOW + timedelta(seconds=0.3)
+    async with pg_store.unit() as a:
+        assert await a.outbox.record_sent(claim, "m1", sent_at)
+    async with pg_store.unit() as b:
+        assert await b.outbox.claim("b", ["telegram"], sent_at + timedelta(seconds=0.9), 10, chat_gap=1.0) == []
+    async with pg_store.unit() as b:
+        later = await b.outbox.claim("b", ["telegram"], sent_at + timedelta(seconds=1.0), 10, chat_gap=1.0)
+    assert [c.delivery_id for c in later] == [second]
