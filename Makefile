@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean texts
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,21 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/scale_out.py p4 --seconds 120
 	$(BIN)/python bench/scale_out.py p5
 	$(BIN)/python bench/scale_out.py failover
+
+# Texts: extract the msgids of bot/texts.py, merge them into each language's catalog, compile the .mo
+# files (committed: they ship in the wheel). A new text stays English until its msgstr is written.
+LOCALES := bot/locale
+texts: $(BIN)/.installed
+	$(BIN)/pybabel extract -F babel.cfg --no-default-keywords -k _t:1c,2 -k _tn:1c,2,3 -c Translators: \
+		--project feedbot --copyright-holder "feedbot contributors" --no-location -w 100 -o $(LOCALES)/feedbot.pot.new .
+	@# Only a changed template is merged into the catalogs: running this twice changes nothing.
+	@if diff -q -I '^"POT-Creation-Date' $(LOCALES)/feedbot.pot $(LOCALES)/feedbot.pot.new >/dev/null 2>&1; then \
+		rm $(LOCALES)/feedbot.pot.new; echo "texts unchanged"; \
+	else \
+		mv $(LOCALES)/feedbot.pot.new $(LOCALES)/feedbot.pot; \
+		$(BIN)/pybabel update -i $(LOCALES)/feedbot.pot -d $(LOCALES) -D feedbot --no-fuzzy-matching -w 100; \
+	fi
+	$(BIN)/pybabel compile --statistics -d $(LOCALES) -D feedbot
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache

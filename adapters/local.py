@@ -28,6 +28,7 @@ class LocalUser:
     user_id: str
     name: str
     roles: frozenset[str] = frozenset()
+    language: str | None = None  # the app's language, as Telegram's language_code or Discord's locale
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +132,7 @@ class LocalAdapter:
             message_id=str(next(self._ids)),
             received_at=self._now(),
             sender_roles=user.roles,
+            language=user.language,
         )
         return replace(message, **fields)  # type: ignore[arg-type]
 

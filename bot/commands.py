@@ -14,7 +14,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from bot import texts
+from bot.i18n import Voice
 from bot.roles import Role
+from bot.texts import Text
 from bot.types import Choice, Image, Inbound, Outbound
 
 if TYPE_CHECKING:
@@ -68,13 +71,18 @@ class Place(StrEnum):
 
 
 class Reporting(Protocol):
-    """Digest and goal texts (bot.runtime wires bot.reporting.digest in); rendered outside the transaction."""
+    """Digest and goal texts (bot.runtime wires bot.reporting.digest in); rendered outside the transaction.
 
-    async def digest(self, period: str, now: datetime, current: bool = False) -> tuple[str, bytes | None]:
+    `language`: the reader's platform language (None: `[engine] language`).
+    """
+
+    async def digest(
+        self, period: str, now: datetime, current: bool = False, language: str | None = None
+    ) -> tuple[str, bytes | None]:
         """`current`: the period so far, against the same stretch of the one before; else the last complete one."""
         ...
 
-    async def goals(self, now: datetime) -> str: ...
+    async def goals(self, now: datetime, language: str | None = None) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +108,7 @@ class CommandContext:
     unit: Unit
     customer: CustomerRecord | None
     registry: CommandRegistry
+    say: Voice  # the caller's language (bot.i18n)
     prepared: Any = None
 
     def reply(self, text: str, choices: tuple[Choice, ...] = (), image: Image | None = None) -> Outbound:
@@ -121,7 +130,7 @@ class Option:
     """
 
     name: str
-    description: str
+    description: Text | str  # said in the default language, localized where the platform allows
     kind: Literal["text", "integer"] = "text"
     required: bool = False
     choices: tuple[str, ...] = ()
@@ -139,11 +148,12 @@ class CommandSpec:
     name: str
     role: Role  # the least role that may use it
     place: Place
-    help: str  # the /help line, after "/name usage – "
-    menu: str  # the platform menu's description
+    # Texts (bot.texts) are said in the caller's language; a plain string is an English msgid.
+    help: Text | str  # the /help line, after "/name usage – "
+    menu: Text | str  # the platform menu's description
     handler: Handler
     usage: str = ""  # the arguments, as shown in /help ("POLL_ID [tag]")
-    purpose: str = ""  # for Place.PRIVATE in a group: "Please message me privately to {purpose}."
+    purpose: Text | str = ""  # for Place.PRIVATE in a group: "Please message me privately to {purpose}."
     prepare: Prepare | None = None
     options: tuple[Option, ...] = ()
 
@@ -176,15 +186,13 @@ class CommandRegistry:
     def with_commands(self, *specs: CommandSpec) -> CommandRegistry:
         return CommandRegistry([*self, *specs])
 
-    def help_text(self, role: Role) -> str:
-        from bot import texts
-
-        lines = [f"{spec.signature} – {spec.help}" for spec in self if spec.role is Role.CUSTOMER]
-        text = texts.HELP_INTRO + "\n".join(lines)
-        for level, label in ((Role.STAFF, "Staff"), (Role.MANAGER, "Managers")):
+    def help_text(self, role: Role, say: Voice) -> str:
+        lines = [f"{spec.signature} – {say(spec.help)}" for spec in self if spec.role is Role.CUSTOMER]
+        text = say(texts.HELP_INTRO) + "\n\n" + "\n".join(lines)
+        for level, label in ((Role.STAFF, texts.HELP_STAFF), (Role.MANAGER, texts.HELP_MANAGERS)):
             if role >= level:
-                entries = " · ".join(f"{spec.signature} – {spec.help}" for spec in self if spec.role is level)
-                text += ("\n\n" if level is Role.STAFF else "\n") + f"{label}: {entries}"
+                entries = " · ".join(f"{spec.signature} – {say(spec.help)}" for spec in self if spec.role is level)
+                text += ("\n\n" if level is Role.STAFF else "\n") + say(label, commands=entries)
         return text
 
 

@@ -30,8 +30,10 @@ from pydantic import (
 )
 
 from bot.config_rules import cross_problems, validate_cron, webhook_url_problem
+from bot.config_texts import language_problem, question_table, text_overrides
 from bot.config_words import key_path, plain_problem, unknown_key
 from bot.errors import ConfigError
+from bot.i18n import Voice
 from storage.urls import async_url
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -214,11 +216,22 @@ class EngineSettings(_Frozen):
     privacy_url: HttpUrl | None = None
     # Languages of the answers (ISO 639-1): lemmas and stop words for themes and "also mentioned".
     languages: Annotated[tuple[str, ...], BeforeValidator(_languages)] = ("en",)
+    # The language of texts for customers whose platform language has no catalog, and of digests.
+    language: str = "en"
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _language(cls, value: object) -> object:
+        problem = language_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
 
 class PollSettings(_Frozen):
     id: str
-    question: str = Field(max_length=1000)
+    # One text, or one per language ({ en = "...", de = "..." }): see `question_in`.
+    question: Annotated[str | dict[str, str], BeforeValidator(question_table)]
     schedule: Schedule | None = None
     timezone: TimeZoneName | None = None
     rating: bool = True
@@ -234,12 +247,22 @@ class PollSettings(_Frozen):
             raise ValueError(f"use 1-40 of A-Z a-z 0-9 _ - (staff type it: /poll ID), got {value!r}")
         return value
 
-    @field_validator("question", mode="before")
+    @field_validator("question")
     @classmethod
-    def _question(cls, value: object) -> object:
-        if isinstance(value, str) and not value.strip():
-            raise ValueError("must not be empty: it is the text customers are asked")
+    def _question_length(cls, value: str | dict[str, str]) -> str | dict[str, str]:
+        if isinstance(value, str) and len(value) > 1000:
+            raise ValueError("too long: at most 1000 characters")
         return value
+
+    def question_in(self, language: str, default: str) -> str:
+        """The question in `language`, else in `default`, else the first one given."""
+        if isinstance(self.question, str):
+            return self.question
+        return self.question.get(language) or self.question.get(default) or next(iter(self.question.values()))
+
+    def translations(self) -> dict[str, str]:
+        """The question by language ({} when it is one text for every language)."""
+        return {} if isinstance(self.question, str) else dict(self.question)
 
     @field_validator("tag", mode="before")
     @classmethod
@@ -343,6 +366,12 @@ class Settings(_Frozen):
     telegram: TelegramSettings | None = None
     discord: DiscordSettings | None = None
     http: HttpSettings | None = None
+    # [texts.LANG] KEY = "...": wordings that replace the shipped ones (bot.config_texts checks them).
+    texts: dict[str, dict[str, str]] = {}
+
+    def voice(self, language: str | None) -> Voice:
+        """The texts for a platform language: its catalog when feedbot has one, else `[engine] language`."""
+        return Voice.choose(language, self.engine.language, self.texts)
 
     def poll(self, poll_id: str) -> PollSettings | None:
         return next((p for p in self.polls if p.id == poll_id), None)
@@ -498,6 +527,8 @@ def validate(
                 out.lists[name].append((i, model.model_validate(item, context=context)))
             except ValidationError as exc:
                 out.problems += _model_problems(model, exc, f"{name}[{i}]")
+    out.sections["texts"], text_problems = text_overrides(data.get("texts"))
+    out.problems += text_problems
     out.problems += cross_problems(out)
     out.problems.sort(key=in_file_order)
     return out

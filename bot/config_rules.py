@@ -112,6 +112,15 @@ def cross_problems(out: Validation) -> list[ConfigError]:
         names.setdefault(folded, i)
     problems += _port_problems(out.sections.get("telegram"), out.sections.get("http"))
     problems += _discord_role_problems(out.sections.get("discord"))
+    default = engine.language if engine is not None else "en"
+    for i, poll in out.lists["polls"]:
+        if isinstance(poll.question, dict) and default not in poll.question:
+            problems.append(
+                ConfigError(
+                    f"polls[{i}].question",
+                    f'no question in {default!r}, the default language ([engine] language): add {default} = "..."',
+                )
+            )
     return problems
 
 

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from bot import texts
 from bot.commands import TAG, CommandContext, CommandSpec, Option, Place
 from bot.effects import Decision, Pause, RequestForget, Subscribe, Unsubscribe
+from bot.i18n import Voice
 from bot.roles import Role
 from bot.types import FORGET_NO, FORGET_YES, Choice
 from storage.customers import CustomerData
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 
 async def start(ctx: CommandContext) -> Decision:
@@ -20,7 +25,7 @@ async def start(ctx: CommandContext) -> Decision:
     notes: list[str] = []
     if tag is not None and not TAG.match(tag):
         tag = None
-        notes.append(texts.BAD_TAG)
+        notes.append(ctx.say(texts.BAD_TAG))
     subscribe = Subscribe(
         platform=inbound.chat.platform,
         user_id=inbound.sender_id,
@@ -29,12 +34,31 @@ async def start(ctx: CommandContext) -> Decision:
         language=inbound.language,
         tag=tag,
     )
-    scales = frozenset(p.scale for p in ctx.settings.polls if p.rating)
-    welcome = texts.welcome(inbound.sender_name.strip()[:64], scales)
+    welcome = welcome_text(ctx.settings, ctx.say, inbound.sender_name.strip()[:64], tag)
     customer = ctx.customer
     if customer is not None and customer.paused_until is not None and customer.paused_until > ctx.now:
-        welcome = texts.RESUMED  # subscribing again ends a pause early
+        welcome = ctx.say(texts.RESUMED)  # subscribing again ends a pause early
     return Decision((subscribe,), (ctx.reply("\n".join([welcome, *notes])),))
+
+
+def welcome_text(settings: Settings, say: Voice, name: str, tag: str | None = None) -> str:
+    """The welcome, built from the polls this customer will be asked (those without a tag or with
+    theirs): the first one's question in the customer's language as the example, and the rating
+    scale those polls really use."""
+    polls = [p for p in settings.polls if p.tag in (None, tag)] or list(settings.polls)
+    scales = frozenset(p.scale for p in polls if p.rating)
+    if scales == {5}:
+        rating = say(texts.RATING_HINT, low=1, high=5)
+    elif scales == {10}:
+        rating = say(texts.RATING_HINT, low=0, high=10)
+    else:
+        rating = say(texts.RATING_HINT_ANY) if scales else ""
+    greeting = say(texts.GREETING, name=name) if name else say(texts.GREETING_NO_NAME)
+    if polls:
+        question = polls[0].question_in(say.language, settings.engine.language)
+    else:
+        question = say(texts.SAMPLE_QUESTION)
+    return say(texts.WELCOME, greeting=greeting, question=question.strip(), rating=rating)
 
 
 PAUSE_WEEKS = range(1, 13)
@@ -44,31 +68,33 @@ DEFAULT_PAUSE_WEEKS = 4
 async def pause(ctx: CommandContext) -> Decision:
     """`/pause [weeks]`: no questions for 1-12 weeks (default 4); /start resumes early."""
     if ctx.customer is None or not ctx.customer.subscribed:
-        return Decision.reply(ctx.reply(texts.NOT_SUBSCRIBED))
+        return Decision.reply(ctx.reply(ctx.say(texts.NOT_SUBSCRIBED)))
     args = ctx.command.args
     weeks = DEFAULT_PAUSE_WEEKS
     if args:
         if len(args) > 1 or not args[0].isdigit() or len(args[0]) > 2 or int(args[0]) not in PAUSE_WEEKS:
-            return Decision.reply(ctx.reply(texts.PAUSE_USAGE), customer_id=ctx.customer.id)
+            return Decision.reply(ctx.reply(ctx.say(texts.PAUSE_USAGE)), customer_id=ctx.customer.id)
         weeks = int(args[0])
     until = ctx.now + timedelta(weeks=weeks)
-    return Decision((Pause(ctx.customer.id, until),), (ctx.reply(texts.PAUSED.format(until=until)),), ctx.customer.id)
+    day = until.astimezone(ZoneInfo(ctx.settings.engine.timezone)).date()
+    paused = ctx.reply(ctx.say(texts.PAUSED, until=ctx.say.date(day, "full")))
+    return Decision((Pause(ctx.customer.id, until),), (paused,), ctx.customer.id)
 
 
 async def stop(ctx: CommandContext) -> Decision:
     if ctx.customer is None:
-        return Decision.reply(ctx.reply(texts.NOT_SUBSCRIBED))
-    return Decision((Unsubscribe(ctx.customer.id),), (ctx.reply(texts.STOPPED),), ctx.customer.id)
+        return Decision.reply(ctx.reply(ctx.say(texts.NOT_SUBSCRIBED)))
+    return Decision((Unsubscribe(ctx.customer.id),), (ctx.reply(ctx.say(texts.STOPPED)),), ctx.customer.id)
 
 
 async def mydata(ctx: CommandContext) -> Decision:
     if ctx.customer is None:
-        return Decision.reply(ctx.reply(texts.NO_DATA))
+        return Decision.reply(ctx.reply(ctx.say(texts.NO_DATA)))
     data = await ctx.unit.customers.data(ctx.customer.id)
     if data is None:
-        return Decision.reply(ctx.reply(texts.NO_DATA))
+        return Decision.reply(ctx.reply(ctx.say(texts.NO_DATA)))
     body = json.dumps(mydata_json(data), ensure_ascii=False, indent=1)
-    return Decision.reply(ctx.reply(f"{texts.MYDATA_INTRO}\n{body}"), customer_id=ctx.customer.id)
+    return Decision.reply(ctx.reply(f"{ctx.say(texts.MYDATA_INTRO)}\n{body}"), customer_id=ctx.customer.id)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -129,17 +155,22 @@ def mydata_json(data: CustomerData) -> dict[str, Any]:
 
 async def forget(ctx: CommandContext) -> Decision:
     if ctx.customer is None:
-        return Decision.reply(ctx.reply(texts.NO_DATA))
-    buttons = (Choice("Yes, erase everything", FORGET_YES), Choice("No, keep it", FORGET_NO))
-    return Decision((RequestForget(ctx.customer.id),), (ctx.reply(texts.FORGET_CONFIRM, buttons),), ctx.customer.id)
+        return Decision.reply(ctx.reply(ctx.say(texts.NO_DATA)))
+    say = ctx.say
+    buttons = (Choice(say(texts.FORGET_YES_BUTTON), FORGET_YES), Choice(say(texts.FORGET_NO_BUTTON), FORGET_NO))
+    return Decision(
+        (RequestForget(ctx.customer.id),), (ctx.reply(say(texts.FORGET_CONFIRM), buttons),), ctx.customer.id
+    )
 
 
 async def privacy(ctx: CommandContext) -> Decision:
-    return Decision.reply(ctx.reply(texts.privacy(ctx.settings.engine.privacy_url)))
+    url = ctx.settings.engine.privacy_url
+    policy = "\n" + ctx.say(texts.PRIVACY_POLICY, url=url) if url else ""
+    return Decision.reply(ctx.reply(ctx.say(texts.PRIVACY) + policy))
 
 
 async def help_(ctx: CommandContext) -> Decision:
-    return Decision.reply(ctx.reply(ctx.registry.help_text(ctx.role)))
+    return Decision.reply(ctx.reply(ctx.registry.help_text(ctx.role, ctx.say)))
 
 
 CUSTOMER_SPECS = (
@@ -147,57 +178,57 @@ CUSTOMER_SPECS = (
         "start",
         Role.CUSTOMER,
         Place.PRIVATE,
-        help="subscribe to the occasional question",
-        menu="Subscribe to the occasional feedback question",
+        help=texts.HELP_START,
+        menu=texts.MENU_START,
         handler=start,
-        purpose="subscribe",
-        options=(Option("tag", "A start code you were given (optional)"),),
+        purpose=texts.PURPOSE_START,
+        options=(Option("tag", texts.OPTION_START_TAG),),
     ),
     CommandSpec(
         "stop",
         Role.CUSTOMER,
         Place.PRIVATE,
-        help="stop receiving questions",
-        menu="Stop receiving questions",
+        help=texts.HELP_STOP,
+        menu=texts.MENU_STOP,
         handler=stop,
-        purpose="unsubscribe",
+        purpose=texts.PURPOSE_STOP,
     ),
     CommandSpec(
         "pause",
         Role.CUSTOMER,
         Place.PRIVATE,
-        help="no questions for a few weeks",
-        menu="No questions for a few weeks: /pause [weeks]",
+        help=texts.HELP_PAUSE,
+        menu=texts.MENU_PAUSE,
         handler=pause,
         usage="[weeks]",
-        purpose="pause your questions",
-        options=(Option("weeks", "For how many weeks (1-12; 4 when left out)", kind="integer", minimum=1, maximum=12),),
+        purpose=texts.PURPOSE_PAUSE,
+        options=(Option("weeks", texts.OPTION_PAUSE_WEEKS, kind="integer", minimum=1, maximum=12),),
     ),
     CommandSpec(
         "mydata",
         Role.CUSTOMER,
         Place.PRIVATE,
-        help="see everything stored about you",
-        menu="See everything stored about you",
+        help=texts.HELP_MYDATA,
+        menu=texts.MENU_MYDATA,
         handler=mydata,
-        purpose="see your data",
+        purpose=texts.PURPOSE_MYDATA,
     ),
     CommandSpec(
         "forget",
         Role.CUSTOMER,
         Place.PRIVATE,
-        help="erase everything stored about you",
-        menu="Erase everything stored about you",
+        help=texts.HELP_FORGET,
+        menu=texts.MENU_FORGET,
         handler=forget,
-        purpose="erase your data",
+        purpose=texts.PURPOSE_FORGET,
     ),
     CommandSpec(
         "privacy",
         Role.CUSTOMER,
         Place.ANYWHERE,
-        help="what is stored and why",
-        menu="What is stored about you and why",
+        help=texts.HELP_PRIVACY,
+        menu=texts.MENU_PRIVACY,
         handler=privacy,
     ),
-    CommandSpec("help", Role.CUSTOMER, Place.ANYWHERE, help="this message", menu="What this bot does", handler=help_),
+    CommandSpec("help", Role.CUSTOMER, Place.ANYWHERE, help=texts.HELP_HELP, menu=texts.MENU_HELP, handler=help_),
 )

@@ -49,6 +49,14 @@ class SetReachable:
 
 
 @dataclass(frozen=True, slots=True)
+class SetLanguage:
+    """The customer's app language changed: later questions and reminders follow it."""
+
+    customer_id: int
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
 class RecordAnswer:
     run_id: int
     customer_id: int
@@ -105,6 +113,7 @@ Effect = (
     | Unsubscribe
     | Pause
     | SetReachable
+    | SetLanguage
     | RecordAnswer
     | RateAnswer
     | EditAnswer
@@ -158,6 +167,8 @@ async def apply(unit: Unit, decision: Decision, now: datetime) -> Applied:
                 await unit.customers.set_reachable(
                     effect.platform, effect.user_id, effect.reachable, effect.reason, now
                 )
+            case SetLanguage():
+                await unit.customers.set_language(effect.customer_id, effect.language, now)
             case RecordAnswer():
                 answer_id = await unit.conversation.record_answer(
                     run_id=effect.run_id,

@@ -43,7 +43,7 @@ from bot.commands import (
 )
 from bot.config import Settings
 from bot.conversation import decide, reply, source_id
-from bot.effects import Decision, apply
+from bot.effects import Decision, SetLanguage, apply
 from bot.errors import HandlingDeferred
 from bot.platforms import digest_chats, role_policy
 from bot.roles import Role, RolePolicy
@@ -51,7 +51,9 @@ from bot.runs import RunStarted, start_run
 from bot.runtime.clock import Clock, SystemClock
 from bot.runtime.metrics import Metrics
 from bot.signals import OutboxSignal
+from bot.texts import Text
 from bot.types import ChatRef, Inbound, InboundKind
+from storage.customers import CustomerRecord
 from storage.errors import StorageRejected, StorageUnavailable, classify
 from storage.inbound import UpdateKey
 from storage.models import DeadLetterStatus
@@ -100,6 +102,13 @@ def inbound_from_json(text: str) -> Inbound:
     data["kind"] = InboundKind(data["kind"])
     data["sender_roles"] = frozenset(data.get("sender_roles", ()))
     return Inbound(**data)
+
+
+def _follow_language(decision: Decision, customer: CustomerRecord | None, inbound: Inbound) -> Decision:
+    """Keep the stored language current, so questions sent later are in the language the app now has."""
+    if customer is None or not inbound.language or inbound.language == customer.language:
+        return decision
+    return replace(decision, effects=(SetLanguage(customer.id, inbound.language), *decision.effects))
 
 
 class Engine:
@@ -253,6 +262,7 @@ class Engine:
         return self.registry.get(command.name) or self.registry.get("help")
 
     def _refusal(self, inbound: Inbound, spec: CommandSpec) -> str | None:
+        say = self.settings.voice(inbound.language)
         role = self.roles.role_of(inbound)
         if role < spec.role:
             log.warning(
@@ -262,7 +272,7 @@ class Engine:
                 inbound.sender_id,
                 role.name.lower(),
             )
-            return texts.NOT_ALLOWED.format(role="managers" if spec.role is Role.MANAGER else "staff")
+            return say(texts.NOT_ALLOWED_MANAGERS if spec.role is Role.MANAGER else texts.NOT_ALLOWED_STAFF)
         if not spec.place.allows(self._where(inbound)):
             log.warning(
                 "refused command=/%s platform=%s chat=%s user=%s: not allowed here",
@@ -272,8 +282,8 @@ class Engine:
                 inbound.sender_id,
             )
             if spec.place is Place.PRIVATE:
-                return texts.GROUP_HINT.format(what=spec.purpose)
-            return texts.TEAM_ONLY_HERE
+                return say(texts.GROUP_HINT, what=say(spec.purpose))
+            return say(texts.TEAM_ONLY_HERE)
         return None
 
     def _where(self, inbound: Inbound) -> Where:
@@ -300,12 +310,16 @@ class Engine:
                 source_id(inbound),
                 target.run_id if isinstance(target, AnswerChoice) else None,
             )
-            decision = decide(snapshot, inbound, now)
+            language = inbound.language or (snapshot.customer.language if snapshot.customer else None)
+            decision = _follow_language(
+                decide(snapshot, inbound, now, self.settings.voice(language)), snapshot.customer, inbound
+            )
             return await self._one_reply_per_album(unit, inbound, decision, now)
         refusal = self._refusal(inbound, spec)
         if refusal is not None:
             return Decision.reply(reply(inbound, refusal))
         customer = await unit.customers.find(inbound.chat.platform, inbound.sender_id, lock=True)
+        language = inbound.language or (customer.language if customer else None)
         context = CommandContext(
             inbound=inbound,
             command=command,
@@ -315,9 +329,10 @@ class Engine:
             unit=unit,
             customer=customer,
             registry=self.registry,
+            say=self.settings.voice(language),
             prepared=prepared,
         )
-        return await spec.handler(context)
+        return _follow_language(await spec.handler(context), customer, inbound)
 
     @staticmethod
     async def _one_reply_per_album(unit: Unit, inbound: Inbound, decision: Decision, now: datetime) -> Decision:
@@ -366,13 +381,14 @@ class Engine:
         self._failed.discard(key)
         return replace(handled, dead_lettered=True)
 
-    async def _settle(self, inbound: Inbound, key: UpdateKey, text: str) -> Handled:
+    async def _settle(self, inbound: Inbound, key: UpdateKey, text: Text) -> Handled:
         """Acknowledge an update that cannot be handled: claim it and tell the sender, nothing else."""
+        said = self.settings.voice(inbound.language)(text)
         try:
             async with self.store.unit() as unit:
                 if not await unit.inbound.claim(key, self.clock.now()):
                     return Handled(duplicate=True)
-                applied = await apply(unit, Decision.reply(reply(inbound, text)), self.clock.now())
+                applied = await apply(unit, Decision.reply(reply(inbound, said)), self.clock.now())
         except Exception as exc:
             raise HandlingDeferred(f"could not settle the update: {exc}") from exc
         return Handled(replies=applied.replies)

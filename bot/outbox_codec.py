@@ -8,9 +8,11 @@ snapshot of question, rating and scale (a later config change does not alter a r
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from bot import texts
+from bot.i18n import Voice
 from bot.types import ChatRef, Choice, Image, Outbound, QuestionRef
 from storage.models import DeliveryKind
 from storage.outbox import Claim, OutboxMessage
@@ -36,15 +38,21 @@ def to_row(message: Outbound, kind: DeliveryKind, *, customer_id: int | None = N
     )
 
 
-def from_claim(claim: Claim) -> Outbound:
+def from_claim(claim: Claim, voices: Callable[[str | None], Voice]) -> Outbound:
+    """`voices`: the texts for a platform language (`Settings.voice`); a question is rendered in the
+    customer's language: the run's question in it when the poll gave one, else the default one."""
     chat = ChatRef(claim.platform, claim.chat_id, claim.user_id)
     if claim.is_question:
         assert claim.run_id is not None and claim.question is not None
-        text = texts.reminder(claim.question) if claim.kind is DeliveryKind.REMINDER else claim.question
+        say = voices(claim.language)
+        question = claim.question_in(say.language) or claim.question
+        text = say(texts.REMINDER, question=question) if claim.kind is DeliveryKind.REMINDER else question
         return Outbound(
             chat=chat,
             text=text,
-            question=QuestionRef(run_id=claim.run_id, rating=claim.asks_rating, scale=claim.scale),
+            question=QuestionRef(
+                run_id=claim.run_id, rating=claim.asks_rating, scale=claim.scale, language=say.language
+            ),
         )
     body = json.loads(claim.body or "{}")
     image = None

@@ -34,13 +34,13 @@ class Platform:
 def _telegram(section: TelegramSettings, token: str, settings: Settings, metrics: Metrics | None) -> Adapter:
     from adapters.telegram import TelegramAdapter
 
-    return TelegramAdapter(section, token, metrics=metrics)
+    return TelegramAdapter(section, token, metrics=metrics, voices=settings.voice)
 
 
 def _discord(section: DiscordSettings, token: str, settings: Settings, metrics: Metrics | None) -> Adapter:
     from adapters.discord import DiscordAdapter
 
-    return DiscordAdapter(section, token, poll_ids=[p.id for p in settings.polls])
+    return DiscordAdapter(section, token, poll_ids=[p.id for p in settings.polls], voices=settings.voice)
 
 
 PLATFORMS: tuple[Platform, ...] = (

@@ -41,7 +41,8 @@ async def start_run(
     base = scheduled_for or now
     run_id = await unit.runs.create(
         poll_id=poll.id,
-        question=poll.question,
+        question=poll.question_in(settings.engine.language, settings.engine.language),
+        translations=poll.translations(),
         asks_rating=poll.rating,
         scale=poll.scale,
         tag=tag or poll.tag,

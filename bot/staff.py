@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC
 from typing import Any
 
+from babel.numbers import format_percent
+
+from bot import texts
 from bot.commands import TAG, CommandContext, CommandSpec, Option, Place, PrepareContext
 from bot.effects import Decision
 from bot.roles import Role
@@ -19,54 +23,56 @@ PERIODS = ("day", "week", "month")
 
 
 def _poll_ids(ctx: CommandContext) -> str:
-    return ", ".join(p.id for p in ctx.settings.polls) or "(none configured)"
+    return ", ".join(p.id for p in ctx.settings.polls) or ctx.say(texts.NO_POLL_IDS)
 
 
 async def poll(ctx: CommandContext) -> Decision:
-    args = ctx.command.args
-    usage = f"Usage: /poll POLL_ID [tag]. Polls: {_poll_ids(ctx)}"
+    args, say = ctx.command.args, ctx.say
+    usage = say(texts.POLL_USAGE, polls=_poll_ids(ctx))
     if not args or len(args) > 2:
         return Decision.reply(ctx.reply(usage))
     poll_id = args[0]
     tag = args[1] if len(args) > 1 else None
     if ctx.settings.poll(poll_id) is None:
-        return Decision.reply(ctx.reply(f"Unknown poll {poll_id[:64]!r}. {usage}"))
+        return Decision.reply(ctx.reply(say(texts.UNKNOWN_POLL, poll=repr(poll_id[:64]), usage=usage)))
     if tag is not None and not TAG.match(tag):
-        return Decision.reply(ctx.reply(f"Invalid tag {tag[:64]!r} (letters, digits, _ and - only). {usage}"))
+        return Decision.reply(ctx.reply(say(texts.INVALID_TAG, tag=repr(tag[:64]), usage=usage)))
     who = f"{ctx.inbound.chat.platform}:{ctx.inbound.sender_id}"
     started = await start_run(ctx.unit, ctx.settings, poll_id, triggered_by=who, tag=tag, now=ctx.now)
     assert started is not None  # manual runs have no scheduled time, so they are never duplicates
     log.info("staff started poll=%s run=%s by=%s", poll_id, started.run_id, who)
-    target = f" tagged {tag!r}" if tag else ""
-    plural = "" if started.queued == 1 else "s"
-    return Decision.reply(
-        ctx.reply(
-            f"Poll {poll_id!r} started (run {started.run_id}): {started.queued} customer{plural}{target} "
-            f"will be asked. /status {started.run_id} shows progress."
-        )
-    )
+    values = {"poll": repr(poll_id), "run": started.run_id}
+    if tag:
+        text = say.plural(texts.POLL_STARTED_TAGGED, started.queued, tag=repr(tag), **values)
+    else:
+        text = say.plural(texts.POLL_STARTED, started.queued, **values)
+    return Decision.reply(ctx.reply(text))
 
 
 async def polls(ctx: CommandContext) -> Decision:
-    settings = ctx.settings
+    settings, say = ctx.settings, ctx.say
     if not settings.polls:
-        return Decision.reply(ctx.reply("No polls are configured."))
-    lines = ["Polls:"]
+        return Decision.reply(ctx.reply(say(texts.NO_POLLS)))
+    lines = [say(texts.POLLS_HEADING)]
     for p in settings.polls:
         tz = settings.poll_timezone(p)
         if p.schedule:
             nxt = next_fire_time(p.schedule, tz, ctx.now)
-            when = nxt.astimezone(tz).strftime("%a %Y-%m-%d %H:%M %Z") if nxt else "never"
-            lines.append(f"• {p.id} – next {when} ({tz.key}; cron {p.schedule})")
+            when = (
+                f"{say.pattern(nxt, 'EEE yyyy-MM-dd HH:mm', tz)} {nxt.astimezone(tz):%Z}"
+                if nxt
+                else say(texts.POLL_NEVER)
+            )
+            lines.append(say(texts.POLL_NEXT, poll=p.id, when=when, zone=tz.key, schedule=p.schedule))
         else:
-            lines.append(f"• {p.id} – on demand only (/poll {p.id})")
+            lines.append(say(texts.POLL_ON_DEMAND, poll=p.id))
     return Decision.reply(ctx.reply("\n".join(lines)))
 
 
 async def status(ctx: CommandContext) -> Decision:
-    args = ctx.command.args
+    args, say = ctx.command.args, ctx.say
     if len(args) > 1 or (args and not args[0].isdigit()):
-        return Decision.reply(ctx.reply("Usage: /status [RUN]"))
+        return Decision.reply(ctx.reply(say(texts.STATUS_USAGE)))
     if args:
         # Validated here, so a number no id column can hold never reaches the database.
         wanted = int(args[0]) if len(args[0]) <= 10 else MAX_ID + 1
@@ -74,20 +80,34 @@ async def status(ctx: CommandContext) -> Decision:
     else:
         run = await ctx.unit.runs.latest()
     if run is None:
-        return Decision.reply(ctx.reply("No such run." if args else "No poll has run yet."))
+        return Decision.reply(ctx.reply(say(texts.NO_SUCH_RUN if args else texts.NO_RUN_YET)))
     c = await ctx.unit.runs.counts(run.id)
-    rate = f"{round(100 * c.answered / c.sent)}%" if c.sent else "n/a"
-    state = "closed" if ctx.now >= run.closes_at else "open"
-    tag = f", tag {run.tag}" if run.tag else ""
-    return Decision.reply(
-        ctx.reply(
-            f"Run {run.id} – poll {run.poll_id}{tag}, started {run.created_at:%Y-%m-%d %H:%M} UTC "
-            f"by {run.triggered_by}, {state} (closes {run.closes_at:%Y-%m-%d %H:%M} UTC)\n"
-            f"Asked {c.asked} · delivered {c.sent} · waiting {c.pending} · failed {c.failed}\n"
-            f"Answered {c.answered} ({rate}) · rated {c.rated} · reminded {c.reminded} · late {c.late}"
-            + (f" · paused {c.paused}" if c.paused else "")
+    rate = format_percent(c.answered / c.sent, locale=say.locale) if c.sent else say(texts.NOT_AVAILABLE)
+    state = say(texts.STATUS_CLOSED if ctx.now >= run.closes_at else texts.STATUS_OPEN)
+    n = say.number
+    lines = [
+        say(
+            texts.STATUS_RUN,
+            run=run.id,
+            poll=run.poll_id,
+            tag=say(texts.STATUS_TAG, tag=run.tag) if run.tag else "",
+            started=say.pattern(run.created_at, "yyyy-MM-dd HH:mm", UTC),
+            by=run.triggered_by,
+            state=state,
+            closes=say.pattern(run.closes_at, "yyyy-MM-dd HH:mm", UTC),
+        ),
+        say(texts.STATUS_COUNTS, asked=n(c.asked), sent=n(c.sent), pending=n(c.pending), failed=n(c.failed)),
+        say(
+            texts.STATUS_ANSWERS,
+            answered=n(c.answered),
+            rate=rate,
+            rated=n(c.rated),
+            reminded=n(c.reminded),
+            late=n(c.late),
         )
-    )
+        + (say(texts.STATUS_PAUSED, paused=n(c.paused)) if c.paused else ""),
+    ]
+    return Decision.reply(ctx.reply("\n".join(lines)))
 
 
 def _digest_request(ctx: PrepareContext | CommandContext) -> tuple[str, bool] | None:
@@ -111,15 +131,15 @@ async def prepare_digest(ctx: PrepareContext) -> Any:
     if request is None or ctx.reporting is None:
         return None
     period, current = request
-    return await ctx.reporting.digest(period, ctx.now, current)
+    return await ctx.reporting.digest(period, ctx.now, current, ctx.inbound.language)
 
 
 async def digest(ctx: CommandContext) -> Decision:
     request = _digest_request(ctx)
     if request is None:
-        return Decision.reply(ctx.reply("Usage: /digest [last] [day|week|month]"))
+        return Decision.reply(ctx.reply(ctx.say(texts.DIGEST_USAGE)))
     if ctx.prepared is None:
-        return Decision.reply(ctx.reply("Digests are not available in this deployment."))
+        return Decision.reply(ctx.reply(ctx.say(texts.NO_DIGESTS)))
     text, png = ctx.prepared
     image = Image(filename=f"digest-{request[0]}.png", data=png) if png else None
     return Decision.reply(ctx.reply(text, image=image))
@@ -128,12 +148,12 @@ async def digest(ctx: CommandContext) -> Decision:
 async def prepare_goals(ctx: PrepareContext) -> Any:
     if ctx.reporting is None or not ctx.settings.goals:
         return None
-    return await ctx.reporting.goals(ctx.now)
+    return await ctx.reporting.goals(ctx.now, ctx.inbound.language)
 
 
 async def goals(ctx: CommandContext) -> Decision:
     if ctx.prepared is None:
-        return Decision.reply(ctx.reply("No goals are configured ([[goals]] in the config file)."))
+        return Decision.reply(ctx.reply(ctx.say(texts.NO_GOALS)))
     return Decision.reply(ctx.reply(str(ctx.prepared)))
 
 
@@ -142,53 +162,53 @@ STAFF_SPECS = (
         "poll",
         Role.STAFF,
         Place.TEAM,
-        help="ask now",
-        menu="Ask a poll now: /poll POLL_ID [tag]",
+        help=texts.HELP_POLL,
+        menu=texts.MENU_POLL,
         handler=poll,
         usage="POLL_ID [tag]",
         options=(
-            Option("poll_id", "The poll to ask", required=True, suggest_polls=True),
-            Option("tag", "Only customers with this tag (optional)"),
+            Option("poll_id", texts.OPTION_POLL_ID, required=True, suggest_polls=True),
+            Option("tag", texts.OPTION_POLL_TAG),
         ),
     ),
     CommandSpec(
         "polls",
         Role.STAFF,
         Place.TEAM,
-        help="polls and next times",
-        menu="Configured polls and their next times",
+        help=texts.HELP_POLLS,
+        menu=texts.MENU_POLLS,
         handler=polls,
     ),
     CommandSpec(
         "status",
         Role.STAFF,
         Place.TEAM,
-        help="progress",
-        menu="Progress of a poll run: /status [RUN]",
+        help=texts.HELP_STATUS,
+        menu=texts.MENU_STATUS,
         handler=status,
         usage="[RUN]",
-        options=(Option("run", "Run number (the latest when left out)", kind="integer", minimum=1),),
+        options=(Option("run", texts.OPTION_STATUS_RUN, kind="integer", minimum=1),),
     ),
     CommandSpec(
         "digest",
         Role.MANAGER,
         Place.TEAM,
-        help="results against goals",
-        menu="Results against goals: /digest [last] [day|week|month]",
+        help=texts.HELP_DIGEST,
+        menu=texts.MENU_DIGEST,
         handler=digest,
         usage="[last] [day|week|month]",
         prepare=prepare_digest,
         options=(
-            Option("last", "The last complete period instead of this one so far", choices=("last",)),
-            Option("period", "day, week or month (the configured period when left out)", choices=PERIODS),
+            Option("last", texts.OPTION_DIGEST_LAST, choices=("last",)),
+            Option("period", texts.OPTION_DIGEST_PERIOD, choices=PERIODS),
         ),
     ),
     CommandSpec(
         "goals",
         Role.MANAGER,
         Place.TEAM,
-        help="goal status now",
-        menu="Goal status now",
+        help=texts.HELP_GOALS,
+        menu=texts.MENU_GOALS,
         handler=goals,
         prepare=prepare_goals,
     ),

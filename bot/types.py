@@ -106,6 +106,7 @@ class QuestionRef:
     run_id: int
     rating: bool
     scale: int
+    language: str | None = None  # the language it is asked in: an adapter's own words around it follow it
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,7 +121,7 @@ class CustomerRepo:
             [
                 "chat_id",
                 "display_name",
-                "language",
+                *(["language"] if language else []),  # a message without one (a Discord DM) keeps the known one
                 "subscribed",
                 "reachable",
                 "unreachable_reason",
@@ -181,6 +181,11 @@ class CustomerRepo:
         ct = t.customer_tag.c
         rows = await self.conn.execute(select(ct.tag).where(ct.customer_id == customer_id).order_by(ct.tag))
         return list(rows.scalars())
+
+    async def set_language(self, customer_id: int, language: str, now: datetime) -> None:
+        await self.conn.execute(
+            update(t.customer).where(c.id == customer_id).values(language=language[:16], updated_at=now)
+        )
 
     async def pause(self, customer_id: int, until: datetime, now: datetime) -> None:
         await self.conn.execute(

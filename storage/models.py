@@ -75,7 +75,9 @@ class PollRun(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     poll_id: str = Field(max_length=64, index=True)
-    question: str = Field(sa_column=Column(Text, nullable=False))
+    question: str = Field(sa_column=Column(Text, nullable=False))  # in the default language
+    # The question by language, as JSON ({"de": "..."}), when the poll gives it per language; else NULL.
+    question_translations: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     asks_rating: bool = Field(default=True)
     scale: int = Field(default=5)
     tag: str | None = Field(default=None, max_length=64)

@@ -11,6 +11,7 @@ that send is recorded, so each chat's messages leave one at a time and in order.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -63,6 +64,16 @@ class Claim:
     asks_rating: bool = False
     scale: int = 5
     parts_sent: int = 0  # leading parts of a multi-part message that arrived on an earlier attempt
+    question_translations: str | None = None  # JSON {language: question}, from the run
+    language: str | None = None  # the customer's platform language, as last seen
+
+    def question_in(self, language: str) -> str | None:
+        """The run's question in `language` when the poll gave one, else its default question."""
+        if self.question_translations:
+            translated = json.loads(self.question_translations).get(language)
+            if isinstance(translated, str):
+                return translated
+        return self.question
 
     @property
     def is_question(self) -> bool:
@@ -250,8 +261,12 @@ class OutboxRepo:
                 r.question,
                 r.asks_rating,
                 r.scale,
+                r.question_translations,
+                c.language,
             )
-            .select_from(t.delivery.outerjoin(t.poll_run, r.id == d.run_id))
+            .select_from(
+                t.delivery.outerjoin(t.poll_run, r.id == d.run_id).outerjoin(t.customer, c.id == d.customer_id)
+            )
             .where(d.id.in_(ids), d.claim_token == token)
             .order_by(d.priority, d.id)
         )
@@ -274,6 +289,8 @@ class OutboxRepo:
                 asks_rating=bool(row.asks_rating),
                 scale=row.scale or 5,
                 parts_sent=row.parts_sent or 0,
+                question_translations=row.question_translations,
+                language=row.language,
             )
             for row in rows
         ]

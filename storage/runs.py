@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -94,11 +96,20 @@ class RunRepo:
         closes_at: datetime,
         remind_at: datetime | None = None,
         scheduled_for: datetime | None = None,
+        translations: Mapping[str, str] | None = None,
     ) -> int | None:
-        """Insert a run; None when a scheduled run for this poll and time exists already."""
+        """Insert a run; None when a scheduled run for this poll and time exists already.
+
+        `translations`: the question by language (snapshotted with the run, like the question).
+        """
         values = {
             "poll_id": poll_id[:64],
             "question": question.replace("\x00", ""),
+            "question_translations": (
+                json.dumps({k: v.replace("\x00", "") for k, v in translations.items()}, ensure_ascii=False)
+                if translations
+                else None
+            ),
             "asks_rating": asks_rating,
             "scale": scale,
             "tag": tag[:64] if tag else None,

@@ -172,8 +172,8 @@ class Chat(OnRuntime):
         await adapter.start(runtime.engine.on_message)
         return cls(runtime, adapter, clock)
 
-    def user(self, name: str, user_id: str | None = None) -> LocalUser:
-        user = LocalUser(user_id or str(1000 + len(self.users)), name)
+    def user(self, name: str, user_id: str | None = None, language: str | None = None) -> LocalUser:
+        user = LocalUser(user_id or str(1000 + len(self.users)), name, language=language)
         self.users[name] = user
         return user
 

@@ -20,11 +20,14 @@ from pathlib import Path
 import pytest
 
 from bot import texts
+from bot.i18n import Voice
 from storage.db import make_engine
 from storage.store import Store
 from storage.urls import async_url
 from tests.adapters.fake_telegram import FakeLimits, FakeTelegram, FakeUser
 from tests.support import LineReader, stored_answers
+
+EN = Voice("en")  # the English texts, as a customer without a catalog language reads them
 
 CUSTOMERS = 300
 STAFF = FakeUser(900, "Sam")
@@ -82,7 +85,9 @@ class Customers:
                     self.rated.add(user.id)
 
     def thanked(self) -> int:
-        return sum(1 for u in self.users if any(m.shown == texts.RATING_THANKS for m in self.telegram.messages(u.id)))
+        return sum(
+            1 for u in self.users if any(m.shown == EN(texts.RATING_THANKS) for m in self.telegram.messages(u.id))
+        )
 
     async def play_until(
         self,
@@ -98,7 +103,7 @@ class Customers:
                 unthanked = [
                     u
                     for u in self.users
-                    if not any(m.shown == texts.RATING_THANKS for m in self.telegram.messages(u.id))
+                    if not any(m.shown == EN(texts.RATING_THANKS) for m in self.telegram.messages(u.id))
                 ]
                 seen = [[m.shown[:30] for m in self.telegram.messages(u.id)] for u in unthanked[:3]]
                 raise AssertionError(f"timed out: {len(self.answered)} answered, {len(self.rated)} rated; {seen}")

@@ -110,6 +110,8 @@ def test_the_wheel_carries_the_licence_and_everything_it_runs(installed: Install
     assert "License-Expression: MIT" in metadata
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert "storage/migrations/versions/0001_initial_schema.py" in names
+    for language in ("en", "de", "fr", "es"):  # compiled catalogs: texts in the customer's language
+        assert f"bot/locale/{language}/LC_MESSAGES/feedbot.mo" in names
     assert not any(n.startswith("tests/") for n in names)
     assert (ROOT / "LICENSE").read_text().startswith("MIT License\n")
 

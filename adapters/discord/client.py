@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import io
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import discord
 import yarl
@@ -31,7 +31,7 @@ from discord.http import Route
 from discord.utils import MISSING
 
 from adapters.discord.authority import GuildTrust
-from adapters.discord.commands import build_tree, personal
+from adapters.discord.commands import Descriptions, build_tree, personal
 from adapters.discord.convert import (
     PLATFORM,
     SEND_ERRORS,
@@ -68,6 +68,7 @@ from bot.errors import (
     RecipientUnreachable,
     TryLater,
 )
+from bot.i18n import Voice
 from bot.pacing import LocalPacer, Pacer
 from bot.types import ChatRef, Inbound, InboundKind, Outbound, QuestionRef, answer_choice
 
@@ -110,8 +111,11 @@ class DiscordAdapter:
         retry_backoff: float = 0.5,
         interaction_retry_for: float = INTERACTION_RETRY_FOR,
         registry: CommandRegistry | None = None,
+        voices: Callable[[str | None], Voice] | None = None,
     ) -> None:
+        """`voices`: the texts for a locale (`Settings.voice`): slash command descriptions and apologies."""
         self.settings = settings
+        self._voices = voices or (lambda code: Voice.choose(code, "en"))
         self.pacer: Pacer = pacer or LocalPacer(pace_rules(settings.send_rate))
         self.retry_backoff = retry_backoff
         self.interaction_retry_for = interaction_retry_for
@@ -125,7 +129,7 @@ class DiscordAdapter:
         self._client: discord.Client | None = None
         self._task: asyncio.Task[None] | None = None
         self._on_message: OnMessage | None = None
-        self._buttons = ButtonKit(self._on_choice, self._on_answer_button)
+        self._buttons = ButtonKit(self._on_choice, self._on_answer_button, self._voices)
         self._saved_urls: tuple[str, yarl.URL] | None = None
         self._receive = True  # False: logged in for sending (REST) only, no gateway, until `start_receiving`
         self._open_questions: OpenQuestionsOf | None = None
@@ -166,9 +170,16 @@ class DiscordAdapter:
             chunk_guilds_at_startup=False,
         )
         self._client = client
+        default = self._voices(None)
         tree = build_tree(
-            client, self._on_slash, self._poll_ids, self._registry, lambda i: self._trust.vouch(i).trusted_place
+            client,
+            self._on_slash,
+            self._poll_ids,
+            self._registry,
+            default,
+            lambda i: self._trust.vouch(i).trusted_place,
         )
+        await tree.set_translator(Descriptions(self._voices, default.language))
         client.add_dynamic_items(*self._buttons.dynamic_items)
         self._register_events(client)
         try:
@@ -396,7 +407,7 @@ class DiscordAdapter:
             # Discord never re-delivers a gateway event: say so, so the customer can send it again.
             log.error("a discord DM could not be handled chat=%s user=%s", inbound.chat.chat_id, inbound.sender_id)
             with contextlib.suppress(*SEND_ERRORS):
-                await message.channel.send(texts.ERROR, allowed_mentions=NO_MENTIONS)
+                await message.channel.send(self._voices(inbound.language)(texts.ERROR), allowed_mentions=NO_MENTIONS)
 
     async def _remove_answer_buttons(self, answer: discord.Message, runs: Sequence[int]) -> None:
         """The question answered by a plain DM loses its "Answer" button, as one answered with the form
@@ -439,7 +450,8 @@ class DiscordAdapter:
                 chat, private = ChatRef(PLATFORM, str(interaction.channel_id)), False
         except discord.HTTPException:
             log.exception("cannot open a DM with user=%s", interaction.user.id)
-            await interaction.followup.send(texts.ERROR, ephemeral=in_server)
+            sorry = self._voices(str(interaction.locale.value) if interaction.locale else None)(texts.ERROR)
+            await interaction.followup.send(sorry, ephemeral=in_server)
             return
         inbound = interaction_inbound(
             interaction, chat, text, is_private=private, ephemeral=in_server, vouched=self._trust.vouch(interaction)
@@ -465,7 +477,8 @@ class DiscordAdapter:
 
     async def _on_answer_button(self, interaction: discord.Interaction, question: QuestionRef) -> None:
         prompt = interaction.message.content if interaction.message else ""
-        await interaction.response.send_modal(AnswerModal(question, discord.utils.remove_markdown(prompt)))
+        say = self._voices(str(interaction.locale.value) if interaction.locale else question.language)
+        await interaction.response.send_modal(AnswerModal(question, discord.utils.remove_markdown(prompt), say))
 
     async def _on_modal_submit(self, interaction: discord.Interaction) -> None:
         data: Mapping[str, object] = interaction.data or {}
@@ -513,7 +526,7 @@ class DiscordAdapter:
             with contextlib.suppress(*SEND_ERRORS):
                 if restore is not None:
                     await interaction.edit_original_response(view=restore)
-                await interaction.followup.send(texts.ERROR, ephemeral=ephemeral)
+                await interaction.followup.send(self._voices(inbound.language)(texts.ERROR), ephemeral=ephemeral)
             return
         if thinking and handled.replies == 0:
             with contextlib.suppress(*SEND_ERRORS):

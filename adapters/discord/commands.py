@@ -1,6 +1,9 @@
 """feedbot's slash commands, built from the command registry (bot.commands): each becomes the text
 of the chat command ("/poll weekly vip") and goes to the engine like a typed one, so roles,
-validation and replies live in one place (bot/)."""
+validation and replies live in one place (bot/).
+
+Descriptions are in `[engine] language`, with `description_localizations` for every Discord locale
+feedbot has texts in (discord.py asks the tree's `Translator` for them when it syncs)."""
 
 from __future__ import annotations
 
@@ -12,7 +15,9 @@ import discord
 from discord import app_commands
 
 from bot.commands import CommandRegistry, CommandSpec, Option, Place
+from bot.i18n import Voice, supported
 from bot.roles import Role
+from bot.texts import Text
 
 # Staff and manager commands are hidden from ordinary members (a server's owner can grant them to
 # roles under Server Settings -> Integrations). Hiding is not the check: the engine checks the
@@ -46,7 +51,7 @@ def _annotation(option: Option) -> Any:
 
 
 def _command(
-    spec: CommandSpec, handle: SlashHandler, poll_ids: Sequence[str], trusted: Trusted
+    spec: CommandSpec, handle: SlashHandler, poll_ids: Sequence[str], say: Voice, trusted: Trusted
 ) -> app_commands.Command[Any, ..., None]:
     """A slash command whose typed options are `spec.options`, in order, as the words of the text command."""
 
@@ -59,10 +64,12 @@ def _command(
         default = inspect.Parameter.empty if option.required else None
         parameters.append(inspect.Parameter(option.name, positional, annotation=_annotation(option), default=default))
     callback.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
-    callback.__discord_app_commands_param_description__ = {o.name: o.description for o in spec.options}  # type: ignore[attr-defined]
+    callback.__discord_app_commands_param_description__ = {  # type: ignore[attr-defined]
+        o.name: app_commands.locale_str(say(o.description)[:100], text=o.description) for o in spec.options
+    }
     callback.__qualname__ = callback.__name__ = f"slash_{spec.name}"
     command: app_commands.Command[Any, ..., None] = app_commands.Command(
-        name=spec.name, description=spec.menu[:100], callback=callback
+        name=spec.name, description=app_commands.locale_str(say(spec.menu)[:100], text=spec.menu), callback=callback
     )
     if spec.role > Role.CUSTOMER:
         command.default_permissions = TEAM_PERMISSIONS
@@ -79,10 +86,33 @@ def _command(
     return command
 
 
+class Descriptions(app_commands.Translator):
+    """Command descriptions in each Discord locale we have texts for (none: Discord shows the default)."""
+
+    def __init__(self, voices: Callable[[str | None], Voice], default: str) -> None:
+        self._voices = voices
+        self._default = default
+
+    async def translate(
+        self, string: app_commands.locale_str, locale: discord.Locale, context: app_commands.TranslationContextTypes
+    ) -> str | None:
+        text = string.extras.get("text")
+        language = supported(locale.value)
+        if not isinstance(text, Text | str) or language is None or language == self._default:
+            return None
+        return self._voices(language)(text)[:100]
+
+
 def build_tree(
-    client: discord.Client, handle: SlashHandler, poll_ids: Sequence[str], registry: CommandRegistry, trusted: Trusted
+    client: discord.Client,
+    handle: SlashHandler,
+    poll_ids: Sequence[str],
+    registry: CommandRegistry,
+    say: Voice,
+    trusted: Trusted,
 ) -> app_commands.CommandTree:
+    """`say`: the default language of the descriptions (`Descriptions` gives the others)."""
     tree = app_commands.CommandTree(client)
     for spec in registry:
-        tree.add_command(_command(spec, handle, poll_ids, trusted))
+        tree.add_command(_command(spec, handle, poll_ids, say, trusted))
     return tree

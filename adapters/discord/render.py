@@ -13,6 +13,8 @@ from typing import Any
 
 import discord
 
+from bot import texts
+from bot.i18n import Voice
 from bot.types import Choice, QuestionRef
 
 MAX_CONTENT = 2000
@@ -108,7 +110,13 @@ class ButtonKit:
     get plain buttons with the same custom ids (the registered DynamicItems still answer them).
     """
 
-    def __init__(self, on_choice: ChoiceHandler, on_answer: AnswerHandler) -> None:
+    def __init__(
+        self, on_choice: ChoiceHandler, on_answer: AnswerHandler, voices: Callable[[str | None], Voice] | None = None
+    ) -> None:
+        """`voices`: the words for a language (`Settings.voice`): the Answer button's label."""
+        self._voices: Callable[[str | None], Voice] = voices or (lambda code: Voice.choose(code, "en"))
+        say_for = self._voices
+
         class ChoiceButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=CHOICE_TEMPLATE):
             def __init__(self, value: str, label: str | None = None, row: int | None = None) -> None:
                 super().__init__(
@@ -129,9 +137,13 @@ class ButtonKit:
                 await on_choice(interaction, self.value)
 
         class AnswerButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=ANSWER_TEMPLATE):
-            def __init__(self, question: QuestionRef, row: int | None = None) -> None:
+            def __init__(self, question: QuestionRef, row: int | None = None, label: str | None = None) -> None:
                 super().__init__(
-                    discord.ui.Button(label="Answer", custom_id=answer_id(question), style=discord.ButtonStyle.primary),
+                    discord.ui.Button(
+                        label=(label or say_for(question.language)(texts.ANSWER_BUTTON))[:80],
+                        custom_id=answer_id(question),
+                        style=discord.ButtonStyle.primary,
+                    ),
                     row=row,
                 )
                 self.question = question
@@ -140,7 +152,7 @@ class ButtonKit:
             async def from_custom_id(
                 cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
             ) -> AnswerButton:
-                return cls(question_from(match))
+                return cls(question_from(match), label=getattr(item, "label", None))
 
             async def callback(self, interaction: discord.Interaction) -> None:
                 await on_answer(interaction, self.question)
@@ -179,7 +191,10 @@ class ButtonKit:
             if ephemeral:
                 view.add_item(
                     discord.ui.Button(
-                        label="Answer", custom_id=answer_id(question), row=row, style=discord.ButtonStyle.primary
+                        label=self._voices(question.language)(texts.ANSWER_BUTTON)[:80],
+                        custom_id=answer_id(question),
+                        row=row,
+                        style=discord.ButtonStyle.primary,
                     )
                 )
             else:
@@ -221,11 +236,12 @@ class AnswerModal(discord.ui.Modal):
     """The answer form. Its submit is handled by custom id (`modal_values`), not by `on_submit`,
     so a form opened before a restart, or left open a long time, is still received."""
 
-    def __init__(self, question: QuestionRef, prompt: str) -> None:
-        super().__init__(title="Your answer", custom_id=modal_id(question), timeout=15 * 60)
+    def __init__(self, question: QuestionRef, prompt: str, say: Voice) -> None:
+        """`say`: the language of the customer opening it (their Discord locale)."""
+        super().__init__(title=say(texts.ANSWER_FORM_TITLE)[:45], custom_id=modal_id(question), timeout=15 * 60)
         self.add_item(
             discord.ui.TextInput(
-                label="Your answer",
+                label=say(texts.ANSWER_FORM_FIELD)[:45],
                 custom_id=ANSWER_INPUT,
                 style=discord.TextStyle.paragraph,
                 placeholder=(prompt.strip().splitlines() or [""])[0][:100] or None,
@@ -237,10 +253,10 @@ class AnswerModal(discord.ui.Modal):
             low, high = rating_bounds(question.scale)
             self.add_item(
                 discord.ui.TextInput(
-                    label=f"Rating from {low} to {high} (optional)",
+                    label=say(texts.RATING_FORM_FIELD, low=low, high=high)[:45],
                     custom_id=RATING_INPUT,
                     style=discord.TextStyle.short,
-                    placeholder=f"A number from {low} to {high}",
+                    placeholder=say(texts.RATING_FORM_HINT, low=low, high=high)[:100],
                     max_length=2,
                     required=False,
                 )

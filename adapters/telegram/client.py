@@ -55,6 +55,7 @@ from adapters.telegram.render import Part, render
 from bot.adapter import ChatMemory, GoneCallback, OnMessage
 from bot.config import TelegramSettings
 from bot.errors import ConfigError, DeliveryError, HandlingDeferred, MessageRejected, PlatformGone, TryLater
+from bot.i18n import Voice
 from bot.pacing import LocalPacer, Pacer
 from bot.runtime.metrics import Metrics
 from bot.types import Inbound, Outbound
@@ -87,7 +88,9 @@ class TelegramAdapter:
         max_lanes: int = 64,
         webhook_check_every: float = WEBHOOK_CHECK_EVERY,
         metrics: Metrics | None = None,
+        voices: Callable[[str | None], Voice] | None = None,
     ) -> None:
+        """`voices`: the texts for a language code (`Settings.voice`), for the translated menus."""
         self.settings = settings
         self._token = token
         self._environ = os.environ if environ is None else environ
@@ -101,7 +104,7 @@ class TelegramAdapter:
         self.stop_grace = stop_grace
         self.webhook_check_every = webhook_check_every
         self._webhook_error_seen: int | None = None  # last_error_date already logged
-        self.menus = CommandMenus(settings)
+        self.menus = CommandMenus(settings, voices=voices)
         self.moves = ChatMoves(settings.digest_chats)
         self._bot: Bot | None = None
         self._updates_request: HTTPXRequest | None = None
@@ -199,8 +202,12 @@ class TelegramAdapter:
         log.info("telegram polling stopped")
 
     async def _start_polling(self) -> None:
+        """Idempotent: `start` and `start_receiving` (elected while starting) may both get here."""
+        if self._poll_task is not None:
+            return
         await self._require_bot().delete_webhook()  # getUpdates refuses to work while a webhook is set
-        self._poll_task = asyncio.create_task(self._poll_forever(), name="telegram-poll")
+        if self._poll_task is None:
+            self._poll_task = asyncio.create_task(self._poll_forever(), name="telegram-poll")
 
     async def stop(self) -> None:
         """Let the updates in hand finish (up to `stop_grace`), confirm what was handled, disconnect."""
@@ -208,6 +215,7 @@ class TelegramAdapter:
         if bot is None:
             return
         self._stopping = True
+        was_running = self._poll_task is not None or self._runner is not None
         if self._poll_task is not None:
             self._poll_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -233,7 +241,8 @@ class TelegramAdapter:
         with contextlib.suppress(TelegramError):
             await bot.shutdown()
         self._bot = None
-        log.info("telegram adapter stopped")
+        if was_running:  # a start that failed half-way is cleaned up quietly (the runtime logs the failure)
+            log.info("telegram adapter stopped")
 
     def _gone(self, exc: PlatformGone) -> None:
         """The platform refuses us for good: tell the runtime (which stops us), or just log it."""

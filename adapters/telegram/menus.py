@@ -1,5 +1,9 @@
 """The command menus Telegram shows (setMyCommands): customers everywhere, staff and managers in their chats.
 
+Each menu is set in the default language (`[engine] language`, no `language_code`) and once more with
+`language_code` for every other language feedbot has texts in: Telegram shows a user the variant for
+their app's language and the default otherwise.
+
 A scope for one chat fails with "chat not found" until that person has opened the bot, so a refused
 menu is kept and set again the next time that chat writes to the bot. Each chat menu set is remembered
 (bot.adapter.ChatMemory); at start, the menus of chats that are no longer staff, managers or team chats
@@ -26,6 +30,7 @@ from adapters.telegram.redaction import redact
 from bot.adapter import ChatMemory
 from bot.commands import CommandRegistry, default_registry
 from bot.config import TelegramSettings
+from bot.i18n import Voice, languages
 from bot.roles import Role
 
 log = logging.getLogger("feedbot.telegram")
@@ -35,7 +40,7 @@ log = logging.getLogger("feedbot.telegram")
 class Menus:
     """The menus, in registry order (bot.commands describes every command once)."""
 
-    descriptions: dict[str, str]
+    descriptions: dict[str, str]  # in one language
     customer: tuple[str, ...]
     staff: tuple[str, ...]
     manager: tuple[str, ...]
@@ -43,11 +48,11 @@ class Menus:
     team_group: tuple[str, ...]
 
     @classmethod
-    def from_registry(cls, registry: CommandRegistry) -> Menus:
+    def from_registry(cls, registry: CommandRegistry, say: Voice) -> Menus:
         customer = registry.names(Role.CUSTOMER)
         staff_only, manager_only = registry.names(Role.STAFF), registry.names(Role.MANAGER)
         return cls(
-            descriptions={spec.name: spec.menu for spec in registry},
+            descriptions={spec.name: say(spec.menu)[:256] for spec in registry},
             customer=customer,
             staff=customer + staff_only,
             manager=customer + staff_only + manager_only,
@@ -64,12 +69,31 @@ def native_chat_id(chat_id: str) -> int | str:
 
 
 class CommandMenus:
-    def __init__(self, settings: TelegramSettings, registry: CommandRegistry | None = None) -> None:
+    def __init__(
+        self,
+        settings: TelegramSettings,
+        registry: CommandRegistry | None = None,
+        voices: Callable[[str | None], Voice] | None = None,
+    ) -> None:
+        """`voices`: the texts for a language code (`Settings.voice`; None: the default language)."""
         self.settings = settings
-        self.menus = Menus.from_registry(registry or default_registry())
+        registry = registry or default_registry()
+        voices = voices or (lambda code: Voice.choose(code, "en"))
+        default = voices(None)
+        self.menus = Menus.from_registry(registry, default)
+        # language_code -> the menus in that language ("" is the default, for every other language)
+        self.variants: dict[str, Menus] = {"": self.menus}
+        for code in languages():
+            if code != default.language:
+                self.variants[code] = Menus.from_registry(registry, voices(code))
         self.pending: dict[str, tuple[str, ...]] = {}  # chat id -> menu Telegram refused so far
         self.memory: ChatMemory | None = None
         self._route: Callable[[str], str] = lambda chat_id: chat_id
+
+    async def _set(self, bot: Bot, names: tuple[str, ...], scope: BotCommandScope) -> None:
+        """One menu in every language; the first refusal is raised."""
+        for code, menus in self.variants.items():
+            await bot.set_my_commands(menus.commands(names), scope=scope, language_code=code or None)
 
     def scoped(self) -> dict[str, tuple[str, ...]]:
         """Chat id -> menu for staff, managers (their private chats: chat id = user id) and team groups."""
@@ -97,7 +121,7 @@ class CommandMenus:
         ]
         for scope, names in general:
             try:
-                await bot.set_my_commands(self.menus.commands(names), scope=scope)
+                await self._set(bot, names, scope)
             except TelegramError as exc:
                 log.warning("setMyCommands (%s) failed: %s", scope.type, redact(exc.message))
         for chat_id, names in self.scoped().items():
@@ -111,7 +135,7 @@ class CommandMenus:
             return True
         scope = BotCommandScopeChat(native_chat_id(self._route(chat_id)))
         try:
-            await bot.set_my_commands(self.menus.commands(names), scope=scope)
+            await self._set(bot, names, scope)
         except TelegramError as exc:
             log.debug("setMyCommands for chat %s failed: %s", chat_id, redact(exc.message))
             return False

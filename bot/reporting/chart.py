@@ -32,6 +32,18 @@ GOAL_COLOUR = "#2E8B57"
 
 
 @dataclass(frozen=True, slots=True)
+class ChartWords:
+    """The words on the chart, in the digest's language (bot.texts); English by default."""
+
+    answers: str = "Answers"
+    rating: str = "Avg rating"
+    rate: str = "Response rate"
+    rate_axis: str = "Response %"
+    goal: str = "Goal {goal}"  # {goal}: the target, as a percent
+    empty: str = "no answers yet"
+
+
+@dataclass(frozen=True, slots=True)
 class ChartDay:
     label: str  # "Mon 2" or "later"
     answers: int  # answers that arrived that day
@@ -39,7 +51,9 @@ class ChartDay:
     response_rate: float | None  # of the questions asked that day (runs created that day), percent
 
 
-def render_chart(days: Sequence[ChartDay], goal_rate: float | None, title: str) -> bytes:
+def render_chart(
+    days: Sequence[ChartDay], goal_rate: float | None, title: str, words: ChartWords = ChartWords()
+) -> bytes:
     """A 1000x700 PNG."""
     fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
     fig.subplots_adjust(left=0.085, right=0.915, top=0.93, bottom=0.15, hspace=0.1)  # fixed: layout engines cost ~40%
@@ -48,30 +62,32 @@ def render_chart(days: Sequence[ChartDay], goal_rate: float | None, title: str) 
     positions = list(range(len(days)))
     answers = [d.answers for d in days]
 
-    answers_ax.bar(positions, answers, color=BAR_COLOUR, width=0.7, label="Answers")
+    answers_ax.bar(positions, answers, color=BAR_COLOUR, width=0.7, label=words.answers)
     answers_ax.set_ylim(0, max([1, *answers]) * 1.2)
     answers_ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
-    answers_ax.set_ylabel("Answers", fontsize=FONT)
+    answers_ax.set_ylabel(words.answers, fontsize=FONT)
     answers_ax.set_title(title, fontsize=FONT + 2, loc="left")
     rating_ax = answers_ax.twinx()
     ratings = [math.nan if d.average_rating is None else d.average_rating for d in days]
-    rating_ax.plot(positions, ratings, color=RATING_COLOUR, marker="o", markersize=9, linewidth=3, label="Avg rating")
+    rating_ax.plot(positions, ratings, color=RATING_COLOUR, marker="o", markersize=9, linewidth=3, label=words.rating)
     rating_ax.set_ylim(0.5, 5.5)
     rating_ax.set_yticks([1, 3, 5])
-    rating_ax.set_ylabel("Avg rating", fontsize=FONT, color=RATING_COLOUR)
+    rating_ax.set_ylabel(words.rating, fontsize=FONT, color=RATING_COLOUR)
     if sum(answers) == 0:
         answers_ax.text(
-            0.5, 0.5, "no answers yet", transform=answers_ax.transAxes, ha="center", va="center", fontsize=FONT + 12
+            0.5, 0.5, words.empty, transform=answers_ax.transAxes, ha="center", va="center", fontsize=FONT + 12
         )
 
     rates = [math.nan if d.response_rate is None else d.response_rate for d in days]
-    rate_ax.plot(positions, rates, color=RATE_COLOUR, marker="s", markersize=9, linewidth=3, label="Response rate")
+    rate_ax.plot(positions, rates, color=RATE_COLOUR, marker="s", markersize=9, linewidth=3, label=words.rate)
     top = max([100.0, *(r for r in rates if not math.isnan(r)), goal_rate or 0.0]) * 1.08
     rate_ax.set_ylim(0, top)
     rate_ax.set_yticks([0, 50, 100])
-    rate_ax.set_ylabel("Response %", fontsize=FONT)
+    rate_ax.set_ylabel(words.rate_axis, fontsize=FONT)
     if goal_rate is not None:
-        rate_ax.axhline(goal_rate, color=GOAL_COLOUR, linestyle="--", linewidth=3, label=f"Goal {goal_rate:g}%")
+        rate_ax.axhline(
+            goal_rate, color=GOAL_COLOUR, linestyle="--", linewidth=3, label=words.goal.format(goal=f"{goal_rate:g}%")
+        )
 
     step = max(1, math.ceil(len(days) / MAX_LABELS))
     rate_ax.set_xticks(positions[::step], [d.label for d in days[::step]])
@@ -93,6 +109,8 @@ def render_chart(days: Sequence[ChartDay], goal_rate: float | None, title: str) 
     return buffer.getvalue()
 
 
-async def render_chart_async(days: Sequence[ChartDay], goal_rate: float | None, title: str) -> bytes:
+async def render_chart_async(
+    days: Sequence[ChartDay], goal_rate: float | None, title: str, words: ChartWords = ChartWords()
+) -> bytes:
     """`render_chart` in a worker thread, so the event loop keeps serving chats meanwhile."""
-    return await asyncio.to_thread(render_chart, tuple(days), goal_rate, title)
+    return await asyncio.to_thread(render_chart, tuple(days), goal_rate, title, words)

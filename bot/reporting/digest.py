@@ -14,12 +14,14 @@ from __future__ import annotations
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 
+from bot import texts
 from bot.config import GoalSettings, Settings
+from bot.i18n import Voice
 from bot.reporting.analyser import Analyser
-from bot.reporting.chart import ChartDay, render_chart_async
+from bot.reporting.chart import ChartDay, ChartWords, render_chart_async
 from bot.reporting.digest_text import digest_lines, missed_twice_lines
 from bot.reporting.goals import GoalResult, evaluate_goal, goal_line, round_half_up, whole_percent
 from bot.reporting.periods import (
@@ -31,10 +33,10 @@ from bot.reporting.periods import (
     last_complete_period,
     local_midnights,
     period_label,
-    previous_name,
     previous_period,
     short_date,
     so_far,
+    versus,
 )
 from storage.analysis import ALL, NO_THEME
 from storage.reporting import DeliveryCounts, PeriodMetrics, Quote, Reports, TallyRow
@@ -139,6 +141,7 @@ class Digest:
     also: tuple[tuple[str, int], ...]  # frequent words and phrases of answers matching no theme
     days: tuple[ChartDay, ...]
     chart_png: bytes  # empty when built with chart=False
+    say: Voice = field(default_factory=lambda: Voice("en"))  # the language of the text
 
     @property
     def start(self) -> datetime:
@@ -151,12 +154,11 @@ class Digest:
     @property
     def versus(self) -> str:
         """'last week', or 'the same point last week' for a period in progress."""
-        name = previous_name(self.period.kind)
-        return f"the same point {name}" if self.so_far else name
+        return versus(self.period.kind, self.so_far is not None, self.say)
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        return missed_twice_lines(self.goals, self.period.kind) if self.so_far is None else ()
+        return missed_twice_lines(self.goals, self.period.kind, self.say) if self.so_far is None else ()
 
     @property
     def text(self) -> str:
@@ -225,6 +227,7 @@ def _chart_days(
     arrivals: Sequence[tuple[int, int, int, int]],
     tallies: Sequence[TallyRow],
     deliveries: DeliveryCounts,
+    say: Voice,
 ) -> tuple[ChartDay, ...]:
     tz = period.tz
     first = period.first_day
@@ -243,7 +246,7 @@ def _chart_days(
         sent, answered = asked.get(i, (0, 0))
         out.append(
             ChartDay(
-                label=f"{short_date(day, year=False).rsplit(' ', 1)[0]}" if len(days) <= 8 else str(day.day),
+                label=say.pattern(_noon(day), say(texts.CHART_DAY), UTC) if len(days) <= 8 else str(day.day),
                 answers=n,
                 average_rating=total / rated if rated else None,
                 response_rate=100 * answered / sent if sent else None,
@@ -252,8 +255,23 @@ def _chart_days(
     later = by_bucket.get(len(days))
     if later is not None and later[0]:
         n, rated, total = later
-        out.append(ChartDay("later", n, total / rated if rated else None, None))
+        out.append(ChartDay(say(texts.CHART_LATER), n, total / rated if rated else None, None))
     return tuple(out)
+
+
+def chart_words(say: Voice) -> ChartWords:
+    return ChartWords(
+        answers=say(texts.CHART_ANSWERS),
+        rating=say(texts.CHART_RATING),
+        rate=say(texts.CHART_RATE),
+        rate_axis=say(texts.CHART_RATE_AXIS),
+        goal=say.wording(texts.CHART_GOAL),
+        empty=say(texts.CHART_EMPTY),
+    )
+
+
+def _noon(day: date) -> datetime:
+    return datetime.combine(day, time(12), tzinfo=UTC)
 
 
 def _goal_rate(goals: Sequence[GoalSettings], poll_id: str | None) -> float | None:
@@ -270,8 +288,11 @@ async def build_digest(
     *,
     current: bool = False,
     chart: bool = True,
+    language: str | None = None,
 ) -> Digest:
     """The digest of the last complete `period` before `now`, or with `current` the one in progress.
+
+    `language`: the reader's platform language (a manager's /digest); None: `[engine] language`.
 
     `chart=False` skips rendering the image (a constant ~0.2 s of matplotlib) when only the text is needed.
     """
@@ -322,9 +343,10 @@ async def build_digest(
     quotes = await reports.quote_candidates(*span, fix_names, poll_id)
     fix = tuple(FixItem(name, problems[name], _lowest(quotes, name, FIX_QUOTES)) for name in fix_names)
     also = _also_mentioned(await reports.top_terms(*span, TERMS_SHOWN * 3, poll_id), TERMS_SHOWN)
-    days = _chart_days(shown, span, arrivals, tallies, deliveries)
+    say = settings.voice(language)
+    days = _chart_days(shown, span, arrivals, tallies, deliveries, say)
     nps = metrics.nps
-    title = f"{'So far' if current else 'Feedback'} – {period_label(shown)}"
+    title = say(texts.CHART_TITLE_SO_FAR if current else texts.CHART_TITLE, period=period_label(shown, say))
     return Digest(
         period=shown,
         so_far=span if current else None,
@@ -344,7 +366,8 @@ async def build_digest(
         fix=fix,
         also=also,
         days=days,
-        chart_png=await render_chart_async(days, _goal_rate(goals, poll_id), title) if chart else b"",
+        chart_png=await render_chart_async(days, _goal_rate(goals, poll_id), title, chart_words(say)) if chart else b"",
+        say=say,
     )
 
 
@@ -378,18 +401,22 @@ async def goal_status(
     return current, await _evaluate_goals(reports, settings.goals, so_far_span, same_stretch_before, None)
 
 
-async def goals_status_text(reports: Reports, settings: Settings, now: datetime) -> str:
-    """The `/goals` reply: one line per goal for the period so far."""
+_GOALS_SO_FAR = {"day": texts.GOALS_SO_FAR_DAY, "week": texts.GOALS_SO_FAR_WEEK, "month": texts.GOALS_SO_FAR_MONTH}
+
+
+async def goals_status_text(reports: Reports, settings: Settings, now: datetime, language: str | None = None) -> str:
+    """The `/goals` reply: one line per goal for the period so far (`language`: the reader's)."""
+    say = settings.voice(language)
     if not settings.goals:
-        return "No goals are configured ([[goals]] in the config file)."
+        return say(texts.NO_GOALS)
     current, results = await goal_status(reports, settings, now)
     kind = current.kind
-    since = short_date(current.first_day, year=False)
-    heading = f"Goals – this {kind} so far (since {since} 00:00, {current.tz.key}):"
+    since = short_date(current.first_day, year=False, say=say)
+    heading = say(_GOALS_SO_FAR[kind], since=since, zone=current.tz.key)
     # The digest's warning, for the last two complete periods, belongs at the top here too.
     last = last_complete_period(kind, now, current.tz)
     before = previous_period(last)
     complete = await _evaluate_goals(reports, settings.goals, (last.start, last.end), (before.start, before.end), None)
-    lines = [*missed_twice_lines(complete, kind), heading]
-    versus = f"the same point {previous_name(kind)}"
-    return "\n".join(lines + [goal_line(r, versus) for r in results])
+    lines = [*missed_twice_lines(complete, kind, say), heading]
+    compared = versus(kind, True, say)
+    return "\n".join(lines + [goal_line(r, compared, say) for r in results])

@@ -12,18 +12,22 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
+from bot import texts
 from bot.config import GoalSettings
+from bot.i18n import Voice
+from bot.texts import Text
 from storage.reporting import PeriodMetrics
 
 Metric = Literal["response_rate", "average_rating", "answers", "nps"]
 
 PLACES: dict[str, int] = {"response_rate": 0, "average_rating": 1, "answers": 0, "nps": 0}
-NAMES: dict[str, str] = {
-    "response_rate": "Response rate",
-    "average_rating": "Average rating",
-    "answers": "Answers",
-    "nps": "NPS",
+NAMES: dict[str, Text] = {
+    "response_rate": texts.METRIC_RESPONSE_RATE,
+    "average_rating": texts.METRIC_AVERAGE_RATING,
+    "answers": texts.METRIC_ANSWERS,
+    "nps": texts.METRIC_NPS,
 }
+_ENGLISH = Voice("en")
 _POINTS = frozenset({"response_rate", "nps"})  # changes of a percentage or a score are points
 
 
@@ -77,11 +81,10 @@ class GoalResult:
         """Missed in this period and in the one before (periods without data do not count)."""
         return self.met is False and self.previous_met is False
 
-    @property
-    def label(self) -> str:
+    def label(self, say: Voice = _ENGLISH) -> str:
         """'Response rate', or 'Response rate (poll visit)' for a one-poll goal."""
-        name = NAMES[self.metric]
-        return f"{name} (poll {self.poll})" if self.poll else name
+        name = say(NAMES[self.metric])
+        return say(texts.GOAL_OF_POLL, goal=name, poll=self.poll) if self.poll else name
 
 
 def evaluate_goal(goal: GoalSettings, current: PeriodMetrics, previous: PeriodMetrics) -> GoalResult:
@@ -95,42 +98,50 @@ def evaluate_goal(goal: GoalSettings, current: PeriodMetrics, previous: PeriodMe
     )
 
 
-def format_value(metric: Metric, value: float | None) -> str:
+def format_value(metric: Metric, value: float | None, say: Voice = _ENGLISH) -> str:
     if value is None:
-        return "n/a"
+        return say(texts.NOT_AVAILABLE)
     if metric == "average_rating":
-        return f"{value:.1f}"
-    text = _plain(value)
-    return f"{text}%" if metric == "response_rate" else text
+        return say.number(value, 1)
+    return say.percent(value) if metric == "response_rate" else say.number(value)
 
 
-def format_target(metric: Metric, target: float) -> str:
-    text = _plain(target)
-    return f"{text}%" if metric == "response_rate" else text
+def format_target(metric: Metric, target: float, say: Voice = _ENGLISH) -> str:
+    return say.percent(target) if metric == "response_rate" else say.number(target)
 
 
-def format_change(result: GoalResult, versus: str = "last week") -> str:
+def format_change(result: GoalResult, versus: str = "last week", say: Voice = _ENGLISH) -> str:
     """'up 5 points on last week', 'down 0.2 on yesterday', 'same as last month'."""
     change = result.change
     if change is None:
-        return f"nothing to compare with {versus}" if result.actual is not None else ""
+        return say(texts.CHANGE_NONE, versus=versus) if result.actual is not None else ""
     if change == 0:
-        return f"same as {versus}"
-    amount = f"{abs(change):.1f}" if result.metric == "average_rating" else _plain(abs(change))
-    if result.metric in _POINTS:
-        amount += " point" if abs(change) == 1 else " points"
-    return f"{'up' if change > 0 else 'down'} {amount} on {versus}"
+        return say(texts.CHANGE_SAME, versus=versus)
+    size = abs(change)
+    if result.metric == "average_rating":
+        amount = say.number(size, 1)
+    elif result.metric in _POINTS and float(size).is_integer():
+        amount = say.plural(texts.POINTS, int(size))
+    else:
+        amount = say.number(size)
+    return say(texts.CHANGE_UP if change > 0 else texts.CHANGE_DOWN, change=amount, versus=versus)
 
 
-def goal_line(result: GoalResult, versus: str = "last week") -> str:
+def goal_line(result: GoalResult, versus: str = "last week", say: Voice = _ENGLISH) -> str:
     """'✅ Response rate 62% – target 60% – met, up 5 points on last week'."""
     mark = {True: "✅", False: "❌", None: "➖"}[result.met]
-    status = {True: "met", False: "missed", None: "no data yet"}[result.met]
-    value = format_value(result.metric, result.actual)
-    line = f"{mark} {result.label} {value} – target {format_target(result.metric, result.target)} – {status}"
+    status = {True: texts.GOAL_MET, False: texts.GOAL_MISSED, None: texts.GOAL_NO_DATA}[result.met]
+    line = say(
+        texts.GOAL_LINE,
+        mark=mark,
+        goal=result.label(say),
+        value=format_value(result.metric, result.actual, say),
+        target=format_target(result.metric, result.target, say),
+        status=say(status),
+    )
     if result.actual is None:
         return line
-    return f"{line}, {format_change(result, versus)}"
+    return f"{line}, {format_change(result, versus, say)}"
 
 
 def _plain(value: float) -> str:

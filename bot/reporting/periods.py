@@ -14,7 +14,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal, TypeGuard, get_args
 from zoneinfo import ZoneInfo
 
+from bot import texts
 from bot.config import Settings
+from bot.i18n import Voice
 
 PeriodName = Literal["day", "week", "month"]
 PERIODS: tuple[str, ...] = get_args(PeriodName)
@@ -24,9 +26,7 @@ def is_period(value: str) -> TypeGuard[PeriodName]:
     return value in PERIODS
 
 
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_MONTH_NAMES = "January February March April May June July August September October November December".split()
+_ENGLISH = Voice("en")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,19 +89,24 @@ def digest_timezone(settings: Settings) -> ZoneInfo:
     return ZoneInfo(settings.digest.timezone or settings.engine.timezone)
 
 
-def _short_date(day: date, year: bool = True) -> str:
-    text = f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]}"
-    return f"{text} {day.year}" if year else text
+def _noon(day: date) -> datetime:
+    return datetime.combine(day, time(12), tzinfo=UTC)  # a date as Babel's pattern formatting takes it
 
 
-def period_label(period: Period) -> str:
-    """'Sun 8 Mar 2026', 'week Mon 2 Mar – Sun 8 Mar 2026', 'March 2026'."""
+def short_date(day: date, year: bool = True, say: Voice = _ENGLISH) -> str:
+    """'Sun 8 Mar 2026' in English; each language's own order and names (texts.DATE_DAY)."""
+    return say.pattern(_noon(day), say(texts.DATE_DAY if year else texts.DATE_DAY_NO_YEAR), UTC)
+
+
+def period_label(period: Period, say: Voice = _ENGLISH) -> str:
+    """'Sun 8 Mar 2026', 'week Mon 2 Mar – Sun 8 Mar 2026', 'March 2026' (in English)."""
     first, last = period.first_day, period.last_day
     if period.kind == "day":
-        return _short_date(first)
+        return short_date(first, say=say)
     if period.kind == "month":
-        return f"{_MONTH_NAMES[first.month - 1]} {first.year}"
-    return f"week {_short_date(first, year=first.year != last.year)} – {_short_date(last)}"
+        return say.pattern(_noon(first), say(texts.DATE_MONTH), UTC)
+    first_text = short_date(first, year=first.year != last.year, say=say)
+    return say(texts.PERIOD_WEEK, first=first_text, last=short_date(last, say=say))
 
 
 def so_far(period: Period, now: datetime) -> tuple[tuple[datetime, datetime], tuple[datetime, datetime]]:
@@ -117,10 +122,10 @@ def local_midnights(first: date, last: date, tz: ZoneInfo) -> list[datetime]:
     return [_midnight(first + timedelta(days=i), tz) for i in range((last - first).days + 2)]
 
 
-def short_date(day: date, year: bool = True) -> str:
-    return _short_date(day, year)
+_VERSUS = {"day": texts.VERSUS_DAY, "week": texts.VERSUS_WEEK, "month": texts.VERSUS_MONTH}
+_VERSUS_SO_FAR = {"day": texts.VERSUS_DAY_SO_FAR, "week": texts.VERSUS_WEEK_SO_FAR, "month": texts.VERSUS_MONTH_SO_FAR}
 
 
-def previous_name(kind: PeriodName) -> str:
-    """'yesterday', 'last week', 'last month'."""
-    return "yesterday" if kind == "day" else f"last {kind}"
+def versus(kind: PeriodName, so_far: bool, say: Voice = _ENGLISH) -> str:
+    """What a period is compared with: 'last week', or 'the same point last week' for one in progress."""
+    return say((_VERSUS_SO_FAR if so_far else _VERSUS)[kind])

@@ -71,17 +71,19 @@ class DigestReporting:
         self.reports = Reports(store.db)
         self.settings = settings
 
-    async def build(self, period: str, now: datetime, current: bool = False) -> Digest:
+    async def build(self, period: str, now: datetime, current: bool = False, language: str | None = None) -> Digest:
         if not is_period(period):
             raise ValueError(f"unknown digest period {period!r}")
-        return await build_digest(self.reports, self.settings, period, now, current=current)
+        return await build_digest(self.reports, self.settings, period, now, current=current, language=language)
 
-    async def digest(self, period: str, now: datetime, current: bool = False) -> tuple[str, bytes | None]:
-        digest = await self.build(period, now, current)
+    async def digest(
+        self, period: str, now: datetime, current: bool = False, language: str | None = None
+    ) -> tuple[str, bytes | None]:
+        digest = await self.build(period, now, current, language)
         return digest.text, digest.chart_png
 
-    async def goals(self, now: datetime) -> str:
-        return await goals_status_text(self.reports, self.settings, now)
+    async def goals(self, now: datetime, language: str | None = None) -> str:
+        return await goals_status_text(self.reports, self.settings, now, language)
 
 
 class DigestPoster:
@@ -141,8 +143,9 @@ class Runtime:
             for adapter in self.adapters.values():
                 if isinstance(adapter, Remembering):
                     adapter.remember_with(StoredChatMemory(self.store, self.clock))
+                self.worker.platform_down(adapter.platform)  # until it has started
                 supervisor = PlatformSupervisor(
-                    adapter, self.engine.on_message, on_up=self._platform_up, on_down=self.health.platform_down
+                    adapter, self.engine.on_message, on_up=self._platform_up, on_down=self._platform_down
                 )
                 self.worker.on_gone(adapter.platform, supervisor.gone)
                 supervisors.append(supervisor)
@@ -191,6 +194,10 @@ class Runtime:
     def _platform_up(self, platform: str) -> None:
         self.health.platform_up(platform)
         self.worker.platform_back(platform)
+
+    def _platform_down(self, platform: str) -> None:
+        self.health.platform_down(platform)
+        self.worker.platform_down(platform)
 
     async def _prune_forever(self) -> None:
         while True:

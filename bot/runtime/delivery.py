@@ -105,6 +105,7 @@ class DeliveryWorker:
         self._in_flight: dict[str, int] = {}
         self._gone: dict[str, str] = {}  # platform -> why it refuses us (token revoked)
         self._on_gone: dict[str, Callable[[PlatformGone], None]] = {}
+        self._down: set[str] = set()  # platforms not running now (starting, retrying, ended): nothing is claimed
         self._registered = False
         if signal is not None:
             signal.subscribe(self.wake)
@@ -121,9 +122,14 @@ class DeliveryWorker:
         self._on_gone[platform] = callback
 
     def platform_back(self, platform: str) -> None:
-        """The adapter of `platform` works again (restarted with a new token)."""
+        """The adapter of `platform` works (again): its deliveries are claimed."""
         self._gone.pop(platform, None)
+        self._down.discard(platform)
         self.wake()
+
+    def platform_down(self, platform: str) -> None:
+        """The adapter of `platform` is not running: its deliveries wait, without spending attempts."""
+        self._down.add(platform)
 
     # ------------------------------------------------------------------ lifecycle
     async def _register(self) -> None:
@@ -214,7 +220,7 @@ class DeliveryWorker:
 
     # ------------------------------------------------------------------ claiming
     def _platforms(self) -> list[str]:
-        return [p for p in self.adapters if p not in self._gone]
+        return [p for p in self.adapters if p not in self._gone and p not in self._down]
 
     def _room(self, platform: str) -> int:
         """How many more claims this platform's pace can use within the horizon."""
@@ -363,7 +369,7 @@ class DeliveryWorker:
             return True
         started = time.monotonic()
         try:
-            message_id = await adapter.send(from_claim(claim))
+            message_id = await adapter.send(from_claim(claim, self.settings.voice))
         except DeliveryError as exc:
             await self._failed(claim, exc)
             return True

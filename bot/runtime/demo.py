@@ -30,7 +30,11 @@ DEMO_SETTINGS: dict[str, Any] = {
     "polls": [
         {
             "id": "weekend-visit",
-            "question": "What was your favourite part of your visit?",
+            # Each customer is asked in their app's language (Bruno's is German).
+            "question": {
+                "en": "What was your favourite part of your visit?",
+                "de": "Was hat dir bei deinem Besuch am besten gefallen?",
+            },
             "rating": True,
             "close_after": "3d",
         }
@@ -90,7 +94,8 @@ async def _play(store: Store, settings: Settings, out: TextIO) -> int:
         await worker.drain()
 
     names = ["Alice", "Bruno", "Chen", "Dara", "Emeka", "Farah"]
-    users = {name: LocalUser(str(100 + i), name) for i, name in enumerate(names)}
+    languages = {"Bruno": "de"}  # his app is German: he reads feedbot in German
+    users = {name: LocalUser(str(100 + i), name, language=languages.get(name)) for i, name in enumerate(names)}
     for user in users.values():
         await act(adapter.say(user, "/start"))
     await act(adapter.say(users["Emeka"], "/stop"))

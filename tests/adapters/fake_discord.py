@@ -48,6 +48,22 @@ PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | (1 << 15)  # GUILD_MEMBERS, GUILD_PRE
 Json = dict[str, Any]
 
 
+# Discord's locales (developer docs, "Locales"): interactions carry one, localizations are keyed by them.
+LOCALES = frozenset(
+    "id da de en-GB en-US es-ES es-419 fr hr it lt hu nl no pl pt-BR ro fi sv-SE vi tr cs el bg ru uk hi th "
+    "zh-CN ja zh-TW ko".split()
+)
+
+
+def _check_localizations(item: Json, where: str) -> None:
+    """`description_localizations`: Discord locales only, each description 1-100 characters."""
+    for locale, text in (item.get("description_localizations") or {}).items():
+        if locale not in LOCALES:
+            raise invalid_form(f"{where}description_localizations.{locale}", "Invalid locale")
+        if not isinstance(text, str) or not 1 <= len(text) <= 100:
+            raise invalid_form(f"{where}description_localizations.{locale}", "Must be between 1 and 100 in length.")
+
+
 class DiscordError(Exception):
     def __init__(self, status: int, code: int, message: str, errors: Json | None = None) -> None:
         super().__init__(message)
@@ -87,6 +103,7 @@ class FakeUser:
     name: str
     dms_closed: bool = False  # DMs closed or the bot blocked: sending gives 50007
     bot: bool = False
+    locale: str = "en-GB"  # the language of their Discord app, sent with each interaction
 
     def payload(self) -> Json:
         return {
@@ -290,8 +307,10 @@ class FakeDiscord:
             self._runner = None
 
     # ------------------------------------------------------------------ world building
-    def add_user(self, name: str, *, dms_closed: bool = False) -> FakeUser:
-        user = FakeUser(self.new_id(), name, dms_closed=dms_closed)
+    def add_user(self, name: str, *, dms_closed: bool = False, locale: str = "en-GB") -> FakeUser:
+        if locale not in LOCALES:
+            raise AssertionError(f"Discord has no locale {locale!r}")
+        user = FakeUser(self.new_id(), name, dms_closed=dms_closed, locale=locale)
         self.users[user.id] = user
         return user
 
@@ -720,6 +739,11 @@ class FakeDiscord:
                 raise invalid_form("name", "Command name is invalid")
             if not 1 <= len(command.get("description", "")) <= 100:
                 raise invalid_form("description", "Must be between 1 and 100 in length.")
+            _check_localizations(command, "")
+            for i, option in enumerate(command.get("options") or []):
+                if not 1 <= len(option.get("description", "")) <= 100:
+                    raise invalid_form(f"options.{i}.description", "Must be between 1 and 100 in length.")
+                _check_localizations(option, f"options.{i}.")
             registered.append(
                 {
                     "id": str(self.new_id()),
@@ -1125,7 +1149,7 @@ class FakeDiscord:
             "channel": self._channel_payload(channel_id),
             "token": ix.token,
             "version": 1,
-            "locale": "en-GB",
+            "locale": user.locale,
             "app_permissions": "1071698660929",
             "entitlements": [],
             "authorizing_integration_owners": {"0": str(guild.id)} if guild else {"1": str(user.id)},

@@ -35,6 +35,7 @@ _COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 WEBHOOK_PORTS = (443, 80, 88, 8443)
 ANONYMOUS_ADMIN: JSON = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
+_LANGUAGE_CODE = re.compile(r"^[a-z]{2}$")  # setMyCommands: "a two-letter ISO 639-1 language code", or empty
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are exactly the "
     "same as a current content and reply markup of the message"
@@ -799,17 +800,24 @@ class FakeTelegram:
             if not 1 <= len(str(command.get("description", ""))) <= 256:
                 raise BotApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
         key = self._check_scope(params.get("scope"))
-        self.commands[(key, str(params.get("language_code", "")))] = commands
+        self.commands[(key, self._language_code(params))] = commands
         return True
+
+    @staticmethod
+    def _language_code(params: JSON) -> str:
+        code = str(params.get("language_code") or "")
+        if code and not _LANGUAGE_CODE.match(code):
+            raise BotApiError(400, "Bad Request: LANG_CODE_INVALID")
+        return code
 
     async def _m_deletemycommands(self, params: JSON) -> bool:
         key = self._check_scope(params.get("scope"))
-        self.commands.pop((key, str(params.get("language_code", ""))), None)
+        self.commands.pop((key, self._language_code(params)), None)
         return True
 
     async def _m_getmycommands(self, params: JSON) -> list[JSON]:
         key = self._check_scope(params.get("scope"))
-        return self.commands.get((key, str(params.get("language_code", ""))), [])
+        return self.commands.get((key, self._language_code(params)), [])
 
     async def _m_setwebhook(self, params: JSON) -> bool:
         url = str(params.get("url", ""))

@@ -63,10 +63,12 @@ class FakeTime:
 
 
 class FakeReporting:
-    async def digest(self, period: str, now: object, current: bool = False) -> tuple[str, bytes | None]:
+    async def digest(
+        self, period: str, now: object, current: bool = False, language: str | None = None
+    ) -> tuple[str, bytes | None]:
         return f"Digest for the {period}: 3 answers, average 4.3", CHART
 
-    async def goals(self, now: object) -> str:
+    async def goals(self, now: object, language: str | None = None) -> str:
         return "Goals: all met"
 
 

@@ -31,6 +31,7 @@ from bot.errors import (
     RecipientUnreachable,
     TryLater,
 )
+from bot.i18n import Voice
 from bot.roles import Role
 from bot.runtime.app import Runtime, build_runtime
 from bot.runtime.supervisor import PlatformSupervisor
@@ -46,6 +47,8 @@ from tests.adapters.fake_discord import (
     buttons,
 )
 from tests.support import FakeClock, OnRuntime, find_customer, latest_run, make_settings
+
+EN = Voice("en")  # the English texts, as a customer without a catalog language reads them
 
 POLLS = {
     "polls": [
@@ -82,8 +85,8 @@ class Shop(OnRuntime):
     sam: FakeUser  # staff by user id
     olga: FakeUser  # manager by role
 
-    def member(self, name: str, *roles: str, dms_closed: bool = False) -> FakeUser:
-        user = self.fake.add_user(name, dms_closed=dms_closed)
+    def member(self, name: str, *roles: str, dms_closed: bool = False, locale: str = "en-GB") -> FakeUser:
+        user = self.fake.add_user(name, dms_closed=dms_closed, locale=locale)
         self.fake.add_member(self.guild, user, roles)
         return user
 
@@ -116,6 +119,7 @@ class Shop(OnRuntime):
 
 def new_adapter(fake: FakeDiscord, settings: Settings, **options: Any) -> DiscordAdapter:
     assert settings.discord is not None
+    options = {"voices": settings.voice} | options
     return DiscordAdapter(
         settings.discord, fake.token, poll_ids=[p.id for p in settings.polls], guild_ready_timeout=0.05, **options
     )
@@ -205,10 +209,41 @@ async def test_opt_in_in_the_server_then_answer_the_dm_question_with_the_form(sh
         alice, opened, {"Your answer": "The **cake** @everyone", "Rating from 1 to 5 (optional)": "4"}
     )
     thanks = await fake.reply(submit)
-    assert thanks["content"] == texts.THANKS
+    assert thanks["content"] == EN(texts.THANKS)
     assert submit.response_type == 7 and buttons(fake.messages[int(question["id"])]) == []  # no second answer
     [answer] = await shop.answers(alice)
     assert (answer["answer"], answer["rating"], answer["poll"]) == ("The **cake** @everyone", 4, "visit")
+
+
+async def test_a_german_discord_user_reads_german_and_sees_german_command_descriptions(shop: Shop) -> None:
+    fake = shop.fake
+    heidi = shop.member("heidi", locale="de")
+    welcome = await fake.reply(await fake.slash(heidi, "start", channel_id=shop.general))
+    assert welcome["content"].startswith("Hallo heidi! Du bist jetzt dabei.")
+
+    seen = len(fake.conversation(heidi))
+    await shop.run_poll("visit")
+    question = await fake.next_message(heidi, seen)
+    assert [b["label"] for b in buttons(question)] == ["Antworten"]  # the language stored at /start
+    opened = await fake.press(heidi, question, "Antworten")
+    await fake.until(lambda: opened.modal is not None)
+    assert opened.modal is not None and opened.modal["title"] == "Deine Antwort"
+    submit = await fake.submit_modal(
+        heidi, opened, {"Deine Antwort": "Der Kuchen", "Bewertung von 1 bis 5 (optional)": "5"}
+    )
+    assert (await fake.reply(submit))["content"] == "Danke für deine Antwort!"
+
+    [forget] = [c for c in fake.commands[shop.guild.id] if c["name"] == "forget"]
+    assert forget["description"] == "Erase everything stored about you"  # [engine] language
+    assert forget["description_localizations"] == {
+        "de": "Alles löschen, was über dich gespeichert ist",
+        "fr": "Effacer tout ce qui est enregistré à votre sujet",
+        "es-ES": "Borrar todo lo que se guarda sobre ti",
+        "es-419": "Borrar todo lo que se guarda sobre ti",
+    }
+    [poll] = [c for c in fake.commands[shop.guild.id] if c["name"] == "poll"]
+    assert poll["options"][0]["description"] == "The poll to ask"
+    assert poll["options"][0]["description_localizations"]["de"] == "Die Umfrage, die gestellt werden soll"
 
 
 async def test_dm_text_answer_is_followed_by_rating_buttons_that_work_once(shop: Shop) -> None:
@@ -221,12 +256,12 @@ async def test_dm_text_answer_is_followed_by_rating_buttons_that_work_once(shop:
     seen = len(fake.conversation(bob))
     message_id = await fake.dm(bob, "Friendly staff, great_coffee")
     ask = await fake.next_message(bob, seen)
-    assert ask["content"] == texts.ASK_RATING.format(low=1, high=5)
+    assert ask["content"] == EN(texts.ASK_RATING, low=1, high=5)
     assert [b["label"] for b in buttons(ask)] == ["1", "2", "3", "4", "5"]
     assert all(len(b["custom_id"]) <= 100 for b in buttons(ask))
 
     press = await fake.press(bob, ask, "5")
-    assert (await fake.reply(press))["content"] == esc(texts.RATING_THANKS)
+    assert (await fake.reply(press))["content"] == esc(EN(texts.RATING_THANKS))
     assert buttons(fake.messages[int(ask["id"])]) == []  # removed: it cannot be pressed twice
     with pytest.raises(AssertionError, match="no button"):
         await fake.press(bob, ask, "4")
@@ -238,7 +273,7 @@ async def test_dm_text_answer_is_followed_by_rating_buttons_that_work_once(shop:
 
     seen = len(fake.conversation(bob))
     await fake.dm(bob, "", stickers=1)
-    assert (await fake.next_message(bob, seen))["content"] == texts.ASK_IN_WORDS
+    assert (await fake.next_message(bob, seen))["content"] == EN(texts.ASK_IN_WORDS)
 
 
 @pytest.mark.parametrize(("poll", "labels"), [("visit", "12345"), ("nps", [str(n) for n in range(11)])])
@@ -253,10 +288,10 @@ async def test_a_form_answer_without_a_rating_gets_the_rating_buttons(shop: Shop
     submit = await fake.submit_modal(vic, opened, {"Your answer": "Good coffee"})  # the rating left empty
     ask = await fake.reply(submit)
     low, high = (0, 10) if poll == "nps" else (1, 5)
-    assert ask["content"] == texts.ASK_RATING.format(low=low, high=high)
+    assert ask["content"] == EN(texts.ASK_RATING, low=low, high=high)
     assert [b["label"] for b in buttons(ask)] == list(labels)
     press = await fake.press(vic, ask, labels[-2])
-    assert (await fake.reply(press))["content"] == esc(texts.RATING_THANKS)
+    assert (await fake.reply(press))["content"] == esc(EN(texts.RATING_THANKS))
     [answer] = await shop.answers(vic)
     assert (answer["answer"], answer["rating"]) == ("Good coffee", int(labels[-2]))
 
@@ -282,9 +317,9 @@ async def test_forget_in_the_server_asks_with_private_buttons_and_erases(shop: S
     await shop.subscribe(cleo)
     ix = await fake.slash(cleo, "forget", channel_id=shop.general)
     confirm = await fake.reply(ix)
-    assert confirm["flags"] & 64 and confirm["content"] == texts.FORGET_CONFIRM  # only cleo sees it
+    assert confirm["flags"] & 64 and confirm["content"] == EN(texts.FORGET_CONFIRM)  # only cleo sees it
     press = await fake.press(cleo, confirm, "Yes, erase everything")
-    assert (await fake.reply(press))["content"] == texts.FORGET_DONE
+    assert (await fake.reply(press))["content"] == EN(texts.FORGET_DONE)
     assert await find_customer(shop.store, "discord", str(cleo.id)) is None
 
 
@@ -319,9 +354,9 @@ async def test_member_without_the_role_is_refused_and_nothing_starts(shop: Shop)
         await fake.slash(mallory, "poll", {"poll_id": "visit"}, channel_id=shop.general)
     fake.allow_commands(shop.guild, users=(mallory,))  # the owner may show it to anyone: still checked
     ix = await fake.slash(mallory, "poll", {"poll_id": "visit"}, channel_id=shop.general)
-    assert (await fake.reply(ix))["content"] == texts.NOT_ALLOWED.format(role="staff")
+    assert (await fake.reply(ix))["content"] == EN(texts.NOT_ALLOWED_STAFF)
     ix = await fake.slash(shop.sam, "digest", channel_id=shop.general)  # staff, but not a manager
-    assert (await fake.reply(ix))["content"] == texts.NOT_ALLOWED.format(role="managers")
+    assert (await fake.reply(ix))["content"] == EN(texts.NOT_ALLOWED_MANAGERS)
     assert await latest_run(shop.store) is None
 
 
@@ -363,8 +398,8 @@ async def test_an_outsider_with_roles_named_like_ours_in_their_own_server_is_ref
     for user in (eve, shop.sam, shop.olga):
         for spec in team:
             ix = await fake.slash(user, spec.name, _filled(spec), channel_id=channel)
-            role = "managers" if spec.role is Role.MANAGER else "staff"
-            assert (await fake.reply(ix))["content"] == texts.NOT_ALLOWED.format(role=role), spec.name
+            refusal = texts.NOT_ALLOWED_MANAGERS if spec.role is Role.MANAGER else texts.NOT_ALLOWED_STAFF
+            assert (await fake.reply(ix))["content"] == EN(refusal), spec.name
             typed = await fake.slash(user, "help", channel_id=channel)  # /help there lists no team command
             assert f"/{spec.name}" not in (await fake.reply(typed))["content"]
     assert await latest_run(shop.store) is None
@@ -411,13 +446,13 @@ async def test_roles_count_by_id_and_configured_names_are_resolved_at_start_in_o
             ix = await fake.slash(user, "goals", channel_id=general)
             replies[name] = (await fake.reply(ix))["content"]
         assert "Answers 0 – target 10" in replies["oli"]  # a manager by the resolved name
-        assert replies["bea"] == texts.NOT_ALLOWED.format(role="managers")  # staff by role id, not manager
-        assert replies["stu"] == texts.NOT_ALLOWED.format(role="managers")
-        assert replies["ned"] == texts.NOT_ALLOWED.format(role="managers")
+        assert replies["bea"] == EN(texts.NOT_ALLOWED_MANAGERS)  # staff by role id, not manager
+        assert replies["stu"] == EN(texts.NOT_ALLOWED_MANAGERS)
+        assert replies["ned"] == EN(texts.NOT_ALLOWED_MANAGERS)
         ix = await fake.slash(users["bea"], "polls", channel_id=general)
-        assert (await fake.reply(ix))["content"] != texts.NOT_ALLOWED.format(role="staff")
+        assert (await fake.reply(ix))["content"] != EN(texts.NOT_ALLOWED_STAFF)
         ix = await fake.slash(users["stu"], "polls", channel_id=general)  # "Staff" is not configured here
-        assert (await fake.reply(ix))["content"] == texts.NOT_ALLOWED.format(role="staff")
+        assert (await fake.reply(ix))["content"] == EN(texts.NOT_ALLOWED_STAFF)
     finally:
         worker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -429,10 +464,10 @@ async def test_in_a_dm_user_ids_count_and_roles_do_not(shop: Shop) -> None:
     fake = shop.fake
     seen = len(fake.conversation(shop.sam))
     await fake.dm(shop.sam, "/polls")  # staff by user id
-    assert (await fake.next_message(shop.sam, seen))["content"] != texts.NOT_ALLOWED.format(role="staff")
+    assert (await fake.next_message(shop.sam, seen))["content"] != EN(texts.NOT_ALLOWED_STAFF)
     seen = len(fake.conversation(shop.olga))
     await fake.dm(shop.olga, "/goals")  # a manager by her role in our server: a DM carries no roles
-    assert (await fake.next_message(shop.olga, seen))["content"] == texts.NOT_ALLOWED.format(role="managers")
+    assert (await fake.next_message(shop.olga, seen))["content"] == EN(texts.NOT_ALLOWED_MANAGERS)
 
 
 async def test_team_commands_are_hidden_from_ordinary_members(shop: Shop) -> None:
@@ -491,7 +526,7 @@ async def test_slow_work_is_acknowledged_in_time_and_answered_after(shop: Shop) 
     opened = await fake.press(ivy, question, "Answer")
     await fake.until(lambda: opened.modal is not None)
     submit = await fake.submit_modal(ivy, opened, {"Your answer": "Quick service"})
-    assert (await fake.reply(submit))["content"] == texts.ASK_RATING.format(low=1, high=5)
+    assert (await fake.reply(submit))["content"] == EN(texts.ASK_RATING, low=1, high=5)
     assert (await fake.reply(digest))["attachments"]
     assert fake.late_interactions() == []
     assert [ix.response_type for ix in (digest, opened, submit)] == [5, 9, 7]
@@ -515,13 +550,13 @@ async def test_a_press_that_fails_puts_the_buttons_back_and_says_sorry(shop: Sho
     shop.runtime.adapters["discord"] = shop.adapter
     await shop.adapter.start(broken)
     press = await fake.press(max_, ask, "3")
-    assert (await fake.reply(press))["content"] == texts.ERROR
+    assert (await fake.reply(press))["content"] == EN(texts.ERROR)
     assert buttons(fake.messages[int(ask["id"])]) == before  # the customer can press again
 
     await shop.adapter.stop()
     await shop.adapter.start(shop.engine.on_message)
     press = await fake.press(max_, fake.messages[int(ask["id"])], "3")
-    assert (await fake.reply(press))["content"] == esc(texts.RATING_THANKS)
+    assert (await fake.reply(press))["content"] == esc(EN(texts.RATING_THANKS))
 
 
 def test_the_fake_reports_an_interaction_nobody_answered_as_late() -> None:
@@ -709,7 +744,7 @@ async def test_a_dm_sent_while_the_bot_was_down_is_stored_after_the_restart_exac
     seen = len(fake.conversation(pia))
     await shop.restart()  # a new session: READY, not RESUMED
     ask = await fake.next_message(pia, seen)
-    assert ask["content"] == texts.ASK_RATING.format(low=1, high=5)
+    assert ask["content"] == EN(texts.ASK_RATING, low=1, high=5)
     [answer] = await shop.answers(pia)
     assert answer["answer"] == "Loved the terrace"
     question = next(m for m in fake.conversation(pia) if m["content"].startswith("What was your favourite part?"))
@@ -742,7 +777,7 @@ async def test_gateway_reconnect_resumes_and_invalid_session_identifies_anew(sho
     await fake.until(lambda: len(catch_up_reads(fake)) > reads, what="a catch-up")
     seen = len(fake.conversation(tom[0]))
     await fake.dm(tom[0], "Still here")
-    assert (await fake.next_message(tom[0], seen))["content"] == texts.ASK_RATING.format(low=1, high=5)
+    assert (await fake.next_message(tom[0], seen))["content"] == EN(texts.ASK_RATING, low=1, high=5)
 
 
 async def test_buttons_and_the_answer_form_still_work_after_a_restart(shop: Shop) -> None:
@@ -759,13 +794,13 @@ async def test_buttons_and_the_answer_form_still_work_after_a_restart(shop: Shop
 
     await shop.restart()
     press = await fake.press(gina, ask, "4")
-    assert (await fake.reply(press))["content"] == esc(texts.RATING_THANKS)
+    assert (await fake.reply(press))["content"] == esc(EN(texts.RATING_THANKS))
     opened = await fake.press(gina, question, "Answer")
     await fake.until(lambda: opened.modal is not None)
     assert opened.modal is not None and "rating" not in str(opened.modal).lower()  # weekly has no rating
     await shop.restart()  # even a form opened before a restart is received
     submit = await fake.submit_modal(gina, opened, {"Your answer": "Calm"})
-    assert (await fake.reply(submit))["content"] == texts.THANKS
+    assert (await fake.reply(submit))["content"] == EN(texts.THANKS)
     answers = await shop.answers(gina)
     assert [(a["poll"], a["answer"], a["rating"]) for a in answers] == [
         ("visit", "Nice music", 4),

@@ -17,6 +17,7 @@ from bot.adapter import Handled
 from bot.commands import default_registry
 from bot.customer_commands import mydata_json
 from bot.errors import DeliveryError, PlatformGone, RecipientUnreachable, TryLater
+from bot.i18n import Voice
 from bot.pacing import LocalPacer
 from bot.types import ChatRef, Choice, Image, Inbound, Outbound, rating_choice
 from storage.store import Store
@@ -36,6 +37,9 @@ from tests.adapters.telegram_harness import (
     telegram_settings,
 )
 from tests.support import customer_tags, find_customer, latest_run, make_settings
+
+EN = Voice("en")  # the English texts, as a customer without a catalog language reads them
+DE = Voice("de")  # Alice's Telegram is in German (language_code "de")
 
 ALICE = FakeUser(4242, "Alice", "Liddell", language_code="de")
 ALICE_CHAT = ChatRef("telegram", str(ALICE.id), str(ALICE.id))
@@ -79,7 +83,7 @@ async def ask(tg: TelegramWorld, poll_id: str = "visit") -> int:
 async def test_customer_flow_start_question_answer_rating_thanks(tg: TelegramWorld) -> None:
     fake = tg.fake
     await tg.say(ALICE, "/start")
-    assert "You're subscribed" in fake.last(ALICE.id).shown
+    assert DE(texts.GREETING, name="Alice Liddell") in fake.last(ALICE.id).shown
     customer = await find_customer(tg.store, "telegram", str(ALICE.id))
     assert customer is not None
     assert (customer.chat_id, customer.display_name, customer.language) == ("4242", "Alice Liddell", "de")
@@ -89,12 +93,12 @@ async def test_customer_flow_start_question_answer_rating_thanks(tg: TelegramWor
 
     await tg.say(ALICE, "The staff were lovely")
     rating_request = fake.last(ALICE.id)
-    assert rating_request.shown == texts.ASK_RATING.format(low=1, high=5)
+    assert rating_request.shown == DE(texts.ASK_RATING, low=1, high=5)
     assert rating_request.buttons == [(str(n), rating_choice(run_id, n)) for n in range(1, 6)]
     assert len(rating_request.reply_markup["inline_keyboard"]) == 1  # type: ignore[index]
 
     await tg.press(ALICE, rating_request, rating_choice(run_id, 5))
-    assert fake.last(ALICE.id).shown == texts.RATING_THANKS
+    assert fake.last(ALICE.id).shown == DE(texts.RATING_THANKS)
     assert fake.unanswered_callbacks() == []
     assert fake.messages(ALICE.id)[-2].reply_markup is None  # the used keyboard is gone
     with pytest.raises(AssertionError, match="no button"):
@@ -158,7 +162,7 @@ async def test_sticker_gets_a_request_for_words(tg: TelegramWorld) -> None:
     tg.fake.send_sticker(ALICE)
     await tg.fake.wait_confirmed()
     await tg.worker.drain()
-    assert tg.fake.last(ALICE.id).shown == texts.ASK_IN_WORDS
+    assert tg.fake.last(ALICE.id).shown == DE(texts.ASK_IN_WORDS)
 
 
 async def test_deep_link_start_payload_tags_the_customer(tg: TelegramWorld) -> None:
@@ -177,10 +181,10 @@ async def test_forget_with_inline_yes_no(tg: TelegramWorld) -> None:
     await tg.say(ALICE, "/start")
     await tg.say(ALICE, "/forget")
     confirm = tg.fake.last(ALICE.id)
-    assert confirm.shown == texts.FORGET_CONFIRM
+    assert confirm.shown == DE(texts.FORGET_CONFIRM)
     assert [d for _, d in confirm.buttons] == ["forget:yes", "forget:no"]
     await tg.press(ALICE, confirm, "forget:yes")
-    assert tg.fake.last(ALICE.id).shown == texts.FORGET_DONE
+    assert tg.fake.last(ALICE.id).shown == DE(texts.FORGET_DONE)
     assert await find_customer(tg.store, "telegram", str(ALICE.id)) is None
     assert tg.fake.unanswered_callbacks() == []
 
@@ -208,7 +212,7 @@ async def test_429_waits_retry_after_then_succeeds(fake_telegram: FakeTelegram, 
         await world.say(ALICE, "Nice")
         waited = loop.time() - started
         assert 1.0 <= waited < 1.5, waited
-        assert fake_telegram.last(ALICE.id).shown == texts.ASK_RATING.format(low=1, high=5)
+        assert fake_telegram.last(ALICE.id).shown == DE(texts.ASK_RATING, low=1, high=5)
         assert len([p for p in fake_telegram.calls_to("sendMessage") if p["chat_id"] == str(ALICE.id)]) == 4
 
 
@@ -332,7 +336,7 @@ async def test_a_slow_update_does_not_hold_up_other_customers(tg: TelegramWorld)
         release.set()
         await tg.fake.wait_confirmed()
         await tg.fake.until(lambda: tg.fake.messages(ALICE.id))
-        assert "You're subscribed" in tg.fake.last(ALICE.id).shown
+        assert DE(texts.GREETING, name="Alice Liddell") in tg.fake.last(ALICE.id).shown
     finally:
         worker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -361,7 +365,7 @@ async def test_an_update_ptb_cannot_parse_is_skipped_not_fatal(
 ) -> None:
     bad = tg.fake.push_update("message", {"message_id": 1, "text": "no chat, no date"})
     await tg.say(ALICE, "/start")
-    assert "You're subscribed" in tg.fake.last(ALICE.id).shown
+    assert DE(texts.GREETING, name="Alice Liddell") in tg.fake.last(ALICE.id).shown
     assert f"telegram update {bad} could not be parsed; skipped" in caplog.text
 
 
@@ -389,7 +393,7 @@ async def test_staff_poll_command_and_refusal_for_non_staff(tg: TelegramWorld) -
     staff, bob = FakeUser(STAFF_ID, "Sam"), FakeUser(5151, "Bob")
     await tg.say(ALICE, "/start")
     await tg.say(bob, "/poll visit")
-    assert tg.fake.last(bob.id).shown == texts.NOT_ALLOWED.format(role="staff")
+    assert tg.fake.last(bob.id).shown == EN(texts.NOT_ALLOWED_STAFF)
     assert await latest_run(tg.store) is None
 
     await tg.say(staff, "/poll@FeedbackTestBot visit")
@@ -411,7 +415,7 @@ async def test_manager_digest_in_team_group_comes_with_the_chart(tg: TelegramWor
 
     bob = FakeUser(5151, "Bob")
     await tg.say(bob, "/digest")
-    assert tg.fake.last(bob.id).shown == texts.NOT_ALLOWED.format(role="managers")
+    assert tg.fake.last(bob.id).shown == EN(texts.NOT_ALLOWED_MANAGERS)
 
 
 async def test_group_chatter_is_ignored(tg: TelegramWorld) -> None:
@@ -493,7 +497,7 @@ async def test_a_poison_update_is_set_aside_while_the_next_customer_is_served(
             await fake_telegram.until(lambda: fake_telegram.messages(bob.id), within=5)
             assert fake_telegram.messages(ALICE.id) == []  # bob was served while alice's update was retried
             await fake_telegram.until(lambda: fake_telegram.messages(ALICE.id), within=10)
-            assert fake_telegram.last(ALICE.id).shown == texts.ERROR
+            assert fake_telegram.last(ALICE.id).shown == DE(texts.ERROR)
             await fake_telegram.wait_confirmed()  # the poison is acknowledged: polling is not stuck on it
         finally:
             worker.cancel()

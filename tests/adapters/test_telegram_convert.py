@@ -14,6 +14,7 @@ from adapters.telegram.menus import Menus
 from adapters.telegram.render import MAX_CAPTION, build_keyboard, render, split_text, utf16_len
 from bot.commands import default_registry
 from bot.errors import DeliveryError, MessageRejected, PlatformGone, RecipientUnreachable, TryLater
+from bot.i18n import Voice
 from bot.types import ChatRef, Choice, Image, InboundKind, Outbound
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -180,7 +181,7 @@ def test_retry_after_in_either_form(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_menus_cover_exactly_the_engine_commands() -> None:
-    menus = Menus.from_registry(default_registry())
+    menus = Menus.from_registry(default_registry(), Voice("en"))
     customer = {"start", "stop", "pause", "mydata", "forget", "privacy", "help"}
     assert set(menus.customer) == customer
     assert set(menus.staff) == customer | {"poll", "polls", "status"}

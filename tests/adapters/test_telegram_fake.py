@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken
 
 from tests.adapters.fake_telegram import FakeTelegram, FakeUser
@@ -124,3 +124,16 @@ async def test_forwards_albums_and_anonymous_admins_look_like_telegram_s(fake: F
     assert first.media_group_id == second.media_group_id and first.caption == "Two views" and second.caption is None
     assert anonymous is not None and anonymous.from_user is not None and anonymous.from_user.is_bot
     assert anonymous.sender_chat is not None and anonymous.sender_chat.id == -100500
+
+
+async def test_command_menus_are_kept_per_language_code_and_a_bad_code_is_refused(fake: FakeTelegram, bot: Bot) -> None:
+    await bot.set_my_commands([BotCommand("help", "What this bot does")])
+    await bot.set_my_commands([BotCommand("help", "Was dieser Bot macht")], language_code="de")
+    assert [c.description for c in await bot.get_my_commands()] == ["What this bot does"]
+    assert [c.description for c in await bot.get_my_commands(language_code="de")] == ["Was dieser Bot macht"]
+    assert await bot.get_my_commands(language_code="fr") == ()
+    for bad in ("de-DE", "DE", "deu", "d"):
+        with pytest.raises(BadRequest, match="(?i)lang_code_invalid"):
+            await bot.set_my_commands([BotCommand("help", "x")], language_code=bad)
+    await bot.delete_my_commands(language_code="de")
+    assert await bot.get_my_commands(language_code="de") == ()

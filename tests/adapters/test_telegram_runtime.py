@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 
 from bot import texts
+from bot.i18n import Voice
 from bot.runtime.app import build_runtime
 from tests.adapters.fake_telegram import FakeTelegram, FakeUser
 from tests.adapters.telegram_harness import MANAGER_ID, STAFF_ID, TEAM_GROUP, TEST_LIMITS, make_adapter
 from tests.support import make_settings
+
+EN = Voice("en")  # the English texts, as a customer without a catalog language reads them
 
 ALICE = FakeUser(4242, "Alice")
 
@@ -53,7 +56,7 @@ async def test_customer_staff_and_manager_through_the_runtime(fake_telegram: Fak
         await fake.until(lambda: fake.last(ALICE.id).buttons)
         fake.press(ALICE, fake.last(ALICE.id), "rate:1:5")
         await fake.wait_confirmed()
-        await fake.until(lambda: fake.last(ALICE.id).shown == texts.RATING_THANKS)
+        await fake.until(lambda: fake.last(ALICE.id).shown == EN(texts.RATING_THANKS))
 
         fake.send_text(FakeUser(MANAGER_ID, "Morgan"), "/digest@FeedbackTestBot week", group=TEAM_GROUP)
         await fake.wait_confirmed(within=30)

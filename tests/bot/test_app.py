@@ -220,3 +220,29 @@ async def test_a_token_revoked_mid_run_ends_that_platform_only_and_leaves_custom
     assert gone == ["platform telegram stopped for good: local: Unauthorized (401)"]
     stop.set()
     await asyncio.wait_for(task, 10)
+
+
+@pytest.mark.usefixtures("quick_restarts")
+async def test_what_waits_for_a_platform_that_is_down_spends_no_attempts_and_goes_once_it_is_up(
+    tmp_path: Path,
+) -> None:
+    from sqlalchemy import text
+
+    down, up = telegram_like_local_adapter(), LocalAdapter()
+    down.unreachable_starts = 10**9
+    runtime = build_runtime(app_settings(tmp_path), adapters=[down, up])  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    task = await run_until_started(runtime, up, stop)
+    ann = LocalUser("1", "ann")
+    await runtime.engine.on_message(down.inbound(ann, "/start"))  # handled while Telegram is down
+    await runtime.engine.start_run("visit", triggered_by="test")
+    for _ in range(20):  # the worker runs meanwhile, and keeps its hands off
+        await asyncio.sleep(0.02)
+    async with runtime.store.read() as unit:
+        attempts = (await unit.conn.execute(text("SELECT attempts, status FROM delivery"))).all()
+    assert attempts and all(row.attempts == 0 and row.status == "pending" for row in attempts)
+    down.unreachable_starts = 0
+    await until(lambda: len(down.received(ann)) == 2)
+    assert [m.text for m in down.received(ann)][-1] == "What was your favourite part?"
+    stop.set()
+    await asyncio.wait_for(task, 10)

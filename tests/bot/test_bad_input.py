@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from bot import texts
+from bot.i18n import Voice
 from storage.store import Store
 from tests.support import Chat, find_customer, stored_answers
+
+EN = Voice("en")  # the English texts, as a customer without a catalog language reads them
 
 
 async def stored(store: Store) -> dict[str, tuple[str, int | None]]:
@@ -21,7 +24,7 @@ async def test_text_at_the_limit_is_kept_whole_and_longer_is_refused(chat: Chat)
     exact = "é" * texts.MAX_ANSWER_CHARS
     await chat.say(ann, exact)
     await chat.say(ben, "x" * (texts.MAX_ANSWER_CHARS + 1))
-    assert chat.last_text(ben) == texts.TOO_LONG.format(length=4097, limit=4096)
+    assert chat.last_text(ben) == EN(texts.TOO_LONG, length="4,097", limit="4,096")
     assert (await stored(chat.store)) == {ann.user_id: (exact, None)}
     await chat.say(ben, "short and sweet")  # the question is still open after a refusal
     assert (await stored(chat.store))[ben.user_id] == ("short and sweet", None)
@@ -107,4 +110,4 @@ async def test_burst_from_one_customer_stores_the_first_as_answer(chat: Chat) ->
     assert answer.startswith("msg ")
     assert rating is None  # the rest are no digits: they get "please choose 1 to 5", not stored
     assert len(await stored(chat.store)) == 1
-    assert chat.last_text(hal) == texts.RATING_AGAIN.format(low=1, high=5)
+    assert chat.last_text(hal) == EN(texts.RATING_AGAIN, low=1, high=5)

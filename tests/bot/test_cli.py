@@ -33,6 +33,8 @@ def test_demo_prints_a_transcript_and_summary(tmp_path: Path) -> None:
     out = result.stdout
     assert "Alice › /start" in out
     assert "bot › Alice: What was your favourite part of your visit?" in out
+    assert "bot › Bruno: Was hat dir bei deinem Besuch am besten gefallen?" in out  # his app is German
+    assert "bot › Bruno: Danke – deine Bewertung ist gespeichert." in out
     assert "Dara › [sticker]" in out and "please answer in words" in out
     assert "Emeka › /stop" in out
     assert "Run 1: asked 5 · delivered 5 · answers 4 · response rate 80% · rated 4" in out

@@ -6,9 +6,12 @@ import json
 from datetime import timedelta
 
 from bot import texts
+from bot.i18n import Voice
 from bot.types import FORGET_NO, FORGET_YES, InboundKind, rating_choice
 from storage.store import Store
 from tests.support import Chat, customer_tags, find_customer, make_settings, run_counts, stored_answers
+
+EN = Voice("en")  # the English texts, as a customer without a catalog language reads them
 
 # The customer's /help, word for word (built from the command registry).
 HELP = (
@@ -41,11 +44,11 @@ async def test_start_question_answer_rating_thanks(chat: Chat) -> None:
 
     await chat.say(alice, "The live music 🎶")
     ask = chat.adapter.last(alice)
-    assert ask.text == texts.ASK_RATING.format(low=1, high=5)
+    assert ask.text == EN(texts.ASK_RATING, low=1, high=5)
     assert [c.value for c in ask.choices] == [rating_choice(run_id, n) for n in range(1, 6)]
 
     await chat.press(alice, rating_choice(run_id, 5))
-    assert chat.last_text(alice) == texts.RATING_THANKS
+    assert chat.last_text(alice) == EN(texts.RATING_THANKS)
     assert await answers(chat.store) == [(alice.user_id, "The live music 🎶", 5, False)]
 
 
@@ -55,7 +58,7 @@ async def test_typed_digit_counts_as_rating(chat: Chat) -> None:
     await chat.run_poll()
     await chat.say(bob, "Friendly staff")
     await chat.say(bob, "4")
-    assert chat.last_text(bob) == texts.RATING_THANKS
+    assert chat.last_text(bob) == EN(texts.RATING_THANKS)
     assert await answers(chat.store) == [(bob.user_id, "Friendly staff", 4, False)]
 
 
@@ -66,7 +69,7 @@ async def test_poll_without_rating_thanks_at_once(sqlite_store: Store) -> None:
     await chat.say(carol, "/start")
     await chat.run_poll("quick")
     await chat.say(carol, "All good")
-    assert chat.last_text(carol) == texts.THANKS
+    assert chat.last_text(carol) == EN(texts.THANKS)
     assert await answers(sqlite_store) == [(carol.user_id, "All good", None, False)]
 
 
@@ -76,7 +79,7 @@ async def test_rating_out_of_range_is_asked_again(chat: Chat) -> None:
     run_id = await chat.run_poll()
     await chat.say(dan, "Cake")
     await chat.say(dan, "9")
-    assert chat.last_text(dan) == texts.RATING_AGAIN.format(low=1, high=5)
+    assert chat.last_text(dan) == EN(texts.RATING_AGAIN, low=1, high=5)
     await chat.press(dan, rating_choice(run_id, 9))
     assert (await answers(chat.store))[0][2] is None
 
@@ -95,7 +98,7 @@ async def test_sticker_gets_a_request_for_words_and_is_not_stored(chat: Chat) ->
     await chat.say(finn, "/start")
     await chat.run_poll()
     await chat.send_sticker(finn)
-    assert chat.last_text(finn) == texts.ASK_IN_WORDS
+    assert chat.last_text(finn) == EN(texts.ASK_IN_WORDS)
     assert await answers(chat.store) == []
     await chat.say(finn, "Words now")
     assert [a[1] for a in await answers(chat.store)] == ["Words now"]
@@ -104,10 +107,10 @@ async def test_sticker_gets_a_request_for_words_and_is_not_stored(chat: Chat) ->
 async def test_text_without_open_question(chat: Chat) -> None:
     gia = chat.user("gia")
     await chat.say(gia, "hello?")
-    assert chat.last_text(gia) == texts.NOT_SUBSCRIBED
+    assert chat.last_text(gia) == EN(texts.NOT_SUBSCRIBED)
     await chat.say(gia, "/start")
     await chat.say(gia, "hello again")
-    assert chat.last_text(gia) == texts.NO_OPEN_QUESTION
+    assert chat.last_text(gia) == EN(texts.NO_OPEN_QUESTION)
 
 
 async def test_unknown_command_answers_with_help(chat: Chat) -> None:
@@ -123,9 +126,9 @@ async def test_stop_means_no_more_questions(chat: Chat) -> None:
     for user in (ivy, jon):
         await chat.say(user, "/start")
     await chat.say(ivy, "/stop")
-    assert chat.last_text(ivy) == texts.STOPPED
+    assert chat.last_text(ivy) == EN(texts.STOPPED)
     await chat.run_poll()
-    assert chat.last_text(ivy) == texts.STOPPED  # no question arrived
+    assert chat.last_text(ivy) == EN(texts.STOPPED)  # no question arrived
     assert chat.last_text(jon) == "What was your favourite part?"
     await chat.say(ivy, "/start")
     await chat.run_poll()
@@ -145,7 +148,7 @@ async def test_start_with_tag_targets_tagged_runs(chat: Chat) -> None:
 async def test_bad_tag_subscribes_without_it(chat: Chat) -> None:
     max_ = chat.user("max")
     await chat.say(max_, "/start no/tags!allowed")
-    assert texts.BAD_TAG in chat.last_text(max_)
+    assert EN(texts.BAD_TAG) in chat.last_text(max_)
     customer = await find_customer(chat.store, "local", max_.user_id)
     assert customer is not None and customer.subscribed
 
@@ -175,12 +178,12 @@ async def test_forget_needs_confirmation_then_erases(chat: Chat) -> None:
     await chat.say(oli, "/forget")
     assert [c.value for c in chat.adapter.last(oli).choices] == [FORGET_YES, FORGET_NO]
     await chat.press(oli, FORGET_NO)
-    assert chat.last_text(oli) == texts.FORGET_CANCELLED
+    assert chat.last_text(oli) == EN(texts.FORGET_CANCELLED)
     assert len(await answers(chat.store)) == 2
 
     await chat.say(oli, "/forget")
     await chat.press(oli, FORGET_YES)
-    assert chat.last_text(oli) == texts.FORGET_DONE
+    assert chat.last_text(oli) == EN(texts.FORGET_DONE)
     assert await find_customer(chat.store, "local", oli.user_id) is None
     assert [a[1] for a in await answers(chat.store)] == ["Pam's answer"]
 
@@ -191,7 +194,7 @@ async def test_forget_confirmation_expires(chat: Chat) -> None:
     await chat.say(quin, "/forget")
     chat.clock.advance(minutes=11)
     await chat.press(quin, FORGET_YES)
-    assert chat.last_text(quin) == texts.FORGET_EXPIRED
+    assert chat.last_text(quin) == EN(texts.FORGET_EXPIRED)
     assert await find_customer(chat.store, "local", quin.user_id) is not None
 
 
@@ -200,7 +203,23 @@ async def test_forget_can_be_confirmed_by_typing_yes(chat: Chat) -> None:
     await chat.say(rae, "/start")
     await chat.say(rae, "/forget")
     await chat.say(rae, "yes")
-    assert chat.last_text(rae) == texts.FORGET_DONE
+    assert chat.last_text(rae) == EN(texts.FORGET_DONE)
+
+
+async def test_forget_can_be_confirmed_or_declined_in_the_customers_language(chat: Chat) -> None:
+    jonas, lea, ana = (
+        chat.user("Jonas", language="de"),
+        chat.user("Léa", language="fr"),
+        chat.user("Ana", language="es"),
+    )
+    for user, word in ((jonas, "Ja"), (lea, "non"), (ana, "sí")):
+        await chat.say(user, "/start")
+        await chat.say(user, "/forget")
+        await chat.say(user, word)
+    assert chat.last_text(jonas) == Voice("de")(texts.FORGET_DONE)
+    assert chat.last_text(lea) == "Rien n’a été effacé."
+    assert chat.last_text(ana) == Voice("es")(texts.FORGET_DONE)
+    assert await find_customer(chat.store, "local", lea.user_id) is not None
 
 
 async def test_customer_commands_in_a_group_point_to_private_chat(chat: Chat) -> None:
@@ -219,10 +238,10 @@ async def test_answer_targeted_at_a_run_with_rating(chat: Chat) -> None:
     await chat.say(tom, "/start")
     run_id = await chat.run_poll()
     await chat.answer_with(tom, "Great coffee", f"answer:{run_id}:4")
-    assert chat.last_text(tom) == texts.THANKS
+    assert chat.last_text(tom) == EN(texts.THANKS)
     assert await answers(chat.store) == [(tom.user_id, "Great coffee", 4, False)]
     await chat.answer_with(tom, "again", f"answer:{run_id}:5")
-    assert chat.last_text(tom) == texts.NO_OPEN_QUESTION
+    assert chat.last_text(tom) == EN(texts.NO_OPEN_QUESTION)
 
 
 async def test_reply_failure_marks_blocked_user_unreachable(chat: Chat) -> None:
@@ -285,7 +304,7 @@ async def test_a_forwarded_message_is_not_an_answer(chat: Chat) -> None:
     await chat.run_poll()
     await chat.adapter.deliver(chat.adapter.inbound(ann, "Someone else's review: 5 stars", forwarded=True))
     await chat.worker.drain()
-    assert chat.last_text(ann) == texts.OWN_WORDS
+    assert chat.last_text(ann) == EN(texts.OWN_WORDS)
     assert await stored_answers(chat.store) == []
     await chat.say(ann, "Loved the cake")  # the question is still open for their own words
     assert [a.answer for a in await stored_answers(chat.store)] == ["Loved the cake"]
@@ -297,7 +316,7 @@ async def test_a_photo_with_a_caption_answers_with_the_caption(chat: Chat) -> No
     await chat.run_poll()
     await chat.adapter.deliver(chat.adapter.inbound(ann, "The terrace at sunset", kind=InboundKind.MEDIA))
     await chat.worker.drain()
-    assert chat.last_text(ann) == texts.ASK_RATING.format(low=1, high=5)
+    assert chat.last_text(ann) == EN(texts.ASK_RATING, low=1, high=5)
     assert [a.answer for a in await stored_answers(chat.store)] == ["The terrace at sunset"]
 
 
@@ -312,12 +331,12 @@ async def test_an_album_gets_one_reply(store: Store) -> None:
         photo = chat.adapter.inbound(ann, caption, kind=InboundKind.MEDIA, media_group="album-1")
         await chat.adapter.deliver(photo)
     await chat.worker.drain()
-    assert chat.texts(ann)[before:] == [texts.ASK_RATING.format(low=1, high=5)]
+    assert chat.texts(ann)[before:] == [EN(texts.ASK_RATING, low=1, high=5)]
     bare = [chat.adapter.inbound(ann, "", kind=InboundKind.MEDIA, media_group="album-2") for _ in range(3)]
     for photo in bare:
         await chat.adapter.deliver(photo)
     await chat.worker.drain()
-    assert chat.texts(ann)[before + 1 :] == [texts.ASK_IN_WORDS]
+    assert chat.texts(ann)[before + 1 :] == [EN(texts.ASK_IN_WORDS)]
 
 
 async def test_a_bare_number_first_is_the_rating_and_the_words_are_asked_for(store: Store) -> None:
@@ -326,17 +345,17 @@ async def test_a_bare_number_first_is_the_rating_and_the_words_are_asked_for(sto
     await chat.say(ann, "/start")
     run_id = await chat.run_poll()
     await chat.say(ann, "4")
-    assert chat.last_text(ann) == texts.ASK_WORDS.format(rating=4)
+    assert chat.last_text(ann) == EN(texts.ASK_WORDS, rating=4)
     [stored] = await stored_answers(chat.store)
     assert (stored.answer, stored.rating) == ("", 4)
     await chat.say(ann, "The coffee was great")
-    assert chat.last_text(ann) == texts.THANKS
+    assert chat.last_text(ann) == EN(texts.THANKS)
     [stored] = await stored_answers(chat.store)
     assert (stored.answer, stored.rating) == ("The coffee was great", 4)
     counts = await run_counts(chat.store, run_id)
     assert (counts.answered, counts.rated) == (1, 1)
     await chat.say(ann, "and the cake")  # nothing open any more
-    assert chat.last_text(ann) == texts.NO_OPEN_QUESTION
+    assert chat.last_text(ann) == EN(texts.NO_OPEN_QUESTION)
 
 
 async def test_a_number_off_the_scale_is_an_answer_in_words(chat: Chat) -> None:
@@ -344,5 +363,5 @@ async def test_a_number_off_the_scale_is_an_answer_in_words(chat: Chat) -> None:
     await chat.say(ann, "/start")
     await chat.run_poll()
     await chat.say(ann, "42")
-    assert chat.last_text(ann) == texts.ASK_RATING.format(low=1, high=5)
+    assert chat.last_text(ann) == EN(texts.ASK_RATING, low=1, high=5)
     assert [(a.answer, a.rating) for a in await stored_answers(chat.store)] == [("42", None)]

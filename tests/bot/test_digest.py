@@ -239,6 +239,43 @@ async def test_a_cafe_week_reads_as_a_manager_needs_it(store: Store) -> None:
     assert {"• music: 2 answers", "• wifi: 2 answers"} <= set(also)
 
 
+GERMAN_TEXT = f"""Feedback-Bericht – Woche Mo., 2. März – So., 8. März 2026 (Europe/Berlin)
+⚠️ ACHTUNG: Ziel Antworten zwei Wochen in Folge verfehlt (3 in der Woche davor, 3 jetzt; Ziel 5)
+10 Kunden gefragt, 8 Fragen zugestellt, 3 Antworten – Antwortquote 38\u00a0%
+Durchschnittliche Bewertung 4,0 / 5 (3 Bewertungen)
+
+Ziele:
+✅ Antwortquote 38\u00a0% – Ziel 33\u00a0% – erreicht, 8 Punkte mehr als letzte Woche
+❌ Durchschnittliche Bewertung 4,0 – Ziel 4,2 – verfehlt, 1,0 weniger als letzte Woche
+❌ Antworten 3 – Ziel 5 – verfehlt, gleich wie letzte Woche
+
+Was gefallen hat:
+• Food: 2 Antworten, 2 mehr als letzte Woche
+• Staff: 1 Antwort, 1 mehr als letzte Woche
+
+Was besser werden muss:
+• Sonstiges (kein Thema): 1 Antwort
+   “{"The terrace view was lovely. " * 6}The terrace view was…” (3/5)
+
+Außerdem genannt (Antworten ohne passendes Thema):
+• lovely: 1 Antwort
+• terrace view: 1 Antwort"""
+
+
+async def test_the_digest_in_german_with_german_dates_and_numbers(store: Store) -> None:
+    """The same fixture for a manager whose app is German: words, dates (Babel) and decimals are German
+    (and a percent sign after a no-break space, as German writes it)."""
+    await seed_weeks(store)
+    digest = await build_digest(Reports(store.db), settings(), "week", NOW, language="de-DE", chart=False)
+    assert digest.text == GERMAN_TEXT
+    assert [d.label for d in digest.days][:3] == ["Mo. 2.", "Di. 3.", "Mi. 4."]
+    english = await build_digest(Reports(store.db), settings(), "week", NOW, language="it", chart=False)
+    assert english.text == EXPECTED_TEXT  # no Italian catalog: [engine] language
+    french = await build_digest(Reports(store.db), settings(engine={"language": "fr"}), "week", NOW, chart=False)
+    assert french.text.startswith("Synthèse des avis – semaine du lun. 2 mars au dim. 8 mars 2026 (Europe/Berlin)")
+    assert "Note moyenne 4,0 / 5 (3 notes)" in french.text
+
+
 async def test_on_demand_digest_shows_the_period_so_far(store: Store) -> None:
     """Right after a poll the manager sees its answers, not last week's emptiness."""
     await add_customers(store, 5)

@@ -13,9 +13,12 @@ import pytest
 from adapters.local import LocalAdapter, LocalUser
 from bot import texts
 from bot.commands import Place, default_registry
+from bot.i18n import Voice
 from bot.roles import Role
 from storage.store import Store
 from tests.support import Chat, latest_run, make_settings
+
+EN = Voice("en")  # the English texts, as a customer without a catalog language reads them
 
 TEAM_CHAT, OTHER_GROUP = "-1001", "-555"
 BOSS = LocalUser("7", "boss")
@@ -23,10 +26,12 @@ TEAM_SPECS = [spec for spec in default_registry() if spec.place is Place.TEAM]
 
 
 class Reports:
-    async def digest(self, period: str, now: datetime, current: bool = False) -> tuple[str, bytes | None]:
+    async def digest(
+        self, period: str, now: datetime, current: bool = False, language: str | None = None
+    ) -> tuple[str, bytes | None]:
         return "DIGEST: 'the cake was stale' (customer quote)", None
 
-    async def goals(self, now: datetime) -> str:
+    async def goals(self, now: datetime, language: str | None = None) -> str:
         return "GOALS: response rate 40% – missed"
 
 
@@ -53,7 +58,7 @@ async def test_a_manager_in_an_unconfigured_group_gets_no_results(team: Chat, na
     await team.say_in_group(BOSS, OTHER_GROUP, f"/{name}{args}")
     [answer] = team.adapter.outbox
     assert answer.chat.chat_id == OTHER_GROUP
-    assert answer.text == texts.TEAM_ONLY_HERE
+    assert answer.text == EN(texts.TEAM_ONLY_HERE)
     assert await latest_run(team.store) is None  # /poll started nothing
 
 

@@ -15,6 +15,7 @@ from adapters.local import LocalUser
 from bot import texts
 from bot.commands import CommandContext, CommandSpec, Place, default_registry
 from bot.effects import Decision
+from bot.i18n import Voice
 from bot.roles import Role
 from bot.runtime.app import build_runtime
 from bot.runtime.deadletters import list_dead_letters
@@ -22,6 +23,8 @@ from storage.db import make_engine
 from storage.models import DeadLetterStatus
 from storage.store import Store
 from tests.support import Chat, FakeClock, find_customer, latest_run, make_settings, run_counts, stored_answers
+
+EN = Voice("en")  # the English texts, as a customer without a catalog language reads them
 
 QUESTION = "What was your favourite part?"
 
@@ -94,7 +97,7 @@ async def test_a_handler_that_fails_is_retried_then_set_aside_with_an_apology(st
     attempts = [i for i in chat.adapter.deliveries if i.text == "/boom"]
     assert len(attempts) == 3  # twice deferred (not acknowledged), then set aside and acknowledged
     await chat.worker.drain()
-    assert chat.last_text(ann) == texts.ERROR
+    assert chat.last_text(ann) == EN(texts.ERROR)
     async with store.read() as unit:
         [letter] = await unit.inbound.dead_letters()
     assert letter.status == DeadLetterStatus.DEAD and letter.attempts == 3 and "Boom" in letter.error
