@@ -171,6 +171,12 @@ class LocalPacer:
             self._changed.set()
             self._changed = asyncio.Event()
 
+    def set_rate(self, per_second: float) -> None:
+        """Change the overall limit (a process's share of a pace shared with others, bot.shared_pace)."""
+        if self._overall is not None and not math.isinf(per_second):
+            self._overall.limit = per_second
+            self.rules = PaceRules(per_second, self.rules.private_gap, self.rules.group_per_minute)
+
     def _called(self, task: asyncio.Task[object] | None) -> None:
         if task is not None:
             self._callers.add(task)

@@ -5,9 +5,12 @@ overall pace comes from the database (storage.pace: slots `1 / per_second` apart
 moving one row forward atomically), and each chat's pace from the outbox (a chat whose last send
 ended less than `chat_gap` ago is not claimed, and a chat has one send in flight, whoever sends).
 
-A slot is used at its time or given up: a send that finds its slot more than `slack` seconds in
-the past (this process's loop was busy) reserves a new one, so late sends never bunch up at the
-server. `capacity` is this process's share: the pace divided by the live delivery workers.
+Slots space the processes' sends evenly and carry a 429's pause to all of them. The hard bound is
+each process's share of the pace (the pace divided by the live delivery workers), kept the way
+bot.pacing.LocalPacer keeps a limit: a send holds a token until a second after it ended. So even a
+late send (a busy loop), or a server slow to read its requests that then takes a backlog at once,
+never lets a server see more than the limit from all processes together. `capacity` is that share
+over the claim horizon.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ from storage.store import Store
 log = logging.getLogger("feedbot.pace")
 
 BATCH_SECONDS = 0.2  # reserve at most this much of the pace at once
-SLACK = 0.1  # a slot this late is given up
 
 
 class SharedPacer:
@@ -48,8 +50,11 @@ class SharedPacer:
         self.clock = clock
         self.sleep = sleep
         self.chat_gap = rules.private_gap
-        # One chat's sends within this process (two claimed together go one after the other).
+        # This process's own pace is kept as well (bot.pacing): each chat's sends within it (waited
+        # for before a slot is taken, so a slot is never spent waiting for a chat), and what the
+        # server can see of this process in any second, whatever the network's and loop's delays.
         self._chats = LocalPacer(replace(rules, per_second=math.inf), clock=clock, sleep=sleep)
+        self._rate = LocalPacer(PaceRules(per_second=rules.per_second), clock=clock, sleep=sleep)
         self._interval = 0.0 if math.isinf(rules.per_second) else 1.0 / rules.per_second
         self._batch = max(1, int(rules.per_second * BATCH_SECONDS)) if self._interval else 1
         self._slots: deque[float] = deque()
@@ -65,32 +70,26 @@ class SharedPacer:
         task = asyncio.current_task()
         async with self._chats.slot(chat_id, private=private):
             await self._overall()
-            if task is not None:
-                self._callers.add(task)
-            yield
+            async with self._rate.slot(chat_id, private=private):
+                if task is not None:
+                    self._callers.add(task)
+                yield
 
     async def _overall(self) -> None:
-        while True:
-            wait = self._held_until - self.clock()
-            if wait > 0:
-                await self.sleep(wait)
-            if not self._interval:
-                return
-            at = await self._next_slot()
-            now = self.clock()
-            if at > now:
-                await self.sleep(at - now)
-                now = self.clock()
-            if now - at <= SLACK and self._held_until <= now:
-                return
+        wait = self._held_until - self.clock()
+        if wait > 0:
+            await self.sleep(wait)
+        if not self._interval:
+            return
+        at = await self._next_slot()
+        wait = at - self.clock()
+        if wait > 0:
+            await self.sleep(wait)
 
     async def _next_slot(self) -> float:
         self._unserved += 1
         try:
             async with self._reserving:
-                now = self.clock()
-                while self._slots and self._slots[0] < now - SLACK:
-                    self._slots.popleft()
                 if not self._slots:
                     count = max(1, min(self._unserved, self._batch))
                     try:
@@ -100,7 +99,9 @@ class SharedPacer:
                         raise TryLater(f"{self.platform}: shared send pace unavailable: {type(exc).__name__}") from exc
                     start = self.clock() + reservation.first_in
                     self._slots.extend(start + i * self._interval for i in range(count))
-                    self._peers = reservation.peers
+                    if reservation.peers != self._peers:
+                        self._peers = reservation.peers
+                        self._rate.set_rate(self.rules.per_second / self._peers)
                 return self._slots.popleft()
         finally:
             self._unserved -= 1

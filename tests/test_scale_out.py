@@ -92,6 +92,17 @@ async def test_a_second_run_on_one_sqlite_file_refuses_to_start(tmp_path: Path, 
         await stop_all(third)
 
 
+def refusals(telegram: FakeTelegram) -> str:
+    """Why each 429 was given: the sends in the second before it, and the chat's previous send."""
+    why = []
+    for at, chat, _ in telegram.too_many:
+        window = sum(1 for t, _, _ in telegram.sends if at - 1.0 < t <= at)
+        before = [t for t, c, _ in telegram.sends if c == chat and t <= at]
+        gap = f"{at - before[-1]:.2f}s after its last" if before else "its first"
+        why.append(f"chat {chat}: {window} sends in the second before, {gap}")
+    return f"{len(telegram.too_many)} sends refused with 429: " + "; ".join(why)
+
+
 def sends_by_chat(telegram: FakeTelegram, users: list[FakeUser]) -> dict[int, list[str]]:
     return {user.id: [m.shown for m in telegram.messages(user.id)] for user in users}
 
@@ -120,7 +131,7 @@ async def test_processes_on_postgresql_share_the_pace_and_each_chat_order(
     finally:
         for bot in bots:
             bot.__exit__()
-    assert telegram.too_many == [], f"{len(telegram.too_many)} sends refused with 429"
+    assert telegram.too_many == [], refusals(telegram)
     for user, shown in sends_by_chat(telegram, customers).items():
         assert len(shown) == 2 and "subscribed" in shown[0] and shown[1] == QUESTION, (user, shown)
     by_process = [sum("delivered" in line for line in bot.lines) for bot in bots]

@@ -6,7 +6,9 @@ questions asked each day (line) with the response-rate goal drawn on that same p
 empty period says so on the image. Large type and thick lines keep it legible at ~400 px wide.
 
 Built on `matplotlib.figure.Figure` with the Agg canvas, never pyplot: no global figure state, so
-rendering is safe in a worker thread. Async code calls `render_chart_async`.
+rendering is safe in a worker thread. Async code calls `render_chart_async`. matplotlib is imported
+on the first chart, not with the module: a process that never draws one (most `feedbot run`
+processes between digests) does not carry its ~40 MB.
 """
 
 from __future__ import annotations
@@ -16,10 +18,6 @@ import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 WIDTH_PX, HEIGHT_PX, DPI = 1000, 700, 100
 MAX_LABELS = 8
@@ -55,6 +53,10 @@ def render_chart(
     days: Sequence[ChartDay], goal_rate: float | None, title: str, words: ChartWords = ChartWords()
 ) -> bytes:
     """A 1000x700 PNG."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
     fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
     fig.subplots_adjust(left=0.085, right=0.915, top=0.93, bottom=0.15, hspace=0.1)  # fixed: layout engines cost ~40%
     FigureCanvasAgg(fig)
