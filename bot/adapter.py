@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 
 from bot.errors import PlatformGone
 from bot.pacing import Pacer
-from bot.types import Inbound, Outbound
+from bot.types import Inbound, OpenQuestion, Outbound
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,11 +22,25 @@ class Handled:
     replies: int = 0
     duplicate: bool = False
     dead_lettered: bool = False
+    answered_runs: tuple[int, ...] = ()  # runs whose question this message answered (an adapter may
+    # then take the question's "Answer" button away)
 
 
 # Returns once what it received is committed; raises bot.errors.HandlingDeferred when nothing was
 # (do not acknowledge: let the platform deliver it again, or retry after `retry_after`).
 OnMessage = Callable[[Inbound], Awaitable[Handled]]
+
+
+# platform -> the open questions there (bot.catchup.OpenQuestions).
+OpenQuestionsOf = Callable[[str], Awaitable[list[OpenQuestion]]]
+
+
+@runtime_checkable
+class CatchesUp(Protocol):
+    """An adapter whose platform does not replay what was sent while it was away (Discord's new
+    gateway sessions): given where to read from, it reads the history and hands it to `on_message`."""
+
+    def catch_up_with(self, open_questions: OpenQuestionsOf) -> None: ...
 
 
 @runtime_checkable

@@ -353,6 +353,9 @@ class DiscordSettings(PlatformSettings):
     guild_ids: DiscordIds = ()
     staff: DiscordIds = ()
     managers: DiscordIds = ()
+    # Roles by id (Copy ID); names are resolved to ids at start, in the servers of guild_ids only.
+    staff_role_ids: DiscordIds = ()
+    manager_role_ids: DiscordIds = ()
     staff_roles: Names = ()
     manager_roles: Names = ()
     digest_channels: DiscordIds = ()

@@ -12,7 +12,14 @@ from bot.errors import ConfigError
 from bot.runtime.cron import WallClockCronTrigger
 
 if TYPE_CHECKING:
-    from bot.config import GoalSettings, HttpSettings, PollSettings, TelegramSettings, Validation
+    from bot.config import (
+        DiscordSettings,
+        GoalSettings,
+        HttpSettings,
+        PollSettings,
+        TelegramSettings,
+        Validation,
+    )
 
 WEBHOOK_PORTS = (443, 80, 88, 8443)  # the only ports Telegram's setWebhook accepts
 
@@ -104,6 +111,7 @@ def cross_problems(out: Validation) -> list[ConfigError]:
             )
         names.setdefault(folded, i)
     problems += _port_problems(out.sections.get("telegram"), out.sections.get("http"))
+    problems += _discord_role_problems(out.sections.get("discord"))
     default = engine.language if engine is not None else "en"
     for i, poll in out.lists["polls"]:
         if isinstance(poll.question, dict) and default not in poll.question:
@@ -129,6 +137,18 @@ def _alert_problems(out: Validation) -> list[ConfigError]:
                 ConfigError(f"alerts.{key}", f"set, but there is no [{platform}] section to post them with")
             )
     return problems
+
+
+def _discord_role_problems(discord: DiscordSettings | None) -> list[ConfigError]:
+    """Roles count only in the servers of guild_ids (anyone can create a role named "Staff" in theirs)."""
+    if discord is None or discord.guild_ids:
+        return []
+    keys = ("staff_role_ids", "manager_role_ids", "staff_roles", "manager_roles")
+    return [
+        ConfigError(f"discord.{key}", "roles count only in the servers of guild_ids: set guild_ids to your server's id")
+        for key in keys
+        if getattr(discord, key)
+    ]
 
 
 def webhook_url_problem(url: str | None) -> str | None:

@@ -184,6 +184,7 @@ class Decision:
 class Applied:
     replies: int = 0
     answer_ids: list[int] = field(default_factory=list)
+    answered_runs: list[int] = field(default_factory=list)  # runs this message answered (new answers)
 
 
 async def apply(
@@ -237,6 +238,7 @@ async def apply(
                 )
                 if answer_id is not None:
                     result.answer_ids.append(answer_id)
+                    result.answered_runs.append(effect.run_id)
                     log.info("answer stored run=%s customer=%s late=%s", effect.run_id, effect.customer_id, effect.late)
             case RateAnswer():
                 await unit.conversation.rate_answer(effect.customer_id, effect.run_id, effect.score)

@@ -248,7 +248,7 @@ class Engine:
         self._failed.discard(key)
         if applied.answer_ids:
             self.metrics.answers_stored.inc(len(applied.answer_ids))
-        return Handled(replies=applied.replies)
+        return Handled(replies=applied.replies, answered_runs=tuple(applied.answered_runs))
 
     # ------------------------------------------------------------------ deciding
     def _command_of(self, inbound: Inbound) -> Command | None:

@@ -65,6 +65,8 @@ PLATFORMS: tuple[Platform, ...] = (
             manager_ids=frozenset(s.managers),
             staff_roles=frozenset(s.staff_roles),
             manager_roles=frozenset(s.manager_roles),
+            staff_role_ids=frozenset(s.staff_role_ids),
+            manager_role_ids=frozenset(s.manager_role_ids),
         ),
     ),
 )

@@ -1,4 +1,10 @@
-"""Who may use staff and manager commands, per platform: user ids, and role names where a platform has them."""
+"""Who may use staff and manager commands, per platform: user ids, and roles where a platform has them.
+
+A role counts only as the adapter vouches for it (`Inbound.sender_roles`): on Discord, the ids of the
+roles the sender holds in one of the configured servers, and the configured role names resolved to
+those ids at start. A message from a place the operator did not configure (`Inbound.trusted_place`
+False: a server not in `guild_ids`) carries no staff or manager rights at all, not even by user id.
+"""
 
 from __future__ import annotations
 
@@ -19,14 +25,18 @@ class Role(IntEnum):
 class PlatformRoles:
     staff_ids: frozenset[str] = frozenset()
     manager_ids: frozenset[str] = frozenset()
-    staff_roles: frozenset[str] = frozenset()
+    staff_roles: frozenset[str] = frozenset()  # role names (resolved to ids by the adapter at start)
     manager_roles: frozenset[str] = frozenset()
+    staff_role_ids: frozenset[str] = frozenset()
+    manager_role_ids: frozenset[str] = frozenset()
 
-    def role_of(self, user_id: str, role_names: Iterable[str]) -> Role:
-        names = frozenset(role_names)
-        if user_id in self.manager_ids or names & self.manager_roles:
+    def role_of(self, user_id: str, roles: Iterable[str], *, trusted_place: bool = True) -> Role:
+        if not trusted_place:
+            return Role.CUSTOMER
+        held = frozenset(roles)
+        if user_id in self.manager_ids or held & (self.manager_roles | self.manager_role_ids):
             return Role.MANAGER
-        if user_id in self.staff_ids or names & self.staff_roles:
+        if user_id in self.staff_ids or held & (self.staff_roles | self.staff_role_ids):
             return Role.STAFF
         return Role.CUSTOMER
 
@@ -44,4 +54,4 @@ class RolePolicy:
         roles = self._by_platform.get(inbound.chat.platform)
         if roles is None:
             return Role.CUSTOMER
-        return roles.role_of(inbound.sender_id, inbound.sender_roles)
+        return roles.role_of(inbound.sender_id, inbound.sender_roles, trusted_place=inbound.trusted_place)

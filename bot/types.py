@@ -40,8 +40,12 @@ class Inbound:
     kind: InboundKind = InboundKind.TEXT
     reply_to: str | None = None
     choice: str | None = None
-    # Platform role names of the sender where the platform has them (Discord roles); used for staff checks.
+    # The sender's roles as the adapter vouches for them (Discord: role ids held in a configured server,
+    # and the configured role names resolved to those ids at start); used for staff checks.
     sender_roles: frozenset[str] = field(default_factory=frozenset)
+    # False: from a place the operator did not configure (a Discord server not in guild_ids), where
+    # nobody has staff or manager rights.
+    trusted_place: bool = True
     language: str | None = None
     # The adapter's own handle for answering this message in place later (a Discord interaction
     # token), opaque to the engine: it travels with the replies through the outbox.
@@ -65,6 +69,15 @@ class Inbound:
         if self.kind is InboundKind.EDIT:
             return f"{self.message_id}@{self.received_at.timestamp():.6f}"
         return self.message_id
+
+
+@dataclass(frozen=True, slots=True)
+class OpenQuestion:
+    """A question sent and not answered yet, in a run still open: where an adapter whose platform does
+    not replay missed messages (Discord) reads the chat's history from, after `message_id`."""
+
+    chat: ChatRef
+    message_id: str  # the platform's id of the question message
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,13 @@ class AnswerRecord:
     edited_at: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class OpenQuestionRecord:
+    chat_id: str
+    user_id: str | None
+    message_id: str  # the question's platform message id
+
+
 def asked(customer_id: int | ColumnElement[int]) -> ColumnElement[bool]:
     """Question rows that count as asked: sent, being sent, or released after a send of unknown outcome.
 
@@ -356,3 +363,22 @@ class ConversationRepo:
             .limit(limit)
         )
         return [AnswerRecord(*row) for row in await self.conn.execute(stmt)]
+
+    async def open_questions(self, platform: str, now: datetime) -> list[OpenQuestionRecord]:
+        """Questions sent on `platform` in runs still open that their customer has not answered yet,
+        with the platform message id of the question (where a platform's history is read from)."""
+        answered = exists().where(a.run_id == d.run_id, a.customer_id == d.customer_id)
+        rows = await self.conn.execute(
+            select(d.chat_id, d.user_id, d.platform_message_id)
+            .select_from(t.delivery.join(t.poll_run, r.id == d.run_id))
+            .where(
+                d.platform == platform,
+                d.kind == DeliveryKind.QUESTION,
+                d.status == DeliveryStatus.SENT,
+                d.platform_message_id.is_not(None),
+                r.closes_at > now,
+                ~answered,
+            )
+            .order_by(d.id)
+        )
+        return [OpenQuestionRecord(row.chat_id, row.user_id, row.platform_message_id) for row in rows]

@@ -30,14 +30,18 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 from discord.utils import MISSING
 
+from adapters.discord.authority import GuildTrust
 from adapters.discord.commands import Descriptions, build_tree, personal
 from adapters.discord.convert import (
     PLATFORM,
     SEND_ERRORS,
+    START_ERRORS,
     delivery_error,
+    expired_interaction,
     interaction_inbound,
     message_inbound,
     parse_reply_handle,
+    start_error,
 )
 from adapters.discord.limits import pace_rules
 from adapters.discord.render import (
@@ -55,10 +59,18 @@ from adapters.discord.render import (
     split_text,
 )
 from bot import texts
-from bot.adapter import Handled, OnMessage
+from bot.adapter import GoneCallback, Handled, OnMessage, OpenQuestionsOf
 from bot.commands import CommandRegistry, default_registry
 from bot.config import DiscordSettings
-from bot.errors import ConfigError, DeliveryError, HandlingDeferred, RecipientUnreachable, TryLater
+from bot.errors import (
+    ConfigError,
+    DeliveryError,
+    HandlingDeferred,
+    MessageRejected,
+    PlatformGone,
+    RecipientUnreachable,
+    TryLater,
+)
 from bot.i18n import Voice
 from bot.pacing import LocalPacer, Pacer
 from bot.types import ChatRef, Inbound, InboundKind, Outbound, QuestionRef, answer_choice
@@ -76,7 +88,14 @@ def _intents() -> discord.Intents:
     return intents
 
 
+def _no_voice_warnings() -> None:
+    """discord.py warns at every client start that PyNaCl and davey (voice) are missing: we use no voice."""
+    discord.VoiceClient.warn_nacl = False
+    discord.VoiceClient.warn_dave = False
+
+
 INTERACTION_RETRY_FOR = 14 * 60.0  # an interaction's token lives 15 minutes
+QUESTION_LOOKBACK = 50  # messages read back from a DM answer to find the question it answered
 
 
 class DiscordAdapter:
@@ -116,6 +135,17 @@ class DiscordAdapter:
         self._buttons = ButtonKit(self._on_choice, self._on_answer_button, self._on_reply_button, self._voices)
         self._saved_urls: tuple[str, yarl.URL] | None = None
         self._receive = True  # False: logged in for sending (REST) only, no gateway, until `start_receiving`
+        self._open_questions: OpenQuestionsOf | None = None
+        self.failure: DeliveryError | None = None  # what ended the gateway for good, if it did
+        self._on_gone: GoneCallback | None = None
+        self._ready = False  # the gateway was READY once since start
+        self._background: set[asyncio.Task[None]] = set()
+        self._trust = GuildTrust.from_settings(settings.guild_ids, (*settings.staff_roles, *settings.manager_roles))
+
+    def catch_up_with(self, open_questions: OpenQuestionsOf) -> None:
+        """Discord does not replay DMs sent while no session was connected: after every new session
+        (READY, not RESUMED), the DM history after each open question is read and handed to the engine."""
+        self._open_questions = open_questions
 
     def __repr__(self) -> str:  # never show the token
         return f"DiscordAdapter(api_base={self.settings.api_base!r})"
@@ -130,9 +160,11 @@ class DiscordAdapter:
         if self._client is not None:
             return
         self._on_message = on_message
+        self.failure = None
         api_base = self.settings.api_base.rstrip("/")
         self._saved_urls = (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
         Route.BASE = api_base  # read when each request's Route is built, so set before login
+        _no_voice_warnings()
         client = discord.Client(
             intents=_intents(),
             allowed_mentions=NO_MENTIONS,
@@ -142,24 +174,39 @@ class DiscordAdapter:
         )
         self._client = client
         default = self._voices(None)
-        tree = build_tree(client, self._on_slash, self._poll_ids, self._registry, default)
+        tree = build_tree(
+            client,
+            self._on_slash,
+            self._poll_ids,
+            self._registry,
+            default,
+            lambda i: self._trust.vouch(i).trusted_place,
+        )
         await tree.set_translator(Descriptions(self._voices, default.language))
         client.add_dynamic_items(*self._buttons.dynamic_items)
         self._register_events(client)
         try:
-            try:
-                await client.login(self._token)
-            except discord.LoginFailure:
-                raise ConfigError(self.settings.token_env, "Discord rejected the bot token") from None
+            await client.login(self._token)
+            if client.application is not None and client.application.bot_public:
+                log.warning(
+                    "discord: the application's Public Bot switch is on: anyone can add the bot to their own "
+                    "server; switch it off (developer portal, Bot). Staff rights hold only in guild_ids"
+                )
             if api_base != DISCORD_API:
                 # A plain Client connects to DiscordWebSocket.DEFAULT_GATEWAY whatever Route.BASE says:
                 # ask this REST root for its gateway, or the websocket would go to the real Discord.
                 _, url, _ = await client.http.get_bot_gateway()
                 DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+            await self._trust.resolve(client.http)
             if self._sync_commands:
                 await self._sync(client, tree)
             if self._receive:
                 await self._connect(client)
+        except START_ERRORS as exc:
+            # The runner retries a TryLater with capped back-off and ends the platform on PlatformGone,
+            # logging one line each time with this reason (which names Discord, never the database).
+            await self.stop()
+            raise start_error(exc, self.settings.token_env) from exc
         except BaseException:
             await self.stop()
             raise
@@ -169,7 +216,12 @@ class DiscordAdapter:
         self._task = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
         self._task.add_done_callback(self._gateway_ended)
         await self._wait_ready(client, self._task)
+        self._ready = True
         log.info("discord connected as %s (%d servers)", client.user, len(client.guilds))
+
+    def watch(self, on_gone: GoneCallback) -> None:
+        """`on_gone` is called when the gateway ends for good while running (token reset, intents)."""
+        self._on_gone = on_gone
 
     # ------------------------------------------------------------------ leadership (bot.runtime.leadership)
     @property
@@ -185,6 +237,9 @@ class DiscordAdapter:
         if self._client is not None and self._task is None:
             try:
                 await self._connect(self._client)
+            except START_ERRORS as exc:
+                self._task = None
+                raise start_error(exc, self.settings.token_env) from exc
             except BaseException:
                 self._task = None
                 raise
@@ -201,9 +256,15 @@ class DiscordAdapter:
             await self.start(on_message)
 
     def _gateway_ended(self, task: asyncio.Task[None]) -> None:
-        if task is self._task and not task.cancelled() and task.exception() is not None:
-            # discord.py reconnects by itself; it gives up only on fatal close codes (bad token, intents).
-            log.error("discord gateway stopped for good: %r", task.exception())
+        """discord.py reconnects by itself; it gives up only on fatal close codes (token reset, intents)."""
+        if task is not self._task or task.cancelled() or (exc := task.exception()) is None:
+            return
+        self.failure = start_error(exc, self.settings.token_env)
+        if not self._ready:
+            return  # start() raises it
+        log.error("%s: discord stopped; the other platforms go on", self.failure.reason)
+        if isinstance(self.failure, PlatformGone) and self._on_gone is not None:
+            self._on_gone(self.failure)
 
     async def _wait_ready(self, client: discord.Client, task: asyncio.Task[None]) -> None:
         ready = asyncio.create_task(client.wait_until_ready())
@@ -213,7 +274,7 @@ class DiscordAdapter:
             ready.cancel()
         if task in done:
             task.result()  # raises what ended the gateway (bad intents, closed...)
-            raise RuntimeError("discord gateway closed before READY")
+            raise TryLater("discord gateway closed before READY")
         if ready not in done:
             raise TimeoutError(f"discord gateway not ready after {self._ready_timeout:.0f} s")
 
@@ -242,7 +303,9 @@ class DiscordAdapter:
 
     async def stop(self) -> None:
         client, task = self._client, self._task
-        self._client, self._task = None, None
+        self._client, self._task, self._ready = None, None, False
+        for job in list(self._background):
+            job.cancel()
         if client is not None:
             with contextlib.suppress(Exception):
                 await client.close()
@@ -265,8 +328,54 @@ class DiscordAdapter:
             if interaction.type is discord.InteractionType.modal_submit:
                 await self._on_modal_submit(interaction)
 
-        for handler in (on_message, on_raw_message_edit, on_interaction):
+        async def on_ready() -> None:  # a new session (start, or one that could not resume)
+            job = asyncio.create_task(self._catch_up(client), name="discord-catch-up")
+            self._background.add(job)
+            job.add_done_callback(self._background.discard)
+
+        for handler in (on_message, on_raw_message_edit, on_interaction, on_ready):
             client.event(handler)
+
+    async def _catch_up(self, client: discord.Client) -> None:
+        """Hand the engine, in order, the DMs sent after each open question while we had no session.
+
+        What was handled already is recognised by the engine's dedupe, as for any redelivery.
+        """
+        if self._open_questions is None:
+            return
+        try:
+            questions = await self._open_questions(PLATFORM)
+        except Exception:
+            log.exception("discord catch-up: cannot read the open questions")
+            return
+        after: dict[str, int] = {}  # DM channel -> the earliest open question in it
+        for question in questions:
+            if question.chat.chat_id.isdigit() and question.message_id.isdigit():
+                first = after.get(question.chat.chat_id, int(question.message_id))
+                after[question.chat.chat_id] = min(first, int(question.message_id))
+        caught = 0
+        for chat_id, first in after.items():
+            channel = client.get_partial_messageable(int(chat_id), type=discord.ChannelType.private)
+            try:
+                async with self.pacer.slot(chat_id, private=True):
+                    missed = [
+                        m async for m in channel.history(limit=None, after=discord.Object(id=first), oldest_first=True)
+                    ]
+            except SEND_ERRORS as exc:
+                log.warning("discord catch-up: cannot read chat=%s: %s", chat_id, delivery_error(exc).reason)
+                continue
+            for message in missed:
+                inbound = message_inbound(message, InboundKind.TEXT)
+                if inbound is None:
+                    continue
+                handled = await self._deliver(inbound)
+                if handled is None:
+                    return  # stopping
+                caught += not handled.duplicate
+                if handled.answered_runs:
+                    await self._remove_answer_buttons(message, handled.answered_runs)
+        if after:
+            log.info("discord caught up: %d missed messages in %d chats with open questions", caught, len(after))
 
     # ------------------------------------------------------------------ inbound: DMs
     async def _deliver(self, inbound: Inbound, give_up_after: float | None = None) -> Handled | None:
@@ -294,11 +403,34 @@ class DiscordAdapter:
         inbound = message_inbound(message, kind)
         if inbound is None or self._on_message is None:
             return
-        if await self._deliver(inbound) is None:
+        handled = await self._deliver(inbound)
+        if handled is not None and handled.answered_runs:
+            await self._remove_answer_buttons(message, handled.answered_runs)
+        if handled is None:
             # Discord never re-delivers a gateway event: say so, so the customer can send it again.
             log.error("a discord DM could not be handled chat=%s user=%s", inbound.chat.chat_id, inbound.sender_id)
             with contextlib.suppress(*SEND_ERRORS):
                 await message.channel.send(self._voices(inbound.language)(texts.ERROR), allowed_mentions=NO_MENTIONS)
+
+    async def _remove_answer_buttons(self, answer: discord.Message, runs: Sequence[int]) -> None:
+        """The question answered by a plain DM loses its "Answer" button, as one answered with the form
+        does: it cannot be answered twice. Looked up in the DM's recent history (a restart forgets)."""
+        me = self._client.user if self._client is not None else None
+        if me is None:
+            return
+        try:
+            async with self.pacer.slot(str(answer.channel.id), private=True):
+                recent = [m async for m in answer.channel.history(limit=QUESTION_LOOKBACK, before=answer)]
+            for message in recent:
+                if message.author.id != me.id:
+                    continue
+                question = self._buttons.question_of(message)
+                if question is None or question.run_id not in runs:
+                    continue
+                async with self.pacer.slot(str(answer.channel.id), private=True):
+                    await message.edit(view=self._buttons.view_without_question(message))
+        except SEND_ERRORS as exc:
+            log.warning("discord: could not remove an Answer button chat=%s: %s", answer.channel.id, exc)
 
     # ------------------------------------------------------------------ inbound: interactions
     async def _personal_chat(self, interaction: discord.Interaction) -> ChatRef:
@@ -324,7 +456,9 @@ class DiscordAdapter:
             sorry = self._voices(str(interaction.locale.value) if interaction.locale else None)(texts.ERROR)
             await interaction.followup.send(sorry, ephemeral=in_server)
             return
-        inbound = interaction_inbound(interaction, chat, text, is_private=private, ephemeral=in_server)
+        inbound = interaction_inbound(
+            interaction, chat, text, is_private=private, ephemeral=in_server, vouched=self._trust.vouch(interaction)
+        )
         await self._handle_interaction(interaction, inbound, ephemeral=in_server, thinking=True)
 
     async def _on_choice(self, interaction: discord.Interaction, value: str) -> None:
@@ -333,7 +467,14 @@ class DiscordAdapter:
         await interaction.response.edit_message(view=None)  # the acknowledgement: no second press
         chat = await self._personal_chat(interaction)
         inbound = interaction_inbound(
-            interaction, chat, "", is_private=True, ephemeral=in_server, kind=InboundKind.CHOICE, choice=value
+            interaction,
+            chat,
+            "",
+            is_private=True,
+            ephemeral=in_server,
+            vouched=self._trust.vouch(interaction),
+            kind=InboundKind.CHOICE,
+            choice=value,
         )
         await self._handle_interaction(interaction, inbound, ephemeral=in_server, restore=restore)
 
@@ -354,7 +495,12 @@ class DiscordAdapter:
         text = modal_values(data).get(REPLY_INPUT, "").strip()
         chat = ChatRef(PLATFORM, str(interaction.channel_id))
         inbound = interaction_inbound(
-            interaction, chat, f"/reply {answer} {text}", is_private=False, ephemeral=in_server
+            interaction,
+            chat,
+            f"/reply {answer} {text}",
+            is_private=False,
+            ephemeral=in_server,
+            vouched=self._trust.vouch(interaction),
         )
         await self._handle_interaction(interaction, inbound, ephemeral=in_server, thinking=True)
 
@@ -384,6 +530,7 @@ class DiscordAdapter:
             values.get(ANSWER_INPUT, "").strip(),
             is_private=True,
             ephemeral=in_server,
+            vouched=self._trust.vouch(interaction),
             choice=answer_choice(question.run_id, rating),
         )
         await self._handle_interaction(
@@ -416,6 +563,8 @@ class DiscordAdapter:
     # ------------------------------------------------------------------ outbound
     async def send(self, message: Outbound) -> str:
         client = self._client
+        if self.failure is not None:
+            raise self.failure
         if client is None or client.is_closed():
             raise TryLater("discord: not connected")
         handle = parse_reply_handle(message.reply_handle) if message.reply_handle else None
@@ -423,7 +572,16 @@ class DiscordAdapter:
         try:
             async with self.pacer.slot(message.chat.chat_id, private=private):
                 if handle is not None:
-                    return await self._send_followup(client, handle, message)
+                    try:
+                        return await self._send_followup(client, handle, message)
+                    except discord.HTTPException as exc:
+                        if not expired_interaction(exc):
+                            raise
+                        if not private:  # its answer was for the caller's eyes only: never post it openly
+                            raise MessageRejected(
+                                "discord: the interaction expired before its answer was sent"
+                            ) from exc
+                        log.info("discord interaction expired; its answer goes to the DM chat=%s", message.chat.chat_id)
                 return await self._send_to_channel(client, message)
         except DeliveryError:
             raise

@@ -16,10 +16,18 @@ from discord import app_commands
 
 from bot.commands import CommandRegistry, CommandSpec, Option, Place
 from bot.i18n import Voice, supported
+from bot.roles import Role
 from bot.texts import Text
+
+# Staff and manager commands are hidden from ordinary members (a server's owner can grant them to
+# roles under Server Settings -> Integrations). Hiding is not the check: the engine checks the
+# role, and the adapter the server, on every call.
+TEAM_PERMISSIONS = discord.Permissions(manage_guild=True)
 
 # (interaction, command text such as "/poll weekly vip") -> None
 SlashHandler = Callable[[discord.Interaction, str], Awaitable[None]]
+# Whether an interaction comes from a place we trust (a DM, or a server of guild_ids).
+Trusted = Callable[[discord.Interaction], bool]
 
 
 def command_text(name: str, *args: object) -> str:
@@ -43,7 +51,7 @@ def _annotation(option: Option) -> Any:
 
 
 def _command(
-    spec: CommandSpec, handle: SlashHandler, poll_ids: Sequence[str], say: Voice
+    spec: CommandSpec, handle: SlashHandler, poll_ids: Sequence[str], say: Voice, trusted: Trusted
 ) -> app_commands.Command[Any, ..., None]:
     """A slash command whose typed options are `spec.options`, in order, as the words of the text command."""
 
@@ -63,10 +71,14 @@ def _command(
     command: app_commands.Command[Any, ..., None] = app_commands.Command(
         name=spec.name, description=app_commands.locale_str(say(spec.menu)[:100], text=spec.menu), callback=callback
     )
+    if spec.role > Role.CUSTOMER:
+        command.default_permissions = TEAM_PERMISSIONS
     for option in spec.options:
         if option.suggest_polls:
 
             async def suggest(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+                if not trusted(interaction):  # our poll ids are nobody's business in other servers
+                    return []
                 wanted = current.strip().lower()
                 return [app_commands.Choice(name=p, value=p) for p in poll_ids if wanted in p.lower()][:25]
 
@@ -97,9 +109,10 @@ def build_tree(
     poll_ids: Sequence[str],
     registry: CommandRegistry,
     say: Voice,
+    trusted: Trusted,
 ) -> app_commands.CommandTree:
     """`say`: the default language of the descriptions (`Descriptions` gives the others)."""
     tree = app_commands.CommandTree(client)
     for spec in registry:
-        tree.add_command(_command(spec, handle, poll_ids, say))
+        tree.add_command(_command(spec, handle, poll_ids, say, trusted))
     return tree

@@ -7,6 +7,7 @@ from datetime import UTC
 import aiohttp
 import discord
 
+from adapters.discord.authority import Vouched
 from bot.errors import DeliveryError, MessageRejected, PlatformGone, RecipientUnreachable, TryLater
 from bot.types import ChatRef, Inbound, InboundKind
 
@@ -50,6 +51,42 @@ def delivery_error(exc: BaseException) -> DeliveryError:
     return TryLater(f"discord: {type(exc).__name__}")
 
 
+def expired_interaction(exc: discord.HTTPException) -> bool:
+    """An interaction's follow-up refused because its token is past its 15 minutes (401 50027) or gone
+    (10015): about that interaction only, never about the bot's token or the customer."""
+    return exc.code in (50027, 10015) or exc.status == 401
+
+
+# Gateway close codes after which reconnecting can never help (authentication failed, invalid shard,
+# sharding required, invalid API version, invalid or disallowed intents).
+FATAL_CLOSE_CODES = frozenset({4004, 4010, 4011, 4012, 4013, 4014})
+START_ERRORS = (discord.ClientException, *SEND_ERRORS)
+
+
+def start_error(exc: BaseException, token_env: str) -> DeliveryError:
+    """What starting (or keeping) the Discord connection raised, by cause: PlatformGone when only the
+    operator can fix it (token reset, intents), TryLater for what passes (network, 5xx, 429)."""
+    if isinstance(exc, discord.LoginFailure) or (isinstance(exc, discord.HTTPException) and exc.status == 401):
+        return PlatformGone(f"discord refused the token in {token_env} (HTTP 401): reset it in the developer portal")
+    if isinstance(exc, discord.PrivilegedIntentsRequired):
+        return PlatformGone("discord gateway closed 4014: disallowed intents")
+    if isinstance(exc, discord.ConnectionClosed):
+        if exc.code in FATAL_CLOSE_CODES:
+            what = "authentication failed: the token was reset" if exc.code == 4004 else exc.reason or "fatal"
+            return PlatformGone(f"discord gateway closed {exc.code} ({what})")
+        return TryLater(f"discord gateway closed {exc.code}")
+    if isinstance(exc, TimeoutError):
+        return TryLater("discord: gateway not ready in time")
+    if isinstance(exc, discord.GatewayNotFound):
+        return TryLater("discord: gateway not found")
+    if isinstance(exc, SEND_ERRORS):
+        error = delivery_error(exc)
+        if isinstance(error, TryLater) and not isinstance(exc, discord.HTTPException | discord.RateLimited):
+            return TryLater(f"discord: cannot reach the API: {type(exc).__name__}", retry_after=error.retry_after)
+        return error
+    return TryLater(f"discord: {type(exc).__name__}")
+
+
 def message_inbound(message: discord.Message, kind: InboundKind) -> Inbound | None:
     """A DM to the bot (or its edit) -> Inbound; None for anything the bot does not read."""
     if message.author.bot or message.guild is not None:
@@ -86,13 +123,13 @@ def interaction_inbound(
     *,
     is_private: bool,
     ephemeral: bool,
+    vouched: Vouched,
     kind: InboundKind = InboundKind.TEXT,
     choice: str | None = None,
 ) -> Inbound:
     """A slash command, button press or form submit -> Inbound whose message_id is the interaction id,
     so the engine's reply (reply_to = that id) can be sent as the interaction's follow-up."""
     user = interaction.user
-    roles = getattr(user, "roles", [])  # a Member in a server; a plain User in a DM has none
     return Inbound(
         chat=chat,
         sender_id=str(user.id),
@@ -103,7 +140,8 @@ def interaction_inbound(
         is_private=is_private,
         kind=kind,
         choice=choice,
-        sender_roles=frozenset(r.name for r in roles if not r.is_default()),
+        sender_roles=vouched.roles,
+        trusted_place=vouched.trusted_place,
         language=str(interaction.locale.value)[:16] if interaction.locale else None,
         reply_handle=reply_handle(interaction, ephemeral),
         seen_by_sender_only=ephemeral,

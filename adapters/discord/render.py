@@ -260,19 +260,35 @@ class ButtonKit:
         """Our buttons as they were on `message` (to put them back when handling a press failed)."""
         if message is None:
             return None
-        choices: list[Choice] = []
-        question: QuestionRef | None = None
-        answer: int | None = None
-        for row in message.components:
-            for component in getattr(row, "children", []):
-                custom_id = getattr(component, "custom_id", None) or ""
-                if custom_id.startswith(CHOICE_PREFIX):
-                    choices.append(Choice(getattr(component, "label", None) or "?", custom_id[len(CHOICE_PREFIX) :]))
-                elif (match := re.fullmatch(ANSWER_TEMPLATE, custom_id)) is not None:
-                    question = question_from(match)
-                elif (match := re.fullmatch(REPLY_TEMPLATE, custom_id)) is not None:
-                    answer = int(match["answer"])
-        return self.view(tuple(choices), question, ephemeral=ephemeral, answer=answer)
+        choices, question, answer = _buttons_of(message)
+        return self.view(choices, question, ephemeral=ephemeral, answer=answer)
+
+    @staticmethod
+    def question_of(message: discord.Message) -> QuestionRef | None:
+        """The question whose "Answer" button `message` carries, if it does."""
+        return _buttons_of(message)[1]
+
+    def view_without_question(self, message: discord.Message) -> discord.ui.View | None:
+        """`message`'s buttons without its "Answer" button (None: no buttons left)."""
+        choices, _, answer = _buttons_of(message)
+        return self.view(choices, None, ephemeral=False, answer=answer)
+
+
+def _buttons_of(message: discord.Message) -> tuple[tuple[Choice, ...], QuestionRef | None, int | None]:
+    """The choices, the question (its "Answer" button) and the answer (its "Reply" button) on `message`."""
+    choices: list[Choice] = []
+    question: QuestionRef | None = None
+    answer: int | None = None
+    for row in message.components:
+        for component in getattr(row, "children", []):
+            custom_id = getattr(component, "custom_id", None) or ""
+            if custom_id.startswith(CHOICE_PREFIX):
+                choices.append(Choice(getattr(component, "label", None) or "?", custom_id[len(CHOICE_PREFIX) :]))
+            elif (match := re.fullmatch(ANSWER_TEMPLATE, custom_id)) is not None:
+                question = question_from(match)
+            elif (match := re.fullmatch(REPLY_TEMPLATE, custom_id)) is not None:
+                answer = int(match["answer"])
+    return tuple(choices), question, answer
 
 
 # ---------------------------------------------------------------------- modal

@@ -43,9 +43,14 @@ def outsider(update: Update, is_team_chat: Callable[[str], bool]) -> Outsider | 
 def log_leaving(found: Outsider) -> None:
     if found.added_by is not None:
         log.warning(
-            "telegram: user %s added the bot to chat %s, which is not in telegram.digest_chats or alerts.telegram_chats: leaving it",
+            "telegram: user %s added the bot to chat %s, which is in neither telegram.digest_chats nor "
+            "alerts.telegram_chats: leaving it",
             found.added_by,
             found.chat_id,
         )
     else:
-        log.warning("telegram: update from chat %s, which is not in telegram.digest_chats or alerts.telegram_chats: leaving it", found.chat_id)
+        log.warning(
+            "telegram: update from chat %s, which is in neither telegram.digest_chats nor alerts.telegram_chats: "
+            "leaving it",
+            found.chat_id,
+        )

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.adapter import Adapter, Remembering
+from bot.adapter import Adapter, CatchesUp, Remembering
+from bot.catchup import OpenQuestions
 from bot.commands import CommandRegistry, Reporting
 from bot.config import Settings
 from bot.engine import Engine
@@ -256,6 +257,9 @@ def build_runtime(
         team_chats=team_chats,
         alerts=alert_chats,  # default: [alerts], else the digest chats
     )
+    for adapter in chosen:
+        if isinstance(adapter, CatchesUp):  # reads what its platform does not replay after downtime
+            adapter.catch_up_with(OpenQuestions(store, clock))
     worker = DeliveryWorker(
         store, by_platform, settings, clock=clock, signal=signal, worker_id=worker_id, metrics=metrics
     )

@@ -3,8 +3,19 @@
 It is as strict as Discord where our code could go wrong: the bot token on every REST call (401
 otherwise), message content <= 2,000 characters, custom ids <= 100, <= 5 buttons per row and 5 rows,
 modal titles <= 45, one initial response per interaction (40060), the 3-second answer window (10062,
-and the interaction is recorded as late), 50007 for users whose DMs are closed, 429s with
-`retry_after` and X-RateLimit headers on demand, and no privileged gateway intents.
+and the interaction is recorded as late), interaction tokens that expire (15 minutes, 401 50027;
+`token_lifetime` shortens it), 50007 for users whose DMs are closed, no privileged gateway intents,
+and Discord's documented rate limits by default (fake_discord_limits.py; more 429s on demand).
+
+The gateway delivers an event only to connected sessions: a DM sent while no bot is connected is
+dropped (`dropped_events`) and only the channel history has it (`GET /channels/{id}/messages`); a
+session closed uncleanly keeps its missed events for a RESUME of that session, as Discord does.
+`send_reconnect` (op 7) and `invalidate_sessions` (op 9) do what Discord does on its side;
+`close_identify_with` closes every IDENTIFY with a code (4004 token reset, 4014 intents).
+
+Servers have owners, roles and members; staff and manager commands carry
+`default_member_permissions`, so `slash` refuses (HiddenCommand) what a member would not see, unless
+the owner allowed them (`allow_commands`, Server Settings -> Integrations).
 
 Tests act as Discord users: `dm`, `edit`, `slash`, `autocomplete`, `press`, `submit_modal`; and read
 what the bot did: `conversation(user)`, `interactions`, `requests`, `invalid_requests`.
@@ -25,8 +36,11 @@ from typing import Any
 
 from aiohttp import BodyPartReader, WSMsgType, web
 
+from tests.adapters.fake_discord_limits import DiscordLimits
+
 API = "/api/v10"
 ANSWER_WINDOW = 3.0
+TOKEN_LIFETIME = 15 * 60.0
 EPHEMERAL = 1 << 6
 DISCORD_EPOCH_MS = 1_420_070_400_000
 PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | (1 << 15)  # GUILD_MEMBERS, GUILD_PRESENCES, MESSAGE_CONTENT
@@ -60,6 +74,10 @@ class DiscordError(Exception):
         if self.errors is not None:
             body["errors"] = self.errors
         return json_response(body, status=self.status)
+
+
+class HiddenCommand(AssertionError):
+    """Discord does not show this command to this member (default_member_permissions)."""
 
 
 def invalid_form(path: str, message: str) -> DiscordError:
@@ -99,6 +117,10 @@ class FakeUser:
         }
 
 
+EVERYONE_PERMISSIONS = 1071698660929  # view channels, send messages... (no manage_guild, no administrator)
+ADMINISTRATOR = 1 << 3
+
+
 @dataclass
 class FakeGuild:
     id: int
@@ -106,9 +128,28 @@ class FakeGuild:
     roles: dict[int, str] = field(default_factory=dict)
     members: dict[int, list[int]] = field(default_factory=dict)  # user id -> role ids
     channels: dict[int, str] = field(default_factory=dict)
+    owner_id: int | None = None  # the owner has every permission and sees every command
+    # Server Settings -> Integrations: roles and users allowed to use commands hidden by
+    # default_member_permissions (the owner's overrides).
+    command_access: set[int] = field(default_factory=set)
 
     def role_id(self, name: str) -> int:
         return next(rid for rid, rname in self.roles.items() if rname == name)
+
+    def permissions(self, user_id: int) -> int:
+        if user_id == self.owner_id:
+            return (1 << 53) - 1
+        return EVERYONE_PERMISSIONS
+
+    def may_use(self, user_id: int, command: Json) -> bool:
+        """Whether Discord shows (and lets a member run) `command` in this server."""
+        required = command.get("default_member_permissions")
+        if required is None:
+            return True
+        perms = self.permissions(user_id)
+        if perms & ADMINISTRATOR or perms & int(required) == int(required):  # a string or a number
+            return True
+        return bool(self.command_access & {user_id, *self.members.get(user_id, [])})
 
 
 @dataclass
@@ -146,12 +187,20 @@ class FakeInteraction:
         return self.responded_at - self.created > window
 
 
+@dataclass
+class _Session:
+    id: str
+    ws: web.WebSocketResponse | None
+    missed: list[tuple[str, Json]] = field(default_factory=list)  # while disconnected, for a RESUME
+
+
 @dataclass(frozen=True)
 class RequestRecord:
     method: str
     path: str
     status: int
     at: float
+    query: str = ""
 
 
 @dataclass
@@ -188,10 +237,17 @@ class FakeDiscord:
         self.invalid_requests = 0  # 401, 403 and 429 answers: Discord bans an IP past 10,000 in 10 minutes
         self.identify: list[Json] = []
         self.allow_privileged_intents = False
+        self.bot_public = True  # Discord's default for a new application
+        self.close_identify_with: int | None = None  # a gateway close code for every IDENTIFY (4004, 4014...)
         self.answer_window = ANSWER_WINDOW  # Discord's 3 seconds; tests may shorten it
-        self._rate_limits: list[_RateLimit] = []
+        self.token_lifetime = TOKEN_LIFETIME  # an interaction's follow-ups: 15 minutes; tests may shorten it
+        self._rate_limits: list[_RateLimit] = []  # one-off 429s a test asks for
+        self.limits = DiscordLimits()  # Discord's documented limits, on by default
+        self.too_many_requests = 0  # 429s from those limits
         self._failures: list[tuple[str, re.Pattern[str], DiscordError, list[int]]] = []
-        self._sockets: list[web.WebSocketResponse] = []
+        self.sessions: dict[str, _Session] = {}
+        self.resumes: list[str] = []  # session ids the bot asked to RESUME
+        self.dropped_events: list[str] = []  # events no session received (no bot connected)
         self._seq = 0
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -225,8 +281,10 @@ class FakeDiscord:
         r.add_put(f"{API}/applications/{{app_id}}/guilds/{{guild_id}}/commands", self._put_commands)
         r.add_get(f"{API}/applications/{{app_id}}/commands", self._get_commands)
         r.add_post(f"{API}/users/@me/channels", self._create_dm)
+        r.add_get(f"{API}/guilds/{{guild_id}}/roles", self._get_roles)
         r.add_get(f"{API}/channels/{{channel_id}}", self._get_channel)
         r.add_post(f"{API}/channels/{{channel_id}}/messages", self._post_message)
+        r.add_get(f"{API}/channels/{{channel_id}}/messages", self._get_messages)
         r.add_patch(f"{API}/channels/{{channel_id}}/messages/{{message_id}}", self._patch_message)
         r.add_post(f"{API}/interactions/{{interaction_id}}/{{token}}/callback", self._callback)
         r.add_post(f"{API}/webhooks/{{app_id}}/{{token}}", self._followup)
@@ -267,8 +325,16 @@ class FakeDiscord:
         self.guilds[gid] = guild
         return guild
 
-    def add_member(self, guild: FakeGuild, user: FakeUser, roles: tuple[str, ...] = ()) -> None:
+    def add_member(self, guild: FakeGuild, user: FakeUser, roles: tuple[str, ...] = (), *, owner: bool = False) -> None:
         guild.members[user.id] = [guild.role_id(r) for r in roles]
+        if owner:
+            guild.owner_id = user.id
+
+    def allow_commands(
+        self, guild: FakeGuild, *, roles: tuple[str, ...] = (), users: tuple[FakeUser, ...] = ()
+    ) -> None:
+        """The owner lets these roles and users use the commands hidden from ordinary members."""
+        guild.command_access |= {guild.role_id(r) for r in roles} | {u.id for u in users}
 
     def channel_id(self, guild: FakeGuild, name: str = "general") -> int:
         return next(cid for cid, cname in guild.channels.items() if cname == name)
@@ -299,7 +365,7 @@ class FakeDiscord:
             "icon": None,
             "unicode_emoji": None,
             "position": position,
-            "permissions": "1071698660929" if rid == guild.id else "0",
+            "permissions": str(EVERYONE_PERMISSIONS) if rid == guild.id else "0",
             "managed": False,
             "mentionable": False,
             "flags": 0,
@@ -317,7 +383,7 @@ class FakeDiscord:
             "mute": False,
             "flags": 0,
             "pending": False,
-            "permissions": "1071698660929",
+            "permissions": str(guild.permissions(user.id)),
             "communication_disabled_until": None,
         }
 
@@ -356,7 +422,7 @@ class FakeDiscord:
             "icon": None,
             "splash": None,
             "discovery_splash": None,
-            "owner_id": str(next(iter(u for u in guild.members if u != self.bot.id), self.bot.id)),
+            "owner_id": str(guild.owner_id or next(iter(u for u in guild.members if u != self.bot.id), self.bot.id)),
             "afk_channel_id": None,
             "afk_timeout": 300,
             "verification_level": 0,
@@ -503,6 +569,10 @@ class FakeDiscord:
             response = json_response({"message": "401: Unauthorized", "code": 0}, status=401)
         elif (limited := self._take_rate_limit(request.method, path)) is not None:
             response = self._too_many(limited)
+        elif (verdict := self.limits.check(request.method, path)).retry_after is not None:
+            self.too_many_requests += 1
+            rule = _RateLimit(request.method, re.compile(""), verdict.retry_after, 0, verdict.is_global)
+            response = self._too_many(rule, verdict.headers)
         elif (failure := self._take_failure(request.method, path)) is not None:
             response = failure.response()
         else:
@@ -510,10 +580,13 @@ class FakeDiscord:
                 response = await handler(request)
             except DiscordError as exc:
                 response = exc.response()
+            response.headers.update(verdict.headers)
         if response.status in (401, 403, 429):
             self.invalid_requests += 1
         if path != "/gateway":
-            self.requests.append(RequestRecord(request.method, path, response.status, time.monotonic()))
+            self.requests.append(
+                RequestRecord(request.method, path, response.status, time.monotonic(), request.query_string)
+            )
         async with self._changed:
             self._changed.notify_all()
         return response
@@ -533,7 +606,7 @@ class FakeDiscord:
         return None
 
     @staticmethod
-    def _too_many(rule: _RateLimit) -> web.Response:
+    def _too_many(rule: _RateLimit, bucket: Mapping[str, str] | None = None) -> web.Response:
         headers = {
             "Via": "1.1 google",
             "Retry-After": str(max(1, round(rule.retry_after))),
@@ -544,8 +617,12 @@ class FakeDiscord:
             "X-RateLimit-Bucket": "fakebucket",
             "X-RateLimit-Scope": "global" if rule.is_global else "user",
         }
+        if bucket:
+            headers.update(bucket)
         if rule.is_global:
             headers["X-RateLimit-Global"] = "true"
+            for key in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "X-RateLimit-Bucket"):
+                headers.pop(key, None)  # a global 429 names no bucket
         body = {"message": "You are being rate limited.", "retry_after": rule.retry_after, "global": rule.is_global}
         return json_response(body, status=429, headers=headers)
 
@@ -606,6 +683,8 @@ class FakeDiscord:
     def _interaction_by_token(self, token: str) -> FakeInteraction:
         for ix in self.interactions.values():
             if ix.token == token:
+                if time.monotonic() - ix.created > self.token_lifetime:
+                    raise DiscordError(401, 50027, "Invalid Webhook Token")  # an interaction token lives 15 min
                 return ix
         raise DiscordError(404, 10015, "Unknown Webhook")
 
@@ -627,7 +706,7 @@ class FakeDiscord:
                 "name": "FeedBot",
                 "description": "",
                 "icon": None,
-                "bot_public": True,
+                "bot_public": self.bot_public,
                 "bot_require_code_grant": False,
                 "owner": owner.payload(),
                 "verify_key": "0" * 64,
@@ -678,11 +757,20 @@ class FakeDiscord:
                     **command,
                 }
             )
+            permissions = registered[-1]["default_member_permissions"]
+            if permissions is not None:  # Discord answers with the bit set as a string
+                registered[-1]["default_member_permissions"] = str(int(permissions))
         self.commands[guild_id] = registered
         return json_response(registered)
 
     async def _get_commands(self, request: web.Request) -> web.Response:
         return json_response(self.commands.get(None, []))
+
+    async def _get_roles(self, request: web.Request) -> web.Response:
+        guild = self.guilds.get(int(request.match_info["guild_id"]))
+        if guild is None or self.bot.id not in guild.members:
+            raise DiscordError(403, 50001, "Missing Access")
+        return json_response([self._role_payload(guild, rid, i) for i, rid in enumerate(guild.roles)])
 
     # ------------------------------------------------------------------ REST: channels and messages
     async def _create_dm(self, request: web.Request) -> web.Response:
@@ -694,6 +782,26 @@ class FakeDiscord:
 
     async def _get_channel(self, request: web.Request) -> web.Response:
         return json_response(self._channel_payload(int(request.match_info["channel_id"])))
+
+    async def _get_messages(self, request: web.Request) -> web.Response:
+        """A channel's history as Discord gives it: with `after`, the `limit` (1-100, default 50)
+        messages right after it; otherwise the latest ones (before `before`); newest first either way."""
+        channel_id = int(request.match_info["channel_id"])
+        self._channel_payload(channel_id)  # 404 for unknown channels
+        try:
+            limit = int(request.query.get("limit", "50"))
+        except ValueError:
+            raise invalid_form("limit", "Value is not int.") from None
+        if not 1 <= limit <= 100:
+            raise invalid_form("limit", "int value should be less than or equal to 100.")
+        mine = [m for _, m in sorted(self.messages.items()) if m["channel_id"] == str(channel_id)]
+        if "after" in request.query:
+            after = int(request.query["after"])
+            page = [m for m in mine if int(m["id"]) > after][:limit]
+        else:
+            before = int(request.query.get("before", str(1 << 63)))
+            page = [m for m in mine if int(m["id"]) < before][-limit:]
+        return json_response([self._public(m) for m in reversed(page)])
 
     def _dm_recipient(self, channel_id: int) -> FakeUser | None:
         return next((self.users[u] for u, c in self.dm_channels.items() if c == channel_id), None)
@@ -863,6 +971,9 @@ class FakeDiscord:
 
     # ------------------------------------------------------------------ gateway
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        """One gateway connection. Events reach connected sessions only: Discord keeps what a
+        session missed for a RESUME of that session alone, and a new session (IDENTIFY) gets nothing
+        that happened before it."""
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         await ws.send_json({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None})
@@ -877,15 +988,27 @@ class FakeDiscord:
                 elif op == 2:
                     await self._identify(ws, payload["d"])
                 elif op == 6:
-                    self._sockets.append(ws)
-                    await self._send(ws, "RESUMED", {})
+                    await self._resume(ws, payload["d"])
         finally:
-            if ws in self._sockets:
-                self._sockets.remove(ws)
+            session = self._session_of(ws)
+            if session is not None:
+                session.ws = None
+                if ws.close_code in (1000, 1001):  # a clean close ends the session: nothing to resume
+                    del self.sessions[session.id]
         return ws
+
+    def _session_of(self, ws: web.WebSocketResponse) -> _Session | None:
+        return next((s for s in self.sessions.values() if s.ws is ws), None)
+
+    @property
+    def _sockets(self) -> list[web.WebSocketResponse]:
+        return [s.ws for s in self.sessions.values() if s.ws is not None]
 
     async def _identify(self, ws: web.WebSocketResponse, data: Json) -> None:
         self.identify.append({k: v for k, v in data.items() if k != "token"})
+        if self.close_identify_with is not None:
+            await ws.close(code=self.close_identify_with, message=b"Closed by the test.")
+            return
         if data.get("token") != self.token and data.get("token") != f"Bot {self.token}":
             await ws.close(code=4004, message=b"Authentication failed.")
             return
@@ -893,6 +1016,7 @@ class FakeDiscord:
         if intents & PRIVILEGED_INTENTS and not self.allow_privileged_intents:
             await ws.close(code=4014, message=b"Disallowed intent(s).")
             return
+        session = _Session(secrets.token_hex(16), ws)
         await self._send(
             ws,
             "READY",
@@ -900,7 +1024,7 @@ class FakeDiscord:
                 "v": 10,
                 "user": {**self.bot.payload(), "verified": True, "mfa_enabled": False, "flags": 0},
                 "guilds": [{"id": str(gid), "unavailable": True} for gid in self.guilds],
-                "session_id": secrets.token_hex(16),
+                "session_id": session.id,
                 "resume_gateway_url": self.gateway_url,
                 "application": {"id": str(self.application_id), "flags": 0},
                 "private_channels": [],
@@ -909,9 +1033,23 @@ class FakeDiscord:
                 "geo_ordered_rtc_regions": [],
             },
         )
+        self.sessions[session.id] = session  # events from here on reach it
         for guild in self.guilds.values():
             await self._send(ws, "GUILD_CREATE", self._guild_payload(guild))
-        self._sockets.append(ws)
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _resume(self, ws: web.WebSocketResponse, data: Json) -> None:
+        self.resumes.append(str(data.get("session_id")))
+        session = self.sessions.get(str(data.get("session_id")))
+        if session is None or session.ws is not None or data.get("token") not in (self.token, f"Bot {self.token}"):
+            await ws.send_json({"op": 9, "d": False, "s": None, "t": None})  # invalid session: IDENTIFY again
+            return
+        session.ws = ws
+        missed, session.missed = session.missed, []
+        for event, payload in missed:
+            await self._send(ws, event, payload)
+        await self._send(ws, "RESUMED", {})
         async with self._changed:
             self._changed.notify_all()
 
@@ -919,10 +1057,32 @@ class FakeDiscord:
         self._seq += 1
         await ws.send_json({"op": 0, "t": event, "s": self._seq, "d": data})
 
-    async def dispatch(self, event: str, data: Json) -> None:
-        await self.until(lambda: bool(self._sockets), what="a connected bot")
-        for ws in list(self._sockets):
-            await self._send(ws, event, data)
+    async def dispatch(self, event: str, data: Json) -> bool:
+        """Send an event to every connected session; False if none was (the event is then lost,
+        except for a disconnected session that may still RESUME)."""
+        delivered = False
+        for session in list(self.sessions.values()):
+            if session.ws is None:
+                session.missed.append((event, data))
+                continue
+            with contextlib.suppress(ConnectionError):
+                await self._send(session.ws, event, data)
+                delivered = True
+        if not delivered:
+            self.dropped_events.append(event)
+        return delivered
+
+    async def send_reconnect(self) -> None:
+        """Gateway op 7: the bot must reconnect and RESUME (Discord does this on its own maintenance)."""
+        for ws in self._sockets:
+            await ws.send_json({"op": 7, "d": None, "s": None, "t": None})
+
+    async def invalidate_sessions(self) -> None:
+        """Gateway op 9 (d=false): the session is gone; the bot must IDENTIFY anew (a new session)."""
+        for session in list(self.sessions.values()):
+            del self.sessions[session.id]
+            if session.ws is not None:
+                await session.ws.send_json({"op": 9, "d": False, "s": None, "t": None})
 
     @property
     def connected(self) -> int:
@@ -1035,6 +1195,8 @@ class FakeDiscord:
         channel = channel_id if channel_id is not None else self.dm_channel(user)
         guild = self._guild_of(channel)
         command = self._command(name, guild.id if guild else None)
+        if guild is not None and not guild.may_use(user.id, command):
+            raise HiddenCommand(f"/{name} is hidden from {user.name} in {guild.name}")
         data: Json = {
             "id": command["id"],
             "name": name,
@@ -1053,6 +1215,8 @@ class FakeDiscord:
         channel = channel_id if channel_id is not None else self.dm_channel(user)
         guild = self._guild_of(channel)
         command = self._command(name, guild.id if guild else None)
+        if guild is not None and not guild.may_use(user.id, command):
+            raise HiddenCommand(f"/{name} is hidden from {user.name} in {guild.name}")
         data: Json = {"id": command["id"], "name": name, "type": 1, "options": self._options(command, options, focused)}
         if "guild_id" in command:
             data["guild_id"] = command["guild_id"]

@@ -20,20 +20,32 @@ from discord.http import Route
 from adapters.discord.client import DiscordAdapter
 from bot import texts
 from bot.adapter import Handled
+from bot.catchup import OpenQuestions
+from bot.commands import CommandSpec, default_registry
 from bot.config import Settings
 from bot.customer_commands import mydata_json
 from bot.errors import (
-    ConfigError,
     HandlingDeferred,
     MessageRejected,
+    PlatformGone,
     RecipientUnreachable,
     TryLater,
 )
 from bot.i18n import Voice
+from bot.roles import Role
 from bot.runtime.app import Runtime, build_runtime
+from bot.runtime.supervisor import PlatformSupervisor
 from bot.types import ChatRef, Choice, Inbound, Outbound
 from storage.store import Store
-from tests.adapters.fake_discord import FakeDiscord, FakeGuild, FakeInteraction, FakeUser, buttons
+from tests.adapters.fake_discord import (
+    FakeDiscord,
+    FakeGuild,
+    FakeInteraction,
+    FakeUser,
+    HiddenCommand,
+    RequestRecord,
+    buttons,
+)
 from tests.support import FakeClock, OnRuntime, find_customer, latest_run, make_settings
 
 EN = Voice("en")  # the English texts, as a customer without a catalog language reads them
@@ -42,6 +54,7 @@ POLLS = {
     "polls": [
         {"id": "visit", "question": "What was your favourite part?", "rating": True},
         {"id": "weekly", "question": "How was your week?", "rating": False},
+        {"id": "nps", "question": "Would you recommend us?", "rating": True, "scale": 10},
     ],
     "goals": [{"metric": "answers", "target": 10}],
 }
@@ -81,6 +94,7 @@ class Shop(OnRuntime):
         """The bot process restarts: a new client, nothing kept in memory."""
         await self.adapter.stop()
         self.adapter = new_adapter(self.fake, self.settings)
+        self.adapter.catch_up_with(OpenQuestions(self.store, self.clock))  # as build_runtime wires it
         self.runtime.adapters[self.adapter.platform] = self.adapter
         await self.adapter.start(self.engine.on_message)
 
@@ -121,12 +135,26 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 
 @pytest.fixture
 async def shop(fake: FakeDiscord, sqlite_store: Store) -> AsyncIterator[Shop]:
+    async with open_shop(fake, sqlite_store) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def shop_on_both(fake: FakeDiscord, store: Store) -> AsyncIterator[Shop]:
+    """The shop on SQLite and on PostgreSQL (for what reads or writes the database in a new way)."""
+    async with open_shop(fake, store) as opened:
+        yield opened
+
+
+@contextlib.asynccontextmanager
+async def open_shop(fake: FakeDiscord, store: Store) -> AsyncIterator[Shop]:
     clock = FakeClock(datetime.now(UTC))  # Discord dates messages and interactions with the real time
     guild = fake.add_guild("Coffee shop", roles=("Staff", "Managers"), channels=("general", "reports"))
     sam = fake.add_user("sam")
     olga = fake.add_user("olga")
     fake.add_member(guild, sam)
     fake.add_member(guild, olga, ("Managers",))
+    fake.allow_commands(guild, roles=("Staff", "Managers"), users=(sam,))  # the owner's Integrations settings
     reports = fake.channel_id(guild, "reports")
     settings = make_settings(
         POLLS,
@@ -140,15 +168,17 @@ async def shop(fake: FakeDiscord, sqlite_store: Store) -> AsyncIterator[Shop]:
         },
     )
     adapter = new_adapter(fake, settings)
-    runtime = build_runtime(settings, adapters=[adapter], clock=clock, store=sqlite_store)  # the real digest
+    runtime = build_runtime(settings, adapters=[adapter], clock=clock, store=store)  # the real digest
     await adapter.start(runtime.engine.on_message)
     shop = Shop(fake, guild, fake.channel_id(guild), reports, runtime, clock, adapter, sam, olga)
     worker = asyncio.create_task(runtime.worker.run_forever())  # replies leave as they do in production
-    yield shop
-    worker.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await worker
-    await shop.adapter.stop()
+    try:
+        yield shop
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+        await shop.adapter.stop()
     # Every test: each interaction got its one response within Discord's 3 seconds.
     assert fake.late_interactions() == []
     assert [ix.refused for ix in fake.interactions.values() if ix.refused] == []
@@ -246,6 +276,41 @@ async def test_dm_text_answer_is_followed_by_rating_buttons_that_work_once(shop:
     assert (await fake.next_message(bob, seen))["content"] == EN(texts.ASK_IN_WORDS)
 
 
+@pytest.mark.parametrize(("poll", "labels"), [("visit", "12345"), ("nps", [str(n) for n in range(11)])])
+async def test_a_form_answer_without_a_rating_gets_the_rating_buttons(shop: Shop, poll: str, labels: Any) -> None:
+    fake = shop.fake
+    vic = shop.member("vic")
+    await shop.subscribe(vic)
+    await shop.run_poll(poll)
+    question = fake.last(vic)
+    opened = await fake.press(vic, question, "Answer")
+    await fake.until(lambda: opened.modal is not None)
+    submit = await fake.submit_modal(vic, opened, {"Your answer": "Good coffee"})  # the rating left empty
+    ask = await fake.reply(submit)
+    low, high = (0, 10) if poll == "nps" else (1, 5)
+    assert ask["content"] == EN(texts.ASK_RATING, low=low, high=high)
+    assert [b["label"] for b in buttons(ask)] == list(labels)
+    press = await fake.press(vic, ask, labels[-2])
+    assert (await fake.reply(press))["content"] == esc(EN(texts.RATING_THANKS))
+    [answer] = await shop.answers(vic)
+    assert (answer["answer"], answer["rating"]) == ("Good coffee", int(labels[-2]))
+
+
+async def test_after_a_dm_text_answer_the_question_has_no_answer_button(shop: Shop) -> None:
+    fake = shop.fake
+    wes = shop.member("wes")
+    await shop.subscribe(wes)
+    await shop.run_poll("weekly")
+    question = fake.last(wes)
+    assert [b["label"] for b in buttons(question)] == ["Answer"]
+    seen = len(fake.conversation(wes))
+    await fake.dm(wes, "A calm week")
+    await fake.next_message(wes, seen)
+    await fake.until(lambda: buttons(fake.messages[int(question["id"])]) == [], what="the Answer button removed")
+    with pytest.raises(AssertionError, match="no button"):
+        await fake.press(wes, fake.messages[int(question["id"])], "Answer")
+
+
 async def test_forget_in_the_server_asks_with_private_buttons_and_erases(shop: Shop) -> None:
     fake = shop.fake
     cleo = shop.member("cleo")
@@ -285,11 +350,131 @@ async def test_staff_start_a_poll_by_user_id_and_by_role_with_autocomplete(shop:
 async def test_member_without_the_role_is_refused_and_nothing_starts(shop: Shop) -> None:
     fake = shop.fake
     mallory = shop.member("mallory")
+    with pytest.raises(HiddenCommand):  # default_member_permissions: ordinary members don't see it
+        await fake.slash(mallory, "poll", {"poll_id": "visit"}, channel_id=shop.general)
+    fake.allow_commands(shop.guild, users=(mallory,))  # the owner may show it to anyone: still checked
     ix = await fake.slash(mallory, "poll", {"poll_id": "visit"}, channel_id=shop.general)
     assert (await fake.reply(ix))["content"] == EN(texts.NOT_ALLOWED_STAFF)
     ix = await fake.slash(shop.sam, "digest", channel_id=shop.general)  # staff, but not a manager
     assert (await fake.reply(ix))["content"] == EN(texts.NOT_ALLOWED_MANAGERS)
     assert await latest_run(shop.store) is None
+
+
+def _filled(spec: CommandSpec) -> dict[str, object]:
+    """Values for a command's required options (a poll that exists, the first choice, the minimum)."""
+    values: dict[str, object] = {}
+    for option in spec.options:
+        if option.required:
+            values[option.name] = (
+                "visit"
+                if option.suggest_polls
+                else option.choices[0]
+                if option.choices
+                else option.minimum or 1
+                if option.kind == "integer"
+                else "x"
+            )
+    return values
+
+
+async def test_an_outsider_with_roles_named_like_ours_in_their_own_server_is_refused_everything(shop: Shop) -> None:
+    """Anyone can add the bot to their server and create roles named "Staff" and "Managers"."""
+    fake = shop.fake
+    customer = shop.member("carol")
+    await shop.subscribe(customer)
+    seen = len(fake.conversation(customer))
+    evil = fake.add_guild("Evil", roles=("Staff", "Managers"))
+    eve = fake.add_user("eve")
+    fake.add_member(evil, eve, ("Staff", "Managers"), owner=True)  # she sees every command there
+    fake.add_member(evil, shop.sam)  # staff by user id, but in a server we did not configure
+    fake.add_member(evil, shop.olga, ("Managers",))
+    fake.allow_commands(evil, users=(shop.sam, shop.olga))
+    # Global commands left from a deployment without guild_ids reach every server the bot is in.
+    fake.commands[None] = fake.commands[shop.guild.id]
+    await shop.restart()  # the bot now knows the second server too
+    team = [spec for spec in default_registry() if spec.role > Role.CUSTOMER]
+    assert {s.name for s in team} >= {"poll", "polls", "status", "digest", "goals"}
+    channel = fake.channel_id(evil)
+    for user in (eve, shop.sam, shop.olga):
+        for spec in team:
+            ix = await fake.slash(user, spec.name, _filled(spec), channel_id=channel)
+            refusal = texts.NOT_ALLOWED_MANAGERS if spec.role is Role.MANAGER else texts.NOT_ALLOWED_STAFF
+            assert (await fake.reply(ix))["content"] == EN(refusal), spec.name
+            typed = await fake.slash(user, "help", channel_id=channel)  # /help there lists no team command
+            assert f"/{spec.name}" not in (await fake.reply(typed))["content"]
+    assert await latest_run(shop.store) is None
+    await shop.worker.drain()
+    assert len(fake.conversation(customer)) == seen  # no customer was messaged
+    complete = await fake.autocomplete(eve, "poll", {"poll_id": "vi"}, "poll_id", channel_id=channel)
+    await fake.until(lambda: complete.response_type == 8)
+    assert complete.choices == []  # not even our poll ids
+
+
+async def test_roles_count_by_id_and_configured_names_are_resolved_at_start_in_our_server(
+    fake: FakeDiscord, sqlite_store: Store, clock: FakeClock
+) -> None:
+    guild = fake.add_guild("Coffee shop", roles=("Baristas", "Staff", "Owners"))
+    settings = make_settings(
+        POLLS,
+        discord={
+            "api_base": fake.api_base,
+            "guild_ids": [str(guild.id)],
+            "staff_role_ids": [str(guild.role_id("Baristas"))],
+            "manager_roles": ["Owners"],
+        },
+    )
+    fake.allow_commands(guild, roles=("Baristas", "Staff", "Owners"))
+    adapter = new_adapter(fake, settings)
+    runtime = build_runtime(settings, adapters=[adapter], clock=clock, store=sqlite_store)
+    await adapter.start(runtime.engine.on_message)
+    worker = asyncio.create_task(runtime.worker.run_forever())
+    try:
+        # A role created (or renamed to "Owners") after the start is not the role the name resolved to.
+        late = fake.new_id()
+        guild.roles[late] = "Owners"
+        users = {}
+        for name, roles in (("bea", ("Baristas",)), ("oli", ("Owners",)), ("stu", ("Staff",))):
+            users[name] = fake.add_user(name)
+            fake.add_member(guild, users[name], roles)
+        ned = fake.add_user("ned")
+        guild.members[ned.id] = [late]
+        general = fake.channel_id(guild)
+        replies = {}
+        for name, user in [*users.items(), ("ned", ned)]:
+            if name == "ned":
+                fake.allow_commands(guild, users=(ned,))
+            ix = await fake.slash(user, "goals", channel_id=general)
+            replies[name] = (await fake.reply(ix))["content"]
+        assert "Answers 0 – target 10" in replies["oli"]  # a manager by the resolved name
+        assert replies["bea"] == EN(texts.NOT_ALLOWED_MANAGERS)  # staff by role id, not manager
+        assert replies["stu"] == EN(texts.NOT_ALLOWED_MANAGERS)
+        assert replies["ned"] == EN(texts.NOT_ALLOWED_MANAGERS)
+        ix = await fake.slash(users["bea"], "polls", channel_id=general)
+        assert (await fake.reply(ix))["content"] != EN(texts.NOT_ALLOWED_STAFF)
+        ix = await fake.slash(users["stu"], "polls", channel_id=general)  # "Staff" is not configured here
+        assert (await fake.reply(ix))["content"] == EN(texts.NOT_ALLOWED_STAFF)
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+        await adapter.stop()
+
+
+async def test_in_a_dm_user_ids_count_and_roles_do_not(shop: Shop) -> None:
+    fake = shop.fake
+    seen = len(fake.conversation(shop.sam))
+    await fake.dm(shop.sam, "/polls")  # staff by user id
+    assert (await fake.next_message(shop.sam, seen))["content"] != EN(texts.NOT_ALLOWED_STAFF)
+    seen = len(fake.conversation(shop.olga))
+    await fake.dm(shop.olga, "/goals")  # a manager by her role in our server: a DM carries no roles
+    assert (await fake.next_message(shop.olga, seen))["content"] == EN(texts.NOT_ALLOWED_MANAGERS)
+
+
+async def test_team_commands_are_hidden_from_ordinary_members(shop: Shop) -> None:
+    registered = {c["name"]: c for c in shop.fake.commands[shop.guild.id]}
+    for spec in default_registry():
+        wanted = None if spec.role is Role.CUSTOMER else str(discord.Permissions(manage_guild=True).value)
+        assert registered[spec.name]["default_member_permissions"] == wanted, spec.name
 
 
 async def test_manager_digest_comes_with_the_chart_attached(shop: Shop) -> None:
@@ -419,6 +604,49 @@ async def test_a_429_is_waited_out_as_discord_asks(shop: Shop) -> None:
     assert question["content"].startswith("What was your favourite part?")
 
 
+async def _subscribed(shop: Shop, *names: str) -> list[FakeUser]:
+    users = [shop.member(name) for name in names]
+    for user in users:
+        await shop.subscribe(user)
+    return users
+
+
+async def _all_reachable(shop: Shop, users: list[FakeUser]) -> bool:
+    customers = [await find_customer(shop.store, "discord", str(u.id)) for u in users]
+    return all(c is not None and c.reachable and c.unreachable_reason is None for c in customers)
+
+
+async def test_a_token_reset_mid_run_stops_sending_and_leaves_every_customer_reachable(
+    shop: Shop, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = shop.fake
+    users = await _subscribed(shop, "ann", "bob", "cat")
+    fake.token = "reset-in-the-developer-portal"  # every REST call now answers 401
+    with caplog.at_level(logging.ERROR, logger="feedbot"):
+        await shop.run_poll("visit")
+    assert await _all_reachable(shop, users)
+    assert shop.worker.gone.get("discord", "").startswith("discord 401")
+    lines = [r.getMessage() for r in caplog.records if "refuses us" in r.getMessage()]
+    assert len(lines) == 1 and "discord" in lines[0]  # one clear line, not one per customer
+    assert fake.token not in lines[0]
+    assert all(fake.texts(u)[-1].startswith("Hi ") for u in users)  # nothing was sent meanwhile
+
+
+async def test_rate_limits_mid_run_are_retried_later_and_never_count_against_customers(shop: Shop) -> None:
+    fake = shop.fake
+    users = await _subscribed(shop, "dan", "eva")
+    # Longer than discord.py waits in place (RateLimited), then 429s until its own retries give up.
+    fake.rate_limit("POST", r"/channels/\d+/messages$", retry_after=90, times=1)
+    fake.rate_limit("POST", r"/channels/\d+/messages$", retry_after=0.01, times=5)
+    await shop.run_poll("visit")
+    assert await _all_reachable(shop, users)
+    assert [r.status for r in fake.requests_to("POST", r"/channels/\d+/messages$")].count(429) == 6
+    shop.clock.advance(minutes=10)  # the outbox's back-off
+    await shop.worker.drain()
+    assert all(fake.last(u)["content"].startswith("What was your favourite part?") for u in users)
+    assert await _all_reachable(shop, users)
+
+
 async def test_send_errors_become_delivery_errors(shop: Shop) -> None:
     with pytest.raises(RecipientUnreachable) as unknown:
         await shop.adapter.send(Outbound(ChatRef("discord", "12345"), "hello"))
@@ -444,6 +672,27 @@ async def test_send_errors_become_delivery_errors(shop: Shop) -> None:
     await shop.adapter.stop()
     with pytest.raises(TryLater):
         await shop.adapter.send(Outbound(ChatRef("discord", str(shop.reports)), "hello"))
+
+
+async def test_an_answer_after_the_interaction_expired_goes_to_the_dm_or_nowhere(shop: Shop) -> None:
+    fake = shop.fake
+    fake.token_lifetime = 0.2  # Discord's 15 minutes, scaled down
+    uma = shop.member("uma")
+    await shop.subscribe(uma)
+    ix = await fake.slash(uma, "help", channel_id=shop.general)
+    await fake.reply(ix)
+    await asyncio.sleep(0.3)  # the worker was slower than the token's life (a backlog, a restart)
+    handle = f"{fake.application_id}:e:{ix.token}"
+    dm = ChatRef("discord", str(fake.dm_channels[uma.id]), str(uma.id))
+    await shop.adapter.send(Outbound(dm, "Your data, as asked", reply_handle=handle))
+    assert fake.last(uma)["content"] == "Your data, as asked" and fake.last(uma)["channel_id"] == dm.chat_id
+    team = ChatRef("discord", str(shop.general))
+    with pytest.raises(MessageRejected, match="expired"):  # was for uma's eyes only: never posted openly
+        await shop.adapter.send(Outbound(team, "Run 1 – poll visit", reply_handle=handle))
+    assert fake.channel_messages(shop.general) == [] or all(
+        m["flags"] & 64 for m in fake.channel_messages(shop.general)
+    )
+    assert shop.adapter.failure is None and await _all_reachable(shop, [uma])
 
 
 async def test_long_text_is_split_escaped_and_never_pings(shop: Shop) -> None:
@@ -479,6 +728,63 @@ async def test_logs_never_show_the_token_and_customer_text_only_at_debug(
 
 
 # ---------------------------------------------------------------------- restarts and start-up
+def catch_up_reads(fake: FakeDiscord) -> list[RequestRecord]:
+    return [r for r in fake.requests_to("GET", r"/channels/\d+/messages$") if "after=" in r.query]
+
+
+async def test_a_dm_sent_while_the_bot_was_down_is_stored_after_the_restart_exactly_once(shop_on_both: Shop) -> None:
+    shop = shop_on_both
+    fake = shop.fake
+    pia, quin, rex = await _subscribed(shop, "pia", "quin", "rex")
+    await shop.run_poll("visit")
+    seen = len(fake.conversation(rex))
+    await fake.dm(rex, "Answered while we were up")
+    await fake.next_message(rex, seen)  # asked for a rating
+    seen = len(fake.conversation(quin))
+    await fake.dm(quin, "/help")  # handled live; her question stays open
+    await fake.next_message(quin, seen)
+    await shop.adapter.stop()
+    await fake.dm(pia, "Loved the terrace")  # nobody connected: Discord drops the event
+    assert fake.dropped_events == ["MESSAGE_CREATE"]
+    seen = len(fake.conversation(pia))
+    await shop.restart()  # a new session: READY, not RESUMED
+    ask = await fake.next_message(pia, seen)
+    assert ask["content"] == EN(texts.ASK_RATING, low=1, high=5)
+    [answer] = await shop.answers(pia)
+    assert answer["answer"] == "Loved the terrace"
+    question = next(m for m in fake.conversation(pia) if m["content"].startswith("What was your favourite part?"))
+    await fake.until(lambda: buttons(fake.messages[int(question["id"])]) == [], what="the Answer button removed")
+    reads = {r.path for r in catch_up_reads(fake)}
+    assert reads == {f"/api/v10/channels/{fake.dm_channels[u.id]}/messages" for u in (pia, quin)}  # rex answered
+
+    await shop.restart()  # quin's /help is read again: the engine's dedupe knows it was handled
+    await fake.until(lambda: len(catch_up_reads(fake)) == 3, what="a catch-up")
+    await eventually(
+        lambda: asyncio.sleep(0, [t.get_name() for t in asyncio.all_tasks()]), lambda n: "discord-catch-up" not in n
+    )
+    await shop.worker.drain()
+    assert len(await shop.answers(pia)) == 1
+    assert [m["content"] for m in fake.conversation(pia)].count(ask["content"]) == 1  # asked once
+    assert len(fake.conversation(quin)) == 3  # the welcome, the question and one /help answer: no second
+
+
+async def test_gateway_reconnect_resumes_and_invalid_session_identifies_anew(shop: Shop) -> None:
+    fake = shop.fake
+    [sid] = list(fake.sessions)
+    await fake.send_reconnect()  # op 7: reconnect and RESUME the same session
+    await fake.until(lambda: fake.resumes == [sid] and fake.connected == 1, what="a RESUME")
+    assert len(fake.identify) == 1 and list(fake.sessions) == [sid]
+    reads = len(catch_up_reads(fake))
+    tom = await _subscribed(shop, "tom")
+    await shop.run_poll("visit")
+    await fake.invalidate_sessions()  # op 9: the session is gone, IDENTIFY anew, then catch up
+    await fake.until(lambda: len(fake.identify) == 2 and fake.connected == 1, what="a new IDENTIFY")
+    await fake.until(lambda: len(catch_up_reads(fake)) > reads, what="a catch-up")
+    seen = len(fake.conversation(tom[0]))
+    await fake.dm(tom[0], "Still here")
+    assert (await fake.next_message(tom[0], seen))["content"] == EN(texts.ASK_RATING, low=1, high=5)
+
+
 async def test_buttons_and_the_answer_form_still_work_after_a_restart(shop: Shop) -> None:
     fake = shop.fake
     gina = shop.member("gina")
@@ -549,15 +855,130 @@ async def test_global_commands_work_in_the_dm(fake: FakeDiscord, sqlite_store: S
         await adapter.stop()
 
 
-async def test_a_wrong_token_fails_start_with_a_config_error(fake: FakeDiscord) -> None:
+async def ignore(_: object) -> Handled:
+    return Handled()
+
+
+async def test_a_wrong_token_ends_the_platform_with_one_clear_reason(fake: FakeDiscord) -> None:
     settings = make_settings(POLLS, discord={"api_base": fake.api_base})
     assert settings.discord is not None
     adapter = DiscordAdapter(settings.discord, "not-the-token")
-
-    async def ignore(_: object) -> Handled:
-        return Handled()
-
-    with pytest.raises(ConfigError, match="DISCORD_BOT_TOKEN"):
+    with pytest.raises(PlatformGone) as gone:
         await adapter.start(ignore)
-    assert "not-the-token" not in repr(adapter)
+    assert "DISCORD_BOT_TOKEN" in gone.value.reason and "401" in gone.value.reason
+    assert "not-the-token" not in repr(adapter) and "not-the-token" not in gone.value.reason
     assert fake.identify == []
+
+
+@pytest.mark.parametrize("code", [4004, 4014])
+async def test_a_fatal_gateway_close_at_start_is_platform_gone(fake: FakeDiscord, code: int) -> None:
+    settings = make_settings(POLLS, discord={"api_base": fake.api_base})
+    adapter = new_adapter(fake, settings)
+    fake.close_identify_with = code
+    with pytest.raises(PlatformGone, match=f"discord gateway closed {code}"):
+        await adapter.start(ignore)
+    assert len(fake.identify) == 1  # not retried: only the operator can fix it
+
+
+async def test_transient_failures_at_start_are_try_later_naming_discord(fake: FakeDiscord, tmp_path: Any) -> None:
+    settings = make_settings(POLLS, discord={"api_base": "http://127.0.0.1:9/api/v10"})  # nothing listens
+    assert settings.discord is not None
+    down = DiscordAdapter(settings.discord, fake.token)
+    with pytest.raises(TryLater) as unreachable:
+        await down.start(ignore)
+    assert unreachable.value.reason.startswith("discord: cannot reach the API")
+    assert "storage" not in unreachable.value.reason
+    assert down.client is None  # nothing half-started
+
+    settings = make_settings(POLLS, discord={"api_base": fake.api_base})
+    adapter = new_adapter(fake, settings)
+    fake.rate_limit("PUT", r"/applications/\d+/commands$", retry_after=120)  # during the command sync
+    with pytest.raises(TryLater) as limited:
+        await adapter.start(ignore)
+    assert limited.value.retry_after == 120
+    await adapter.start(ignore)  # the runner's next try
+    try:
+        assert fake.connected == 1
+    finally:
+        await adapter.stop()
+
+
+async def test_stopping_during_start_up_leaves_nothing_behind() -> None:
+    """Ctrl-C while Discord's API hangs: start is cancelled at once and cleans up after itself."""
+    connected = asyncio.Event()
+
+    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connected.set()
+        await reader.read()  # never answers
+        writer.close()
+
+    server = await asyncio.start_server(hang, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    before = Route.BASE
+    settings = make_settings(POLLS, discord={"api_base": f"http://127.0.0.1:{port}/api/v10"})
+    assert settings.discord is not None
+    adapter = DiscordAdapter(settings.discord, "token")
+    starting = asyncio.create_task(adapter.start(ignore))
+    try:
+        await asyncio.wait_for(connected.wait(), 10)
+        starting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await starting
+        assert adapter.client is None and Route.BASE == before
+    finally:
+        server.close()
+
+
+async def test_a_token_reset_while_running_ends_discord_with_one_line(
+    shop: Shop, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = shop.fake
+    gone: list[PlatformGone] = []
+    shop.adapter.watch(gone.append)  # what the runtime's supervisor registers
+    fake.close_identify_with = 4004  # the token was reset: the next IDENTIFY is refused
+    with caplog.at_level(logging.ERROR, logger="feedbot.discord"):
+        await fake.invalidate_sessions()
+        await fake.until(lambda: gone, within=10, what="the platform reported gone")
+    [failure] = gone
+    assert "4004" in failure.reason
+    [line] = [r.getMessage() for r in caplog.records if r.name == "feedbot.discord"]
+    assert "discord gateway closed 4004" in line
+    with pytest.raises(PlatformGone):
+        await shop.adapter.send(Outbound(ChatRef("discord", str(shop.reports)), "hello"))
+
+
+async def test_the_supervisor_retries_a_discord_that_is_down_and_ends_it_on_a_token_reset(fake: FakeDiscord) -> None:
+    settings = make_settings(POLLS, discord={"api_base": fake.api_base})
+    adapter = new_adapter(fake, settings)
+    supervisor = PlatformSupervisor(adapter, ignore, backoff=0.01, backoff_cap=0.05)
+    fake.rate_limit("PUT", r"/applications/\d+/commands$", retry_after=120, times=2)  # down for two attempts
+    running = asyncio.create_task(supervisor.run())
+    try:
+        await fake.until(lambda: supervisor.running, within=10, what="discord started")
+        assert len(fake.requests_to("PUT", r"/applications/\d+/commands$")) == 3
+        fake.close_identify_with = 4004
+        await fake.invalidate_sessions()
+        reason = await asyncio.wait_for(running, 10)
+        assert "4004" in reason and adapter.client is None
+    finally:
+        running.cancel()
+
+
+async def test_a_public_bot_is_reported_at_start(fake: FakeDiscord, caplog: pytest.LogCaptureFixture) -> None:
+    for public in (True, False):
+        fake.bot_public = public
+        adapter = new_adapter(fake, make_settings(POLLS, discord={"api_base": fake.api_base}))
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="feedbot.discord"):
+            await adapter.start(ignore)
+        await adapter.stop()
+        assert any("Public Bot" in r.getMessage() for r in caplog.records) is public
+
+
+async def test_discord_start_logs_no_voice_warnings(fake: FakeDiscord, caplog: pytest.LogCaptureFixture) -> None:
+    discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = True  # as in a fresh process
+    adapter = new_adapter(fake, make_settings(POLLS, discord={"api_base": fake.api_base}))
+    with caplog.at_level(logging.WARNING):
+        await adapter.start(ignore)
+    await adapter.stop()
+    assert not [r for r in caplog.records if "voice" in r.getMessage()]

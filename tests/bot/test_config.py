@@ -30,7 +30,8 @@ def test_example_config_loads_and_mirrors_every_settings_key() -> None:
     settings = load_settings(ROOT / "config.example.toml")
     assert settings.polls[0].remind_after == timedelta(days=1)
     assert settings.telegram is not None and settings.telegram.staff == ("111111111",)
-    assert settings.discord is not None and settings.discord.staff_roles == ("Staff",)
+    assert settings.discord is not None and settings.discord.staff_role_ids == ("567890123456789012",)
+    assert settings.discord.manager_roles == ("Manager",)
     assert settings.engine.languages == ("en", "fr", "es")
     assert settings_from_mapping({}).engine.languages == ("en",)
     assert settings.http is not None and settings.http.port == 9100
@@ -195,6 +196,7 @@ staff = ["@alice"]
 guild_ids = ["my server"]
 api_base = "ftp://discord.com/api/v10"
 staff_roles = [""]
+manager_role_ids = ["Managers"]
 
 [http]
 port = "nine thousand"
@@ -224,6 +226,7 @@ EXPECTED_LINES = [
     "telegram.staff: expected Telegram ids (numbers), got '@alice'",
     "discord.api_base: expected an http:// or https:// URL, got 'ftp://discord.com/api/v10'",
     "discord.guild_ids: expected Discord ids (numbers, as Copy ID gives them), got 'my server'",
+    "discord.manager_role_ids: expected Discord ids (numbers, as Copy ID gives them), got 'Managers'",
     "discord.staff_roles: expected non-empty names in quotes, got ''",
     "http.port: expected a whole number, got 'nine thousand'",
 ]
@@ -273,6 +276,9 @@ def test_every_problem_is_reported_at_once_in_plain_words(tmp_path: Path) -> Non
             "polls[0].remind_after: must be longer than zero",
         ),
         ({"discord": {"staff": [12.5]}}, "discord.staff: expected Discord ids"),
+        ({"discord": {"staff_roles": ["Staff"]}}, "discord.staff_roles: roles count only in the servers of guild_ids"),
+        ({"discord": {"manager_role_ids": [123]}}, "discord.manager_role_ids: roles count only in the servers"),
+        ({"discord": {"staff_roles": ["Staff"], "guild_ids": [123]}}, ""),
         ({"storage": {"url": "postgresql://host"}}, "storage.url: the URL names no database"),
         ({"storage": {"url": 5}}, "storage.url: expected a database URL in quotes, got 5"),
         ({"polls": {"id": "a"}}, "polls: expected a list of tables, written [[polls]]"),
