@@ -245,6 +245,7 @@ GERMAN_TEXT = f"""Feedback-Bericht – Woche Mo., 2. März – So., 8. März 202
 ⚠️ ACHTUNG: Ziel Antworten zwei Wochen in Folge verfehlt (3 in der Woche davor, 3 jetzt; Ziel 5)
 10 Kunden gefragt, 8 Fragen zugestellt, 3 Antworten – Antwortquote 38\u00a0%
 Durchschnittliche Bewertung 4,0 / 5 (3 Bewertungen)
+1 unzufriedene Rückmeldung, 0 davon vom Team beantwortet
 
 Ziele:
 ✅ Antwortquote 38\u00a0% – Ziel 33\u00a0% – erreicht, 8 Punkte mehr als letzte Woche
