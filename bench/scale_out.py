@@ -34,7 +34,7 @@ from sqlalchemy import insert
 from storage import tables as t
 from storage.db import make_engine, upgrade
 from tests.adapters.fake_telegram import FakeLimits, FakeTelegram, FakeUser
-from tests.support import LineReader
+from tests.support import LineReader, feedbot_run, telegram_config
 
 QUESTION = "What was your favourite part?"
 STAFF = FakeUser(900, "Sam")
@@ -92,22 +92,15 @@ class Database:
 
 
 def config_file(folder: Path, url: str, fake: FakeTelegram, rate: float) -> Path:
-    config = folder / "config.toml"
-    config.write_text(
-        f'[storage]\nurl = "{url}"\n'
-        f'[[polls]]\nid = "visit"\nquestion = "{QUESTION}"\n'
-        f'[telegram]\nbase_url = "{fake.base_url}"\nstaff = [{STAFF.id}]\nsend_rate = {rate:g}\n'
-    )
-    return config
+    return telegram_config(folder, url, fake.base_url, staff=STAFF.id, send_rate=rate, question=QUESTION)
 
 
 def start(config: Path, fake: FakeTelegram) -> LineReader:
-    env = {**os.environ, "TELEGRAM_BOT_TOKEN": fake.token}
     profile = os.environ.get("BENCH_PROFILE")  # a cProfile dump of each process, to see where time goes
     python = (
         [sys.executable, "-m", "cProfile", "-o", f"{profile}.{uuid.uuid4().hex[:6]}"] if profile else [sys.executable]
     )
-    return LineReader([*python, "-m", "bot.runtime.cli", "run", "--config", str(config)], env=env)
+    return feedbot_run(config, fake.token, python)
 
 
 def peak_rss_mb(pid: int) -> float:

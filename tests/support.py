@@ -3,7 +3,9 @@ one-line readers of what the real database holds."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Mapping, Sequence
@@ -270,3 +272,24 @@ class LineReader:
             self.process.kill()
         self.process.wait(timeout=30)
         self._reader.join(timeout=10)
+
+
+# ---------------------------------------------------------------------------------- real processes
+def telegram_config(
+    folder: Path, url: str, base_url: str, *, staff: int, send_rate: float, question: str, rating: bool = False
+) -> Path:
+    """A config.toml for a real `feedbot run` against a fake Bot API: one poll, one staff member."""
+    config = folder / "config.toml"
+    config.write_text(
+        f'[storage]\nurl = "{url}"\n'
+        f'[[polls]]\nid = "visit"\nquestion = "{question}"\n'
+        + ("rating = true\n" if rating else "")
+        + f'[telegram]\nbase_url = "{base_url}"\nstaff = [{staff}]\nsend_rate = {send_rate:g}\n'
+    )
+    return config
+
+
+def feedbot_run(config: Path, token: str, python: Sequence[str] = (sys.executable,)) -> LineReader:
+    """`feedbot run` in a child process, its log lines read as they come."""
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": token}
+    return LineReader([*python, "-m", "bot.runtime.cli", "run", "--config", str(config)], env=env)

@@ -10,9 +10,7 @@ at the kill), and not a single 429 from the fake.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -25,7 +23,7 @@ from storage.db import make_engine
 from storage.store import Store
 from storage.urls import async_url
 from tests.adapters.fake_telegram import FakeLimits, FakeTelegram, FakeUser
-from tests.support import LineReader, stored_answers
+from tests.support import LineReader, feedbot_run, stored_answers, telegram_config
 
 EN = Voice("en")  # the English texts, as a customer without a catalog language reads them
 
@@ -44,18 +42,13 @@ async def telegram() -> AsyncIterator[FakeTelegram]:
 
 
 def write_config(tmp_path: Path, url: str, telegram: FakeTelegram, rate: int = RATE) -> Path:
-    config = tmp_path / "config.toml"
-    config.write_text(
-        f'[storage]\nurl = "{url}"\n'
-        f'[[polls]]\nid = "visit"\nquestion = "{QUESTION}"\nrating = true\n'
-        f'[telegram]\nbase_url = "{telegram.base_url}"\nstaff = [{STAFF.id}]\nsend_rate = {rate}\n'
+    return telegram_config(
+        tmp_path, url, telegram.base_url, staff=STAFF.id, send_rate=rate, question=QUESTION, rating=True
     )
-    return config
 
 
 def start_bot(config: Path, telegram: FakeTelegram) -> LineReader:
-    env = {**os.environ, "TELEGRAM_BOT_TOKEN": telegram.token}
-    return LineReader([sys.executable, "-m", "bot.runtime.cli", "run", "--config", str(config)], env=env)
+    return feedbot_run(config, telegram.token)
 
 
 class Customers:

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.adapters.fake_telegram import FakeLimits, FakeTelegram, FakeUser
-from tests.support import LineReader
+from tests.support import LineReader, feedbot_run, telegram_config
 
 CADDYFILE = Path(__file__).resolve().parents[1] / "deploy/Caddyfile"
 STAFF = FakeUser(900, "Sam")
@@ -40,18 +40,13 @@ async def telegram() -> AsyncIterator[FakeTelegram]:
 
 
 def write_config(tmp_path: Path, url: str, telegram: FakeTelegram, rate: int = RATE) -> Path:
-    config = tmp_path / "config.toml"
-    config.write_text(
-        f'[storage]\nurl = "{url}"\n'
-        f'[[polls]]\nid = "visit"\nquestion = "{QUESTION}"\n'
-        f'[telegram]\nbase_url = "{telegram.base_url}"\nstaff = [{STAFF.id}]\nsend_rate = {rate}\n'
+    return telegram_config(
+        tmp_path, url, telegram.base_url, staff=STAFF.id, send_rate=rate, question=QUESTION, rating=False
     )
-    return config
 
 
 def start_bot(config: Path, telegram: FakeTelegram) -> LineReader:
-    env = {**os.environ, "TELEGRAM_BOT_TOKEN": telegram.token}
-    return LineReader([sys.executable, "-m", "bot.runtime.cli", "run", "--config", str(config)], env=env)
+    return feedbot_run(config, telegram.token)
 
 
 async def until(condition: Callable[[], bool], within: float, what: str) -> None:

@@ -147,3 +147,15 @@ async def running_world(
         yield world
     finally:
         await world.adapter.stop()
+
+
+@contextlib.asynccontextmanager
+async def team_world(store: Store) -> AsyncIterator[TelegramWorld]:
+    """A bot whose team group is configured and known to the fake (staff and managers act there)."""
+    async with FakeTelegram(limits=TEST_LIMITS) as fake:
+        fake.add_group(TEAM_GROUP)
+        world = await open_world(fake, store)
+        try:
+            yield world
+        finally:
+            await world.adapter.stop()

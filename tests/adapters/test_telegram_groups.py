@@ -10,8 +10,14 @@ import pytest
 from bot import texts
 from bot.i18n import Voice
 from storage.store import Store
-from tests.adapters.fake_telegram import FakeTelegram, FakeUser
-from tests.adapters.telegram_harness import MANAGER_ID, STAFF_ID, TEAM_GROUP, TEST_LIMITS, TelegramWorld, open_world
+from tests.adapters.fake_telegram import FakeUser
+from tests.adapters.telegram_harness import (
+    MANAGER_ID,
+    STAFF_ID,
+    TEAM_GROUP,
+    TelegramWorld,
+    team_world,
+)
 from tests.support import latest_run
 
 EN = Voice("en")  # the English texts, as a customer without a catalog language reads them
@@ -29,11 +35,8 @@ def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 async def tg(sqlite_store: Store) -> AsyncIterator[TelegramWorld]:
-    async with FakeTelegram(limits=TEST_LIMITS) as fake:
-        fake.add_group(TEAM_GROUP)
-        world = await open_world(fake, sqlite_store)
+    async with team_world(sqlite_store) as world:
         yield world
-        await world.adapter.stop()
 
 
 async def settle(tg: TelegramWorld) -> None:
