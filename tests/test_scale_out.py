@@ -210,7 +210,7 @@ async def test_one_discord_gateway_per_token_held_by_the_leader_and_taken_over(
             await discord.until(lambda: len(discord.identify) == 2 and discord.connected >= 1, 15, "a new gateway")
             took_over = time.monotonic() - killed_at
             user = discord.add_user("Dee")
-            await discord.dm(user, "hello")
+            await discord.send_text(user, "hello")
             await discord.until(lambda: bool(discord.conversation(user)), 30, "a reply from the new leader")
             await stop_all(follower)
         assert took_over < 15, took_over

@@ -245,7 +245,7 @@ class DiscordWorld:
         await self.adapter.stop()
 
     async def customer_says(self, text: str) -> None:
-        message_id = await self.fake.dm(self.user, text)
+        message_id = await self.fake.send_text(self.user, text)
         self._last = dict(self.fake.messages[message_id])
 
     async def redeliver_last(self) -> None:

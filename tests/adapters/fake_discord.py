@@ -1099,7 +1099,8 @@ class FakeDiscord:
                     await asyncio.wait_for(self._changed.wait(), 0.05)
 
     # ------------------------------------------------------------------ users acting
-    async def dm(self, user: FakeUser, text: str, *, attachments: int = 0, stickers: int = 0) -> int:
+    async def send_text(self, user: FakeUser, text: str, *, attachments: int = 0, stickers: int = 0) -> int:
+        """The user writes `text` in their DM with the bot (FakeTelegram has the same verbs); returns its id."""
         channel_id = self.dm_channel(user)
         message = self._message_payload(channel_id=channel_id, author=user, content=text)
         message["attachments"] = [
@@ -1111,7 +1112,10 @@ class FakeDiscord:
         await self.dispatch("MESSAGE_CREATE", message)
         return int(message["id"])
 
-    async def edit(self, user: FakeUser, message_id: int, text: str) -> None:
+    async def send_sticker(self, user: FakeUser) -> int:
+        return await self.send_text(user, "", stickers=1)
+
+    async def edit_text(self, user: FakeUser, message_id: int, text: str) -> None:
         message = self.messages[message_id]
         assert message["author"]["id"] == str(user.id)
         message["content"] = text

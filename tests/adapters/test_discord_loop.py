@@ -61,7 +61,7 @@ async def test_alert_reply_button_and_follow_up_round_trip(shop: Shop) -> None:
     assert all("haha" not in text for text in fake.texts(alice))
 
     seen = len(fake.conversation(alice))
-    await fake.dm(alice, "Thanks, see you soon")
+    await fake.send_text(alice, "Thanks, see you soon")
     assert (await fake.next_message(alice, seen))["content"] == EN(texts.FOLLOW_UP_THANKS)
     await fake.until(lambda: len(posts(shop)) == 2, what="the forwarded follow-up")
     forwarded = posts(shop)[-1]
