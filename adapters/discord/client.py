@@ -200,7 +200,7 @@ class DiscordAdapter:
             await self._trust.resolve(client.http)
             if self._sync_commands:
                 await self._sync(client, tree)
-            if self._receive:
+            if self._receive and self._task is None:  # (leadership won meanwhile may have connected it)
                 await self._connect(client)
         except START_ERRORS as exc:
             # The runner retries a TryLater with capped back-off and ends the platform on PlatformGone,
