@@ -103,7 +103,8 @@ async def test_two_processes_starting_at_once_on_a_fresh_database(fresh_url: str
         await asyncio.sleep(0.05)
     await asyncio.to_thread(go.touch)
     results = [await asyncio.wait_for(p.communicate(), 120) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], results
+    stderr = "\n".join(err.decode(errors="replace") for _, err in results)
+    assert [p.returncode for p in procs] == [0, 0], stderr  # whole, for an intermittent failure seen once
     assert all(out.decode().strip() == "upgraded" and err == b"" for out, err in results), results
     engine = make_engine(fresh_url)
     try:
