@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from adapters.telegram.client import TelegramAdapter
 from bot.adapter import Handled
 from bot.commands import CommandRegistry
@@ -159,3 +161,12 @@ async def team_world(store: Store) -> AsyncIterator[TelegramWorld]:
             yield world
         finally:
             await world.adapter.stop()
+
+
+@pytest.fixture
+def ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PTB 22 warns on every RetryAfter unless it may hand out timedeltas (the adapter takes both).
+
+    A module opts in with `pytestmark = pytest.mark.usefixtures("ptb_timedelta")` and imports it.
+    """
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")

@@ -33,6 +33,7 @@ from tests.adapters.telegram_harness import (
     FakeTime,
     TelegramWorld,
     open_world,
+    ptb_timedelta,  # noqa: F401  (the fixture)
     running_world,
     telegram_settings,
 )
@@ -45,10 +46,7 @@ ALICE = FakeUser(4242, "Alice", "Liddell", language_code="de")
 ALICE_CHAT = ChatRef("telegram", str(ALICE.id), str(ALICE.id))
 
 
-@pytest.fixture(autouse=True)
-def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    """PTB 22 warns on every RetryAfter unless it may hand out timedeltas (the adapter takes both)."""
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+pytestmark = pytest.mark.usefixtures("ptb_timedelta")
 
 
 @pytest.fixture

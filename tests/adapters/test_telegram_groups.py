@@ -16,6 +16,7 @@ from tests.adapters.telegram_harness import (
     STAFF_ID,
     TEAM_GROUP,
     TelegramWorld,
+    ptb_timedelta,  # noqa: F401  (the fixture)
     team_world,
 )
 from tests.support import latest_run
@@ -28,9 +29,7 @@ MALLORY = FakeUser(6666, "Mallory")
 OUTSIDERS_GROUP = -1009999
 
 
-@pytest.fixture(autouse=True)
-def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+pytestmark = pytest.mark.usefixtures("ptb_timedelta")
 
 
 @pytest.fixture

@@ -17,7 +17,13 @@ from bot.i18n import Voice
 from bot.types import rating_choice
 from storage.store import Store
 from tests.adapters.fake_telegram import FakeTelegram, FakeUser
-from tests.adapters.telegram_harness import TEST_LIMITS, TelegramWorld, open_world, telegram_settings
+from tests.adapters.telegram_harness import (
+    TEST_LIMITS,
+    TelegramWorld,
+    open_world,
+    ptb_timedelta,  # noqa: F401  (the fixture)
+    telegram_settings,
+)
 from tests.support import make_settings
 
 DE, ES = Voice("de"), Voice("es")
@@ -30,9 +36,7 @@ QUESTION = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+pytestmark = pytest.mark.usefixtures("ptb_timedelta")
 
 
 @pytest.fixture

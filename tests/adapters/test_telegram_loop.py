@@ -13,7 +13,13 @@ from bot.i18n import Voice
 from bot.types import rating_choice
 from storage.store import Store
 from tests.adapters.fake_telegram import FakeUser
-from tests.adapters.telegram_harness import STAFF_ID, TEAM_GROUP, TelegramWorld, team_world
+from tests.adapters.telegram_harness import (
+    STAFF_ID,
+    TEAM_GROUP,
+    TelegramWorld,
+    ptb_timedelta,  # noqa: F401  (the fixture)
+    team_world,
+)
 
 EN = Voice("en")  # the English texts, as a customer without a catalog language reads them
 
@@ -22,9 +28,7 @@ STAFF = FakeUser(STAFF_ID, "Sam")
 STRANGER = FakeUser(5151, "Mallory")
 
 
-@pytest.fixture(autouse=True)
-def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+pytestmark = pytest.mark.usefixtures("ptb_timedelta")
 
 
 @pytest.fixture
