@@ -12,7 +12,10 @@ advisory lock, or an exclusive SQLite transaction, so two processes starting at 
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -29,6 +32,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool, StaticPool
+from sqlalchemy.util import await_
+from sqlalchemy.util.concurrency import in_greenlet
 
 from storage.urls import is_memory, safe_url, sqlite_path
 
@@ -66,13 +71,35 @@ class SchemaAhead(StorageError):
     pass
 
 
+def _wal_mode(cursor: Any, wait_ms: int) -> None:
+    """Switch a SQLite file to WAL, waiting up to `wait_ms` for the other connections.
+
+    Leaving the rollback journal needs the file to itself, and SQLite answers "database is locked"
+    at once, without its busy handler, when it sees the wait could deadlock (another connection is
+    taking the write lock at the same moment). That happens only while a new file is first opened
+    by several connections at once; a short retry settles it.
+    """
+    deadline = time.monotonic() + wait_ms / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            if in_greenlet():  # an async engine: the event loop goes on meanwhile
+                await_(asyncio.sleep(0.01))
+            else:
+                time.sleep(0.01)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # The driver's own implicit BEGIN is switched off: `_sqlite_begin` issues ours.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.execute("PRAGMA journal_mode=WAL")
+    _wal_mode(cursor, 5000)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
@@ -214,7 +241,7 @@ def _exclusive_sqlite_engine(url: str) -> AsyncEngine:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_MIGRATION_WAIT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _wal_mode(cursor, SQLITE_MIGRATION_WAIT_MS)
         cursor.close()
 
     def on_begin(connection: Connection) -> None:
