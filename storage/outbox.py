@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, literal, or_, select, text, tuple_, update
+from sqlalchemy import and_, case, exists, func, insert, literal, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import tables as t
@@ -26,6 +26,7 @@ from storage.models import PRIORITY, DeliveryKind, DeliveryStatus, UTCDateTime
 
 d, r, c, a = t.delivery.c, t.poll_run.c, t.customer.c, t.answer.c
 CHAT_LOCK_SPACE = 0x66656564  # first key of the per-chat advisory locks of a claim ("feed")
+FRESH_STATISTICS_AFTER = 1_000  # a fan-out queueing this many rows renews PostgreSQL's statistics
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,8 +164,14 @@ class OutboxRepo:
         address = (c.platform, c.chat_id, c.platform_user_id, c.id)
         source = _queued(DeliveryKind.QUESTION, run_id, address, now).where(and_(*conditions))
         stmt = insert(t.delivery).from_select(list(_QUEUED_COLUMNS), source)
-        result = await self.conn.execute(stmt)
-        return int(result.rowcount or 0)
+        queued = int((await self.conn.execute(stmt)).rowcount or 0)
+        if queued >= FRESH_STATISTICS_AFTER and self.conn.dialect.name == "postgresql":
+            # PostgreSQL plans the claims from its statistics of the table, which autovacuum renews
+            # only a while later: planned for the table as it was before thousands of rows arrived,
+            # a claim can scan every row per candidate (0.1 s instead of 1 ms). ANALYZE counts this
+            # transaction's own rows; it takes a lock that blocks no reads or writes.
+            await self.conn.execute(text("ANALYZE delivery"))
+        return queued
 
     @staticmethod
     def _audience(tag: str | None) -> list[Any]:
@@ -452,32 +459,50 @@ class OutboxRepo:
 
     # ------------------------------------------------------------------ outcomes (all fenced)
     async def record_sent(self, claim: Claim, message_id: str, now: datetime) -> bool:
+        return claim.delivery_id in await self.record_sent_many([(claim, message_id)], now)
+
+    async def record_sent_many(self, sent: Sequence[tuple[Claim, str]], now: datetime) -> set[int]:
+        """Record several sends (claim, platform message id) in one statement; returns the ids recorded.
+
+        Each row is fenced by its own claim's token; a row whose claim was released or settled
+        meanwhile is left alone and missing from the result.
+        """
+        if not sent:
+            return set()
+        message_ids = {claim.delivery_id: message_id[:64] for claim, message_id in sent}
         result = await self.conn.execute(
             update(t.delivery)
-            .where(_fenced(claim))
+            .where(
+                tuple_(d.id, d.claim_token).in_([(claim.delivery_id, claim.token) for claim, _ in sent]),
+                d.status == DeliveryStatus.SENDING,
+            )
             .values(
                 status=DeliveryStatus.SENT,
-                platform_message_id=message_id[:64],
+                platform_message_id=case(message_ids, value=d.id),
                 sent_at=now,
                 last_error=None,
                 claim_token=None,
                 outcome_unknown=False,
                 reply_handle=None,
             )
+            .returning(d.id)
         )
-        if not result.rowcount:
-            return False
-        if claim.kind is DeliveryKind.REMINDER:
+        recorded = {int(x) for x in result.scalars()}
+        reminded = sorted(
+            {
+                (claim.run_id, claim.customer_id)
+                for claim, _ in sent
+                if claim.kind is DeliveryKind.REMINDER and claim.delivery_id in recorded
+            },
+            key=repr,
+        )
+        if reminded:
             await self.conn.execute(
                 update(t.delivery)
-                .where(
-                    d.run_id == claim.run_id,
-                    d.customer_id == claim.customer_id,
-                    d.kind == DeliveryKind.QUESTION,
-                )
+                .where(tuple_(d.run_id, d.customer_id).in_(reminded), d.kind == DeliveryKind.QUESTION)
                 .values(reminded_at=now)
             )
-        return True
+        return recorded
 
     async def retry(self, claim: Claim, error: str, next_attempt_at: datetime, parts_sent: int | None = None) -> bool:
         """Back to the queue for another attempt; `parts_sent`: how many leading parts arrived so far."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import socket
 import time
@@ -34,6 +35,7 @@ from bot.errors import DeliveryError, MessageRejected, PlatformGone, RecipientUn
 from bot.outbox_codec import from_claim
 from bot.runtime.clock import Clock, SystemClock
 from bot.runtime.metrics import Metrics
+from bot.runtime.sent_ledger import SentLedger
 from bot.signals import OutboxSignal
 from storage.errors import StorageUnavailable
 from storage.outbox import Claim
@@ -45,6 +47,8 @@ IDLE_POLL = timedelta(seconds=5)  # how often an idle worker looks for work queu
 HEARTBEAT_EVERY = 5.0
 SILENT_AFTER = 15.0
 CLAIM_HORIZON = 2.0  # claim what the pace allows in this many seconds
+CLAIM_GATHER = 0.02  # with sends in flight, claim at most this often: what their ends freed, at once
+RELEASE_EVERY = 1.0  # look for silent workers' claims at most this often (seconds)
 T = TypeVar("T")
 
 
@@ -99,7 +103,9 @@ class DeliveryWorker:
         self.silent_after = silent_after
         self.max_lanes = max_lanes
         self.metrics = metrics or Metrics()
+        self.ledger = SentLedger(store, self.clock)
         self._wake = asyncio.Event()
+        self._released_at = -math.inf  # time.monotonic() of the last look for silent workers' claims
         # One lane per chat with claims in hand: a task sending its queue one message after the other.
         self._lanes: dict[tuple[str, str], tuple[asyncio.Task[None], deque[Claim]]] = {}
         self._in_flight: dict[str, int] = {}
@@ -153,11 +159,15 @@ class DeliveryWorker:
                 try:
                     if not self._registered:
                         await self._register()
-                    await self._release_silent_claims()
+                    if time.monotonic() - self._released_at >= RELEASE_EVERY:
+                        await self._release_silent_claims()
+                        self._released_at = time.monotonic()
                     await self._claim_and_dispatch()
                 except Exception:
                     log.exception("delivery worker failed; retrying")
                     await asyncio.sleep(1.0)
+                if self._lanes:  # sends ending in the next moments are claimed for together
+                    await asyncio.sleep(CLAIM_GATHER)
                 timeout = await self._idle_timeout()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout)
@@ -166,6 +176,7 @@ class DeliveryWorker:
             with contextlib.suppress(asyncio.CancelledError):
                 await heart
             await self._stop_lanes()
+            await self.ledger.close()
             await self._deregister()
 
     async def _beat_forever(self) -> None:
@@ -379,7 +390,7 @@ class DeliveryWorker:
             return True
         self.metrics.send_latency.labels(platform=claim.platform).observe(time.monotonic() - started)
         self._count(claim, "sent")
-        recorded = await self._write(lambda unit: unit.outbox.record_sent(claim, message_id, self.clock.now()))
+        recorded = await self.ledger.record(claim, message_id)
         if not recorded:  # the customer answered while it was on the wire, or the claim was released
             log.info("delivery %s was sent; it had been settled meanwhile", claim.delivery_id)
         log.info(

@@ -105,6 +105,18 @@ async def test_claims_of_a_silent_worker_are_sent_again_after_15_seconds(chat: C
     assert questions_per_user(chat) == {uid: 1 for uid in ids}
 
 
+async def test_sends_that_end_together_are_recorded_in_a_few_transactions(store: Store) -> None:
+    chat = await Chat.open(store)
+    ids = await subscribe(chat, 40)
+    started = await chat.engine.start_run("visit", triggered_by="test")
+    assert started is not None
+    batches = chat.worker.ledger.batches
+    await chat.worker.drain()
+    assert questions_per_user(chat) == {uid: 1 for uid in ids}
+    assert (await run_counts(chat.store, started.run_id)).sent == 40
+    assert chat.worker.ledger.batches - batches < 10  # not one commit per send
+
+
 async def test_transient_failure_is_retried_with_backoff(chat: Chat) -> None:
     [uid] = await subscribe(chat, 1)
     chat.adapter.failing[uid] = "network down"

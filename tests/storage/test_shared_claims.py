@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import insert, text
 
+from storage import tables as t
 from storage.models import DeliveryKind
-from storage.outbox import OutboxMessage
+from storage.outbox import FRESH_STATISTICS_AFTER, OutboxMessage
 from storage.store import Store
 from tests.conftest import _pg_store
 
@@ -58,3 +60,37 @@ async def test_a_chat_rests_chat_gap_after_a_send_whoever_claims_next(pg_store: 
     async with pg_store.unit() as b:
         later = await b.outbox.claim("b", ["telegram"], sent_at + timedelta(seconds=1.0), 10, chat_gap=1.0)
     assert [c.delivery_id for c in later] == [second]
+
+
+async def test_a_large_fan_out_leaves_postgresql_planning_claims_for_the_rows_it_queued(pg_store: Store) -> None:
+    """Claims planned for the table as it was before a fan-out can scan every row per candidate."""
+    rows = [
+        {
+            "platform": "telegram",
+            "platform_user_id": str(i),
+            "chat_id": str(i),
+            "display_name": f"c{i}",
+            "subscribed": True,
+            "reachable": True,
+            "created_at": NOW,
+            "updated_at": NOW,
+        }
+        for i in range(FRESH_STATISTICS_AFTER)
+    ]
+    async with pg_store.unit() as unit:
+        await unit.conn.execute(insert(t.customer), rows)
+        run = await unit.runs.create(
+            poll_id="visit",
+            question="Favourite part?",
+            asks_rating=False,
+            scale=5,
+            tag=None,
+            triggered_by="test",
+            now=NOW,
+            closes_at=NOW + timedelta(days=1),
+        )
+        assert run is not None
+        assert await unit.outbox.fan_out(run, None, NOW) == FRESH_STATISTICS_AFTER
+    async with pg_store.read() as unit:
+        estimate = (await unit.conn.execute(text("SELECT reltuples FROM pg_class WHERE relname = 'delivery'"))).scalar()
+    assert estimate is not None and estimate >= FRESH_STATISTICS_AFTER

@@ -172,6 +172,56 @@ async def test_write_backs_are_fenced_by_the_claim_token(store: Store) -> None:
     assert data is not None and [(d.status, d.platform_message_id) for d in data.deliveries] == [("sent", "m1")]
 
 
+async def test_sends_recorded_together_are_each_fenced_by_their_own_claim(store: Store) -> None:
+    customers = [await subscribe(store, str(user)) for user in range(4)]
+    run = await new_run(store)
+    await fan_out(store, run)
+    await register(store, "w")
+    async with store.unit() as unit:
+        first = await unit.outbox.claim("w", ["telegram"], NOW, 2)
+        second = await unit.outbox.claim("w", ["telegram"], NOW, 2)  # another claim: another token
+        settled = first[1]
+        assert await unit.outbox.hold(settled, NOW)  # handed back meanwhile: its token is spent
+    async with store.unit() as unit:
+        sent = [(claim, f"m{claim.delivery_id}") for claim in (*first, *second)]
+        recorded = await unit.outbox.record_sent_many(sent, NOW)
+    assert recorded == {first[0].delivery_id, second[0].delivery_id, second[1].delivery_id}
+    statuses: dict[int, tuple[str, str | None]] = {}
+    async with store.read() as unit:
+        for customer in customers:
+            data = await unit.customers.data(customer)
+            assert data is not None
+            for delivery in data.deliveries:
+                statuses[customer] = (delivery.status, delivery.platform_message_id)
+    by_id = {claim.customer_id: claim.delivery_id for claim in (*first, *second)}
+    assert statuses == {
+        customer: ("pending", None) if by_id[customer] == settled.delivery_id else ("sent", f"m{by_id[customer]}")
+        for customer in customers
+    }
+
+
+async def test_a_reminder_recorded_with_others_marks_its_question_reminded(store: Store) -> None:
+    customers = [await subscribe(store, str(user)) for user in range(3)]
+    run = await new_run(store)
+    await fan_out(store, run)
+    await register(store, "w")
+    async with store.unit() as unit:
+        questions = await unit.outbox.claim("w", ["telegram"], NOW, 3)
+        await unit.outbox.record_sent_many([(claim, "q") for claim in questions], NOW)
+        assert await unit.outbox.queue_reminders(run, NOW) == 3
+        reminders = await unit.outbox.claim("w", ["telegram"], NOW, 3)
+        later = NOW + timedelta(hours=1)
+        assert len(await unit.outbox.record_sent_many([(claim, "r") for claim in reminders[:2]], later)) == 2
+    reminded = set()
+    async with store.read() as unit:
+        for customer in customers:
+            data = await unit.customers.data(customer)
+            assert data is not None
+            if any(d.kind == "question" and d.reminded_at == later for d in data.deliveries):
+                reminded.add(customer)
+    assert reminded == {claim.customer_id for claim in reminders[:2]}
+
+
 async def test_a_released_question_counts_as_asked_and_an_answer_settles_it(store: Store) -> None:
     customer = await subscribe(store, "1")
     run = await new_run(store)
