@@ -2,6 +2,7 @@
 
     python bench/scale_out.py p1 [--customers 10000] [--rate 25]      # at the cap: ratio to it, 429s
     python bench/scale_out.py p1 --uncapped [--customers 10000]       # send_rate 1000, the fake unlimited
+    python bench/scale_out.py p1 --engine-only [--customers 10000]    # the engine alone: no HTTP, no pace
     python bench/scale_out.py p4 [--customers 100000] [--seconds 120] # peak RSS of the process delivering
     python bench/scale_out.py p5 [--customers 5000] [--rate 25]       # 1 process vs 2: ratio, duplicates
     python bench/scale_out.py failover                                # kill -9 of the leader: takeover time
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import logging
 import os
 import signal
 import sys
@@ -23,6 +26,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,8 +35,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script:
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import insert
 
+from adapters.local import LocalAdapter
+from bot.config import settings_from_mapping
+from bot.runtime.app import build_runtime
 from storage import tables as t
 from storage.db import make_engine, upgrade
+from storage.store import Store
 from tests.adapters.fake_telegram import FakeLimits, FakeTelegram, FakeUser
 from tests.support import LineReader, feedbot_run, telegram_config
 
@@ -64,7 +72,7 @@ class Database:
         await conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
         await conn.close()
 
-    async def seed(self, fake: FakeTelegram, customers: int) -> list[int]:
+    async def seed(self, customers: int, platform: str = "telegram") -> list[int]:
         ids = list(range(FIRST_CUSTOMER, FIRST_CUSTOMER + customers))
         now = datetime.now(UTC)
         engine = make_engine(self.url)
@@ -72,7 +80,7 @@ class Database:
             for start in range(0, customers, 5000):
                 rows = [
                     {
-                        "platform": "telegram",
+                        "platform": platform,
                         "platform_user_id": str(i),
                         "chat_id": str(i),
                         "display_name": f"c{i}",
@@ -86,8 +94,6 @@ class Database:
                 ]
                 await conn.execute(insert(t.customer), rows)
         await engine.dispose()
-        for i in ids:
-            fake.add_group(i)  # the fake knows the chat: the customer has opened the bot
         return ids
 
 
@@ -144,6 +150,29 @@ async def wait(condition: Callable[[], bool], within: float, what: str) -> None:
         await asyncio.sleep(0.2)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Delivered:
+    questions: Questions
+    refused: int  # 429s
+    wall: float
+    rss: float  # peak RSS of the busiest process, MB (with watch_rss)
+    feedbot_cpu: float  # CPU seconds of all feedbot processes during the run
+    fake_cpu: float  # CPU seconds of this process (the fake Bot API) during the run
+
+    def cpu_line(self) -> str:
+        asked = max(1, len(self.questions.times))
+        return (
+            f"CPU per question: feedbot {1000 * self.feedbot_cpu / asked:.2f} ms, "
+            f"the fake Bot API {1000 * self.fake_cpu / asked:.2f} ms"
+        )
+
+
 async def deliver(
     admin: str,
     customers: int,
@@ -152,13 +181,15 @@ async def deliver(
     processes: int,
     watch_rss: bool = False,
     stop_after: float | None = None,
-) -> tuple[Questions, int, float, float]:
-    """One run to `customers` by `processes` processes: (questions, 429s, wall seconds, peak RSS MB).
+) -> Delivered:
+    """One run to `customers` by `processes` processes.
 
     `stop_after`: stop measuring after this many seconds of delivery, asked or not."""
     async with FakeTelegram(limits=limits) as fake, Database(admin) as db:
         fake.long_poll_cap = 0.5
-        ids = await db.seed(fake, customers)
+        ids = await db.seed(customers)
+        for i in ids:
+            fake.add_group(i)  # the fake knows the chat: the customer has opened the bot
         with tempfile.TemporaryDirectory() as folder:
             config = config_file(Path(folder), db.url, fake, rate)
             bots = [start(config, fake) for _ in range(processes)]
@@ -167,6 +198,7 @@ async def deliver(
                     await asyncio.to_thread(bot.wait_for, "feedbot ready", 120)
                 await wait(lambda: any("elected leader" in line for b in bots for line in list(b.lines)), 30, "leader")
                 questions = Questions(fake, ids)
+                cpu_before = [cpu_seconds(b.process.pid) for b in bots], time.process_time()
                 started = time.monotonic()
                 fake.send_text(STAFF, "/poll visit")
                 if stop_after is None:
@@ -175,6 +207,8 @@ async def deliver(
                     await wait(lambda: questions.update() > 0, 600, "the first question")
                     await asyncio.sleep(stop_after)
                 wall = time.monotonic() - started
+                feedbot_cpu = sum(cpu_seconds(b.process.pid) - c for b, c in zip(bots, cpu_before[0], strict=True))
+                fake_cpu = time.process_time() - cpu_before[1]
                 await asyncio.sleep(2)  # anything sent twice arrives meanwhile
                 questions.update()
                 rss = max(peak_rss_mb(b.process.pid) for b in bots) if watch_rss else 0.0
@@ -183,42 +217,79 @@ async def deliver(
                     bot.process.send_signal(signal.SIGTERM)
                 for bot in bots:
                     await asyncio.to_thread(bot.process.wait, 60)
-        return questions, len(fake.too_many), wall, rss
+        return Delivered(questions, len(fake.too_many), wall, rss, feedbot_cpu, fake_cpu)
 
 
 async def p1(args: argparse.Namespace) -> None:
+    if args.engine_only:
+        await engine_only(args)
+        return
     rate, limits = (1000.0, UNLIMITED) if args.uncapped else (args.rate, FakeLimits(per_second=30))
-    questions, refused, wall, _ = await deliver(args.admin, args.customers, rate, limits, 1)
-    seen = questions.rate()
+    run = await deliver(args.admin, args.customers, rate, limits, 1)
+    questions, seen = run.questions, run.questions.rate()
     print(f"P1 delivery, {args.customers} customers, send_rate {rate:g}/s, one process, PostgreSQL:")
-    print(f"  {len(questions.times)} asked in {wall:.1f} s; rate seen by the fake {seen:.1f}/s")
+    print(f"  {len(questions.times)} asked in {run.wall:.1f} s; rate seen by the fake {seen:.1f}/s")
     if args.uncapped:
         print(f"  ratio to the 2,000/s target: {seen / 2000:.3f}")
     else:
         print(f"  ratio to the configured cap: {seen / rate:.3f} (target at least 0.95)")
-    print(f"  refused with 429: {refused}; sent twice: {questions.duplicates()}")
+    print(f"  refused with 429: {run.refused}; sent twice: {questions.duplicates()}")
+    print(f"  {run.cpu_line()}")
+
+
+async def engine_only(args: argparse.Namespace) -> None:
+    """The engine alone: the delivery worker on PostgreSQL sending through the in-process adapter (no
+    HTTP, no pace), so the figure is what claiming, rendering and recording cost."""
+    async with Database(args.admin) as db:
+        await db.seed(args.customers, platform=LocalAdapter.platform)
+        settings = settings_from_mapping({"storage": {"url": db.url}, "polls": [{"id": "visit", "question": QUESTION}]})
+        logging.getLogger("feedbot").setLevel(logging.WARNING)
+        adapter = LocalAdapter()
+        runtime = build_runtime(settings, adapters=[adapter], store=Store(make_engine(db.url)))
+        await adapter.start(runtime.engine.on_message)
+        worker = asyncio.create_task(runtime.worker.run_forever())
+        try:
+            cpu, started = time.process_time(), time.monotonic()
+            await runtime.engine.start_run("visit", triggered_by="bench")
+            await wait(lambda: len(adapter.outbox) >= args.customers, 600, "everyone")
+            wall, cpu = time.monotonic() - started, time.process_time() - cpu
+        finally:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+            await runtime.store.dispose()
+    chats = [m.chat.chat_id for m in adapter.outbox]
+    rate = len(chats) / wall
+    print(f"P1 engine only, {args.customers} customers, the delivery worker and the in-process adapter, PostgreSQL:")
+    print(f"  {len(chats)} delivered in {wall:.1f} s (fan-out included): {rate:.0f}/s")
+    print(f"  ratio to the 2,000/s target: {rate / 2000:.3f}; sent twice: {len(chats) - len(set(chats))}")
+    print(f"  CPU of this process per delivery: {1000 * cpu / max(1, len(chats)):.2f} ms")
+    batches = runtime.worker.ledger.batches
+    print(f"  write-back transactions: {batches} ({len(chats) / max(1, batches):.0f} sends each)")
 
 
 async def p4(args: argparse.Namespace) -> None:
-    questions, refused, wall, rss = await deliver(
-        args.admin, args.customers, 1000.0, UNLIMITED, 1, watch_rss=True, stop_after=args.seconds
-    )
+    run = await deliver(args.admin, args.customers, 1000.0, UNLIMITED, 1, watch_rss=True, stop_after=args.seconds)
+    asked = len(run.questions.times)
     print(f"P4 memory, a run to {args.customers} customers, send_rate 1000/s, PostgreSQL:")
-    print(f"  {len(questions.times)} asked in {wall:.1f} s ({questions.rate():.1f}/s), then measured")
-    print(f"  peak RSS of the feedbot process: {rss:.1f} MB (target at most 150; ratio {rss / 150:.2f})")
+    print(f"  {asked} asked in {run.wall:.1f} s ({run.questions.rate():.1f}/s), then measured")
+    print(f"  peak RSS of the feedbot process: {run.rss:.1f} MB (target at most 150; ratio {run.rss / 150:.2f})")
 
 
 async def p5(args: argparse.Namespace) -> None:
-    one, _, _, _ = await deliver(args.admin, args.customers, 1000.0, UNLIMITED, 1)
-    two, _, _, _ = await deliver(args.admin, args.customers, 1000.0, UNLIMITED, 2)
-    capped, refused, _, _ = await deliver(args.admin, args.customers // 4, args.rate, FakeLimits(per_second=30), 2)
+    one = await deliver(args.admin, args.customers, 1000.0, UNLIMITED, 1)
+    two = await deliver(args.admin, args.customers, 1000.0, UNLIMITED, 2)
+    capped = await deliver(args.admin, args.customers // 4, args.rate, FakeLimits(per_second=30), 2)
+    r1, r2 = one.questions.rate(), two.questions.rate()
     print(f"P5 scale-out, {args.customers} customers, uncapped fake, PostgreSQL:")
-    print(f"  one process {one.rate():.1f}/s, two processes {two.rate():.1f}/s: ratio {two.rate() / one.rate():.2f}")
-    print(f"  sent twice: one {one.duplicates()}, two {two.duplicates()}")
+    print(f"  one process {r1:.1f}/s, two processes {r2:.1f}/s: ratio {r2 / r1:.2f}")
+    print(f"  one process: {one.cpu_line()}")
+    print(f"  two processes: {two.cpu_line()}")
+    print(f"  sent twice: one {one.questions.duplicates()}, two {two.questions.duplicates()}")
     print(
         f"  with the cap on ({args.rate:g}/s, two processes, {args.customers // 4} customers): "
-        f"{capped.rate():.1f}/s together (ratio {capped.rate() / args.rate:.3f}), 429s {refused}, "
-        f"sent twice {capped.duplicates()}"
+        f"{capped.questions.rate():.1f}/s together (ratio {capped.questions.rate() / args.rate:.3f}), "
+        f"429s {capped.refused}, sent twice {capped.questions.duplicates()}"
     )
 
 
@@ -267,6 +338,7 @@ if __name__ == "__main__":
     parser.add_argument("--customers", type=int, help="customers to ask")
     parser.add_argument("--rate", type=float, default=25, help="[telegram] send_rate when capped (default 25)")
     parser.add_argument("--uncapped", action="store_true", help="p1: send_rate 1000 against an unlimited fake")
+    parser.add_argument("--engine-only", action="store_true", help="p1: the in-process adapter, no HTTP, no pace")
     parser.add_argument("--seconds", type=float, help="p4: measure after this many seconds of delivery")
     parser.add_argument("--admin", default="postgresql://postgres@127.0.0.1:5432/postgres", help="PostgreSQL server")
     args = parser.parse_args()
