@@ -25,6 +25,7 @@ lint: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/delivery.py
+	$(BIN)/python bench/telegram_send_cost.py
 	$(BIN)/python bench/discord_dms.py
 	$(BIN)/python bench/digest.py
 	$(BIN)/python bench/shutdown.py

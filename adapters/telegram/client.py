@@ -47,6 +47,7 @@ from adapters.telegram.convert import (
     token_rejected,
 )
 from adapters.telegram.groups import Outsider, log_leaving, outsider
+from adapters.telegram.lanes import RequestLanes
 from adapters.telegram.limits import is_private_chat, pace_rules
 from adapters.telegram.menus import CommandMenus, native_chat_id
 from adapters.telegram.moves import ChatMoves
@@ -147,7 +148,12 @@ class TelegramAdapter:
             return
         secret = self._secret() if self.settings.mode == "webhook" else None
         self._updates_request = HTTPXRequest(connection_pool_size=1)
-        bot = Bot(self._token, base_url=self.settings.base_url, get_updates_request=self._updates_request)
+        bot = Bot(
+            self._token,
+            base_url=self.settings.base_url,
+            request=RequestLanes(),
+            get_updates_request=self._updates_request,
+        )
         self._bot, self._on_message = bot, on_message
         self._stopping = False
         try:
@@ -602,20 +608,32 @@ class TelegramAdapter:
                 continue
             except TelegramError as exc:
                 raise delivery_error(exc, self.settings.token_env) from None
-            return chat_id, str(sent.message_id)
+            return chat_id, str(sent)
 
-    async def _call(self, chat_id: int | str, part: Part) -> Message:
+    async def _call(self, chat_id: int | str, part: Part) -> int:
+        """One send; the id of the message Telegram made.
+
+        Text goes through `Bot._post`, the call `Bot.send_message` makes itself, with the same
+        parameters (so the same request, and the same errors: RetryAfter, ChatMigrated, Forbidden,
+        ...), without parsing the answer into a `Message` of which only the id is read: that cost
+        as much CPU as the rest of the send. A photo is rare and stays on the typed call.
+        (`Bot.do_api_request` is no way round: it warns on every call to a method `Bot` has, and
+        turns a refused token into `EndPointNotFound`.)
+        """
         bot = self._require_bot()
         reply = ReplyParameters(part.reply_to, allow_sending_without_reply=True) if part.reply_to is not None else None
         if part.photo is not None:
-            return await bot.send_photo(
+            sent = await bot.send_photo(
                 chat_id,
                 InputFile(part.photo.data, filename=part.photo.filename),
                 caption=part.text or None,
                 reply_markup=part.keyboard,
                 reply_parameters=reply,
             )
-        return await bot.send_message(chat_id, part.text, reply_markup=part.keyboard, reply_parameters=reply)
+            return sent.message_id
+        data = {"chat_id": chat_id, "text": part.text, "reply_markup": part.keyboard, "reply_parameters": reply}
+        result = await bot._post("sendMessage", data)
+        return int(result["message_id"])
 
 
 def _sender_key(update: Update | None, data: RawUpdate) -> str:

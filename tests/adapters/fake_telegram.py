@@ -163,7 +163,7 @@ class FakeTelegram:
         self.sends: list[tuple[float, int, str]] = []  # (arrival, chat id, method) of sends let through
         self.too_many: list[tuple[float, int, str]] = []  # sends refused with 429 by the limits
         self._send_arrivals: deque[float] = deque()
-        self._chat_arrivals: dict[int, deque[float]] = {}
+        self._chat_arrivals: dict[int, deque[float]] = {}  # groups only: a private chat's pace is its gap
         self._chat_done: dict[int, float] = {}
         self._sending: set[int] = set()
         self.bot: JSON = {
@@ -188,6 +188,7 @@ class FakeTelegram:
         self._update_ids = itertools.count(5000)
         self._message_ids: dict[int, Iterator[int]] = {}
         self._messages: dict[tuple[int, int], BotMessage] = {}
+        self._chat_messages: dict[int, dict[int, BotMessage]] = {}  # the same, by chat: `messages` reads one chat
         self._user_messages: set[tuple[int, int]] = set()
         self._known_chats: set[int] = set()  # users who opened the bot; groups it is in
         self.left_chats: set[int] = set()  # groups the bot left (leaveChat)
@@ -199,6 +200,7 @@ class FakeTelegram:
         self._pressed_at: dict[str, float] = {}  # id -> when the user pressed (monotonic)
         self._callback_ids = itertools.count(1)
         self._changed = asyncio.Condition()
+        self._notifying = False  # a notification is scheduled and has not run yet (see `_notify`)
         self._poll_generation = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
@@ -290,7 +292,8 @@ class FakeTelegram:
                 retry = max(1, math.ceil(wait))
                 raise BotApiError(429, f"Too Many Requests: retry after {retry}", retry)
         self._send_arrivals.append(now)
-        self._chat_arrivals.setdefault(chat_id, deque()).append(now)
+        if chat_id <= 0:
+            self._chat_arrivals.setdefault(chat_id, deque()).append(now)
         self.sends.append((now, chat_id, method))
         self._sending.add(chat_id)
 
@@ -381,14 +384,29 @@ class FakeTelegram:
         return update_id
 
     def _notify(self) -> None:
+        """Wake everything waiting on `_changed` (`until`, getUpdates, stalled calls) to look again.
+
+        One notification at a time: while one is scheduled and has not run, the changes made
+        meanwhile are seen by it too (the waiters look at the state after it ran), so a request
+        does not schedule a task of its own for each change.
+        """
+        if self._notifying:
+            return
+
         async def notify() -> None:
             async with self._changed:
+                self._notifying = False
                 self._changed.notify_all()
 
         with contextlib.suppress(RuntimeError):
             task = asyncio.get_running_loop().create_task(notify())
+            self._notifying = True
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(self._notified)
+
+    def _notified(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._notifying = False  # also when the task was cancelled before it ran
 
     def push_update(self, kind: str, payload: JSON) -> int:
         """Queue any update as is (malformed ones included); returns its update_id."""
@@ -542,7 +560,7 @@ class FakeTelegram:
 
     # ------------------------------------------------------------------ test controls: observing
     def messages(self, chat_id: int) -> list[BotMessage]:
-        return [m for (c, _), m in sorted(self._messages.items()) if c == chat_id]
+        return [m for _, m in sorted(self._chat_messages.get(chat_id, {}).items())]
 
     def texts(self, chat_id: int) -> list[str]:
         return [m.shown for m in self.messages(chat_id)]
@@ -661,6 +679,7 @@ class FakeTelegram:
 
     def _store(self, message: BotMessage) -> JSON:
         self._messages[(message.chat_id, message.message_id)] = message
+        self._chat_messages.setdefault(message.chat_id, {})[message.message_id] = message
         return message.as_dict(self.bot)
 
     # ------------------------------------------------------------------ Bot API methods
