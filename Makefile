@@ -31,7 +31,8 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/shutdown.py
 	$(BIN)/python bench/scale_out.py p1
 	$(BIN)/python bench/scale_out.py p1 --uncapped
-	$(BIN)/python bench/scale_out.py p4 --seconds 120
+	$(BIN)/python bench/scale_out.py p1 --engine-only
+	$(BIN)/python bench/scale_out.py p4
 	$(BIN)/python bench/scale_out.py p5
 	$(BIN)/python bench/scale_out.py failover
 

@@ -156,6 +156,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU used so far by the PostgreSQL server's processes on this machine (all of them: the
+    figure is only clean when nothing else uses the server meanwhile)."""
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (proc / "comm").read_text().strip() == "postgres":
+                    total += cpu_seconds(int(proc.name))
+    return total
+
+
 @dataclass
 class Delivered:
     questions: Questions
@@ -164,12 +176,14 @@ class Delivered:
     rss: float  # peak RSS of the busiest process, MB (with watch_rss)
     feedbot_cpu: float  # CPU seconds of all feedbot processes during the run
     fake_cpu: float  # CPU seconds of this process (the fake Bot API) during the run
+    postgres_cpu: float  # CPU seconds of the PostgreSQL server during the run
 
     def cpu_line(self) -> str:
         asked = max(1, len(self.questions.times))
         return (
             f"CPU per question: feedbot {1000 * self.feedbot_cpu / asked:.2f} ms, "
-            f"the fake Bot API {1000 * self.fake_cpu / asked:.2f} ms"
+            f"the fake Bot API {1000 * self.fake_cpu / asked:.2f} ms, "
+            f"PostgreSQL {1000 * self.postgres_cpu / asked:.2f} ms"
         )
 
 
@@ -198,7 +212,7 @@ async def deliver(
                     await asyncio.to_thread(bot.wait_for, "feedbot ready", 120)
                 await wait(lambda: any("elected leader" in line for b in bots for line in list(b.lines)), 30, "leader")
                 questions = Questions(fake, ids)
-                cpu_before = [cpu_seconds(b.process.pid) for b in bots], time.process_time()
+                cpu_before = [cpu_seconds(b.process.pid) for b in bots], time.process_time(), postgres_cpu_seconds()
                 started = time.monotonic()
                 fake.send_text(STAFF, "/poll visit")
                 if stop_after is None:
@@ -209,6 +223,7 @@ async def deliver(
                 wall = time.monotonic() - started
                 feedbot_cpu = sum(cpu_seconds(b.process.pid) - c for b, c in zip(bots, cpu_before[0], strict=True))
                 fake_cpu = time.process_time() - cpu_before[1]
+                postgres_cpu = postgres_cpu_seconds() - cpu_before[2]
                 await asyncio.sleep(2)  # anything sent twice arrives meanwhile
                 questions.update()
                 rss = max(peak_rss_mb(b.process.pid) for b in bots) if watch_rss else 0.0
@@ -217,7 +232,7 @@ async def deliver(
                     bot.process.send_signal(signal.SIGTERM)
                 for bot in bots:
                     await asyncio.to_thread(bot.process.wait, 60)
-        return Delivered(questions, len(fake.too_many), wall, rss, feedbot_cpu, fake_cpu)
+        return Delivered(questions, len(fake.too_many), wall, rss, feedbot_cpu, fake_cpu, postgres_cpu)
 
 
 async def p1(args: argparse.Namespace) -> None:
@@ -230,7 +245,7 @@ async def p1(args: argparse.Namespace) -> None:
     print(f"P1 delivery, {args.customers} customers, send_rate {rate:g}/s, one process, PostgreSQL:")
     print(f"  {len(questions.times)} asked in {run.wall:.1f} s; rate seen by the fake {seen:.1f}/s")
     if args.uncapped:
-        print(f"  ratio to the 2,000/s target: {seen / 2000:.3f}")
+        print(f"  ratio to send_rate: {seen / rate:.3f}; to the engine's 2,000/s target: {seen / 2000:.3f}")
     else:
         print(f"  ratio to the configured cap: {seen / rate:.3f} (target at least 0.95)")
     print(f"  refused with 429: {run.refused}; sent twice: {questions.duplicates()}")

@@ -8,7 +8,8 @@ The rules, per platform (`PaceRules`):
 Every limit is kept as tokens that a send holds from its start until `period` after its end. That
 bounds what the server sees, not only what we start: a request that arrives late (network jitter)
 was started late too, and one that arrives early ended early, so no window at the server can ever
-hold more than the limit (see `PacerTest` in tests/bot/test_pacing.py for the property).
+hold more than the limit (tests/adapters/test_telegram.py and test_discord_pacing.py check it
+against the strict fake servers).
 
 A 429 `hold`s every send for the time the platform asks. `capacity(horizon)` says how many sends fit
 in the next `horizon` seconds, so the delivery worker claims only what it can send soon.
@@ -112,6 +113,7 @@ class LocalPacer:
         self._chats: dict[str, _Tokens] = {}
         self._held_until = 0.0
         self._changed = asyncio.Event()  # set (and replaced) whenever a send gives its tokens back
+        self._turn = asyncio.Lock()  # the waiters for the overall tokens, first come first served
         self._callers: weakref.WeakSet[asyncio.Task[object]] = weakref.WeakSet()
 
     def _chat(self, chat_id: str, private: bool) -> _Tokens | None:
@@ -131,15 +133,21 @@ class LocalPacer:
             self._chats[chat_id] = tokens
         return tokens
 
-    def _wait_until(self, buckets: list[_Tokens], now: float) -> float | None:
-        """The time all `buckets` have a free token (None: wait for a send in flight to end)."""
-        latest = max(now, self._held_until)
-        for bucket in buckets:
-            free = bucket.free_at(now)
-            if free is None:
-                return None
-            latest = max(latest, free)
-        return latest
+    def _free_at(self, bucket: _Tokens | None, now: float) -> float | None:
+        """When `bucket` (and the 429 hold) lets a send start; None: when a send in flight ends."""
+        free = now if bucket is None else bucket.free_at(now)
+        return None if free is None else max(free, self._held_until)
+
+    async def _until_free(self, bucket: _Tokens | None) -> None:
+        while True:
+            now = self.clock()
+            start = self._free_at(bucket, now)
+            if start is not None and start <= now:
+                return
+            if start is None:  # every token is held by a send in flight: wait for one to end
+                await self._changed.wait()
+            else:  # tokens come back at known times (sends in flight only add later ones)
+                await self.sleep(start - now)
 
     @asynccontextmanager
     async def slot(self, chat_id: str, *, private: bool) -> AsyncIterator[None]:
@@ -149,16 +157,22 @@ class LocalPacer:
             yield
             return
         chat = self._chat(chat_id, private)
+        while True:
+            # The chat's own token first: a chat resting after its last send holds up no other chat.
+            await self._until_free(chat)
+            if self._overall is None:
+                now = self.clock()
+                if self._free_at(chat, now) == now:  # no await since the check: atomic on the loop
+                    break
+                continue
+            # Then the overall tokens, one waiter at a time in arrival order: the others wait their
+            # turn instead of all waking for each token and all but one going back to sleep.
+            async with self._turn:
+                await self._until_free(self._overall)
+                now = self.clock()
+                if self._free_at(chat, now) == now and self._free_at(self._overall, now) == now:
+                    break
         buckets = [b for b in (self._overall, chat) if b is not None]
-        while True:  # no await between the check and the take: atomic on the event loop
-            now = self.clock()
-            start = self._wait_until(buckets, now)
-            if start is not None and start <= now:
-                break
-            if start is None:  # every token is held by a send in flight: wait for one to end
-                await self._changed.wait()
-            else:  # tokens come back at known times (sends in flight only add later ones)
-                await self.sleep(start - now)
         for bucket in buckets:
             bucket.take()
         self._called(task)

@@ -26,6 +26,7 @@ from storage.models import PRIORITY, DeliveryKind, DeliveryStatus, UTCDateTime
 
 d, r, c, a = t.delivery.c, t.poll_run.c, t.customer.c, t.answer.c
 CHAT_LOCK_SPACE = 0x66656564  # first key of the per-chat advisory locks of a claim ("feed")
+RECORD_CHUNK = 64  # sends recorded by one UPDATE (a batch of more takes several)
 FRESH_STATISTICS_AFTER = 1_000  # a fan-out queueing this many rows renews PostgreSQL's statistics
 
 
@@ -462,32 +463,14 @@ class OutboxRepo:
         return claim.delivery_id in await self.record_sent_many([(claim, message_id)], now)
 
     async def record_sent_many(self, sent: Sequence[tuple[Claim, str]], now: datetime) -> set[int]:
-        """Record several sends (claim, platform message id) in one statement; returns the ids recorded.
+        """Record several sends (claim, platform message id); returns the delivery ids recorded.
 
         Each row is fenced by its own claim's token; a row whose claim was released or settled
         meanwhile is left alone and missing from the result.
         """
-        if not sent:
-            return set()
-        message_ids = {claim.delivery_id: message_id[:64] for claim, message_id in sent}
-        result = await self.conn.execute(
-            update(t.delivery)
-            .where(
-                tuple_(d.id, d.claim_token).in_([(claim.delivery_id, claim.token) for claim, _ in sent]),
-                d.status == DeliveryStatus.SENDING,
-            )
-            .values(
-                status=DeliveryStatus.SENT,
-                platform_message_id=case(message_ids, value=d.id),
-                sent_at=now,
-                last_error=None,
-                claim_token=None,
-                outcome_unknown=False,
-                reply_handle=None,
-            )
-            .returning(d.id)
-        )
-        recorded = {int(x) for x in result.scalars()}
+        recorded: set[int] = set()
+        for start in range(0, len(sent), RECORD_CHUNK):
+            recorded |= await self._record_chunk(sent[start : start + RECORD_CHUNK], now)
         reminded = sorted(
             {
                 (claim.run_id, claim.customer_id)
@@ -503,6 +486,31 @@ class OutboxRepo:
                 .values(reminded_at=now)
             )
         return recorded
+
+    async def _record_chunk(self, sent: Sequence[tuple[Claim, str]], now: datetime) -> set[int]:
+        """One UPDATE for up to RECORD_CHUNK sends, padded to a power of two with ids no row has:
+        a statement's shape (one CASE branch per row) is then one of a handful, not one per batch
+        size, so SQLAlchemy's and the driver's statement caches stay small."""
+        size = 1 << max(0, len(sent) - 1).bit_length()
+        padding = range(1, size - len(sent) + 1)
+        message_ids = {claim.delivery_id: message_id[:64] for claim, message_id in sent}
+        message_ids.update({-n: "" for n in padding})
+        fences = [(claim.delivery_id, claim.token) for claim, _ in sent] + [(-n, "") for n in padding]
+        result = await self.conn.execute(
+            update(t.delivery)
+            .where(tuple_(d.id, d.claim_token).in_(fences), d.status == DeliveryStatus.SENDING)
+            .values(
+                status=DeliveryStatus.SENT,
+                platform_message_id=case(message_ids, value=d.id),
+                sent_at=now,
+                last_error=None,
+                claim_token=None,
+                outcome_unknown=False,
+                reply_handle=None,
+            )
+            .returning(d.id)
+        )
+        return {int(x) for x in result.scalars()}
 
     async def retry(self, claim: Claim, error: str, next_attempt_at: datetime, parts_sent: int | None = None) -> bool:
         """Back to the queue for another attempt; `parts_sent`: how many leading parts arrived so far."""
