@@ -91,7 +91,7 @@ class _Tokens:
         return self.in_flight == 0 and (not self.released or self.released[-1] <= now)
 
 
-_MAX_CHATS = 10_000  # idle per-chat token sets are dropped beyond this many
+_PRUNE_CHATS_AT = 1_000  # idle per-chat token sets are dropped once there are this many
 
 
 class LocalPacer:
@@ -111,6 +111,7 @@ class LocalPacer:
         self.sleep = sleep
         self._overall = _Tokens(rules.per_second, 1.0) if not math.isinf(rules.per_second) else None
         self._chats: dict[str, _Tokens] = {}
+        self._prune_at = _PRUNE_CHATS_AT
         self._held_until = 0.0
         self._changed = asyncio.Event()  # set (and replaced) whenever a send gives its tokens back
         self._turn = asyncio.Lock()  # the waiters for the overall tokens, first come first served
@@ -127,9 +128,13 @@ class LocalPacer:
                 if math.isinf(self.rules.group_per_minute):
                     return None
                 tokens = _Tokens(self.rules.group_per_minute, 60.0)
-            if len(self._chats) >= _MAX_CHATS:
+            if len(self._chats) >= self._prune_at:
+                # A chat's tokens are idle a gap after its last send: dropped as soon as there are
+                # many, not after thousands pile up (each delivered chat leaves one behind). The
+                # threshold doubles with what stays busy, so pruning costs O(1) a send on average.
                 now = self.clock()
                 self._chats = {k: v for k, v in self._chats.items() if not v.idle(now)}
+                self._prune_at = max(_PRUNE_CHATS_AT, 2 * len(self._chats))
             self._chats[chat_id] = tokens
         return tokens
 
