@@ -14,6 +14,7 @@ from storage.models import DeliveryKind
 from storage.outbox import FRESH_STATISTICS_AFTER, OutboxMessage
 from storage.store import Store
 from tests.conftest import _pg_store
+from tests.storage.test_store import new_run
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -79,17 +80,8 @@ async def test_a_large_fan_out_leaves_postgresql_planning_claims_for_the_rows_it
     ]
     async with pg_store.unit() as unit:
         await unit.conn.execute(insert(t.customer), rows)
-        run = await unit.runs.create(
-            poll_id="visit",
-            question="Favourite part?",
-            asks_rating=False,
-            scale=5,
-            tag=None,
-            triggered_by="test",
-            now=NOW,
-            closes_at=NOW + timedelta(days=1),
-        )
-        assert run is not None
+    run = await new_run(pg_store)
+    async with pg_store.unit() as unit:
         assert await unit.outbox.fan_out(run, None, NOW) == FRESH_STATISTICS_AFTER
     async with pg_store.read() as unit:
         estimate = (await unit.conn.execute(text("SELECT reltuples FROM pg_class WHERE relname = 'delivery'"))).scalar()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from storage.customers import DeliveryData
 from storage.inbound import UpdateKey
 from storage.models import DeadLetterStatus, DeliveryKind
 from storage.outbox import OutboxMessage
@@ -172,11 +173,23 @@ async def test_write_backs_are_fenced_by_the_claim_token(store: Store) -> None:
     assert data is not None and [(d.status, d.platform_message_id) for d in data.deliveries] == [("sent", "m1")]
 
 
-async def test_sends_recorded_together_are_each_fenced_by_their_own_claim(store: Store) -> None:
-    customers = [await subscribe(store, str(user)) for user in range(4)]
+async def queued_run(store: Store, customers: int, worker: str) -> tuple[list[int], int]:
+    """`customers` subscribed, a run's question queued for each, and `worker` registered."""
+    ids = [await subscribe(store, str(user)) for user in range(customers)]
     run = await new_run(store)
     await fan_out(store, run)
-    await register(store, "w")
+    await register(store, worker)
+    return ids, run
+
+
+async def deliveries_of(store: Store, customers: list[int]) -> dict[int, tuple[DeliveryData, ...]]:
+    async with store.read() as unit:
+        found = {customer: await unit.customers.data(customer) for customer in customers}
+    return {customer: data.deliveries for customer, data in found.items() if data is not None}
+
+
+async def test_sends_recorded_together_are_each_fenced_by_their_own_claim(store: Store) -> None:
+    customers, run = await queued_run(store, 4, worker="w")
     async with store.unit() as unit:
         first = await unit.outbox.claim("w", ["telegram"], NOW, 2)
         second = await unit.outbox.claim("w", ["telegram"], NOW, 2)  # another claim: another token
@@ -186,25 +199,19 @@ async def test_sends_recorded_together_are_each_fenced_by_their_own_claim(store:
         sent = [(claim, f"m{claim.delivery_id}") for claim in (*first, *second)]
         recorded = await unit.outbox.record_sent_many(sent, NOW)
     assert recorded == {first[0].delivery_id, second[0].delivery_id, second[1].delivery_id}
-    statuses: dict[int, tuple[str, str | None]] = {}
-    async with store.read() as unit:
-        for customer in customers:
-            data = await unit.customers.data(customer)
-            assert data is not None
-            for delivery in data.deliveries:
-                statuses[customer] = (delivery.status, delivery.platform_message_id)
+    statuses = {
+        customer: [(d.status, d.platform_message_id) for d in deliveries]
+        for customer, deliveries in (await deliveries_of(store, customers)).items()
+    }
     by_id = {claim.customer_id: claim.delivery_id for claim in (*first, *second)}
     assert statuses == {
-        customer: ("pending", None) if by_id[customer] == settled.delivery_id else ("sent", f"m{by_id[customer]}")
+        customer: [("pending", None) if by_id[customer] == settled.delivery_id else ("sent", f"m{by_id[customer]}")]
         for customer in customers
     }
 
 
 async def test_a_reminder_recorded_with_others_marks_its_question_reminded(store: Store) -> None:
-    customers = [await subscribe(store, str(user)) for user in range(3)]
-    run = await new_run(store)
-    await fan_out(store, run)
-    await register(store, "w")
+    customers, run = await queued_run(store, 3, worker="w")
     async with store.unit() as unit:
         questions = await unit.outbox.claim("w", ["telegram"], NOW, 3)
         await unit.outbox.record_sent_many([(claim, "q") for claim in questions], NOW)
@@ -212,13 +219,11 @@ async def test_a_reminder_recorded_with_others_marks_its_question_reminded(store
         reminders = await unit.outbox.claim("w", ["telegram"], NOW, 3)
         later = NOW + timedelta(hours=1)
         assert len(await unit.outbox.record_sent_many([(claim, "r") for claim in reminders[:2]], later)) == 2
-    reminded = set()
-    async with store.read() as unit:
-        for customer in customers:
-            data = await unit.customers.data(customer)
-            assert data is not None
-            if any(d.kind == "question" and d.reminded_at == later for d in data.deliveries):
-                reminded.add(customer)
+    reminded = {
+        customer
+        for customer, deliveries in (await deliveries_of(store, customers)).items()
+        if any(d.kind == "question" and d.reminded_at == later for d in deliveries)
+    }
     assert reminded == {claim.customer_id for claim in reminders[:2]}
 
 
