@@ -234,22 +234,17 @@ class DeliveryWorker:
     def _platforms(self) -> list[str]:
         return [p for p in self.adapters if p not in self._gone and p not in self._down]
 
-    def _room(self, platform: str) -> int:
-        """How many more claims this platform's pace can use within the horizon."""
-        capacity = self.adapters[platform].pacer.capacity(self.horizon)
-        return capacity - self._in_flight.get(platform, 0)
-
     def _worth_claiming(self, platform: str) -> int:
-        """`_room`, or 0 while sends are in flight and less than a quarter of the pace is free.
+        """How many more claims this platform's pace can use within the horizon; 0 while sends are
+        in flight and less than a quarter of the pace is free.
 
         At a pace of 25/s a send ends every 40 ms: claiming after each (a transaction of several
         statements) would cost more than the sends. A platform with nothing in flight claims at once.
         """
-        room = self._room(platform)
-        if self._in_flight.get(platform, 0) == 0:
-            return room
         capacity = self.adapters[platform].pacer.capacity(self.horizon)
-        return room if room >= max(1, capacity // 4) else 0
+        in_flight = self._in_flight.get(platform, 0)
+        room = capacity - in_flight
+        return room if in_flight == 0 or room >= max(1, capacity // 4) else 0
 
     async def _release_silent_claims(self) -> int:
         now = self.clock.now()
