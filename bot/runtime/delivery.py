@@ -35,9 +35,8 @@ from bot.errors import DeliveryError, MessageRejected, PlatformGone, RecipientUn
 from bot.outbox_codec import from_claim
 from bot.runtime.clock import Clock, SystemClock
 from bot.runtime.metrics import Metrics
-from bot.runtime.sent_ledger import SentLedger
+from bot.runtime.sent_ledger import SentLedger, write_through_outages
 from bot.signals import OutboxSignal
-from storage.errors import StorageUnavailable
 from storage.outbox import Claim
 from storage.store import Store, Unit
 
@@ -291,16 +290,7 @@ class DeliveryWorker:
         self.wake()
 
     async def _write(self, op: Callable[[Unit], Awaitable[T]]) -> T:
-        """A write-back after a send: retried through a database outage (the send happened)."""
-        delay = 0.5
-        while True:
-            try:
-                async with self.store.unit() as unit:
-                    return await op(unit)
-            except StorageUnavailable as exc:
-                log.warning("recording a delivery failed (retrying in %.1fs): %s", delay, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+        return await write_through_outages(self.store, op)
 
     async def drain(self) -> int:
         """Send everything due now and wait for it (tests, the demo, one-shot CLI use)."""

@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from bot.runtime.clock import Clock
 from storage.errors import StorageUnavailable
 from storage.outbox import Claim
-from storage.store import Store
+from storage.store import Store, Unit
 
 log = logging.getLogger("feedbot.delivery")
 
 MAX_BATCH = 500
+T = TypeVar("T")
 
 
 class SentLedger:
@@ -65,16 +68,23 @@ class SentLedger:
                     future.set_result(claim.delivery_id in recorded)
 
     async def _write(self, batch: list[tuple[Claim, str, asyncio.Future[bool]]]) -> set[int]:
-        delay = 0.5
-        while True:
-            try:
-                async with self.store.unit() as unit:
-                    recorded = await unit.outbox.record_sent_many(
-                        [(claim, message_id) for claim, message_id, _ in batch], self.clock.now()
-                    )
-                self.batches += 1
-                return recorded
-            except StorageUnavailable as exc:
-                log.warning("recording %d send(s) failed (retrying in %.1fs): %s", len(batch), delay, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+        sent = [(claim, message_id) for claim, message_id, _ in batch]
+        recorded = await write_through_outages(
+            self.store, lambda unit: unit.outbox.record_sent_many(sent, self.clock.now())
+        )
+        self.batches += 1
+        return recorded
+
+
+async def write_through_outages(store: Store, op: Callable[[Unit], Awaitable[T]]) -> T:
+    """A write-back after a send, in a transaction of its own, retried through a database outage
+    (the send happened: its record must not be lost)."""
+    delay = 0.5
+    while True:
+        try:
+            async with store.unit() as unit:
+                return await op(unit)
+        except StorageUnavailable as exc:
+            log.warning("recording a delivery failed (retrying in %.1fs): %s", delay, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
