@@ -27,7 +27,6 @@ from tests.adapters.telegram_harness import (
     MANAGER_ID,
     STAFF_ID,
     TEAM_GROUP,
-    TEST_LIMITS,
     TEST_RULES,
     FailsFirstCommit,
     FakeTime,
@@ -47,12 +46,6 @@ ALICE_CHAT = ChatRef("telegram", str(ALICE.id), str(ALICE.id))
 
 
 pytestmark = pytest.mark.usefixtures("ptb_timedelta")
-
-
-@pytest.fixture
-async def fake_telegram() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram(limits=TEST_LIMITS) as fake:
-        yield fake
 
 
 @pytest.fixture

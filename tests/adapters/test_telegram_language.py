@@ -18,7 +18,6 @@ from bot.types import rating_choice
 from storage.store import Store
 from tests.adapters.fake_telegram import FakeTelegram, FakeUser
 from tests.adapters.telegram_harness import (
-    TEST_LIMITS,
     TelegramWorld,
     open_world,
     ptb_timedelta,  # noqa: F401  (the fixture)
@@ -37,12 +36,6 @@ QUESTION = {
 
 
 pytestmark = pytest.mark.usefixtures("ptb_timedelta")
-
-
-@pytest.fixture
-async def fake_telegram() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram(limits=TEST_LIMITS) as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from bot import texts
 from bot.i18n import Voice
 from bot.runtime.app import build_runtime
 from tests.adapters.fake_telegram import FakeTelegram, FakeUser
-from tests.adapters.telegram_harness import MANAGER_ID, STAFF_ID, TEAM_GROUP, TEST_LIMITS, make_adapter
+from tests.adapters.telegram_harness import MANAGER_ID, STAFF_ID, TEAM_GROUP, make_adapter
 from tests.support import make_settings
 
 EN = Voice("en")  # the English texts, as a customer without a catalog language reads them
 
 ALICE = FakeUser(4242, "Alice")
-
-
-@pytest.fixture
-async def fake_telegram() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram(limits=TEST_LIMITS) as fake:
-        yield fake
 
 
 async def test_customer_staff_and_manager_through_the_runtime(fake_telegram: FakeTelegram, tmp_path: Path) -> None:

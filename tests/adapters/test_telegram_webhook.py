@@ -17,7 +17,6 @@ from bot.types import Inbound
 from storage.store import Store
 from tests.adapters.fake_telegram import FakeTelegram, FakeUser
 from tests.adapters.telegram_harness import (
-    TEST_LIMITS,
     FailsFirstCommit,
     TelegramWorld,
     make_adapter,
@@ -36,12 +35,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-async def fake_telegram() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram(limits=TEST_LIMITS) as fake:
-        yield fake
 
 
 @pytest.fixture
