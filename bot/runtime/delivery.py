@@ -104,6 +104,7 @@ class DeliveryWorker:
         self.metrics = metrics or Metrics()
         self.ledger = SentLedger(store, self.clock)
         self._wake = asyncio.Event()
+        self._claiming = asyncio.Lock()
         self._released_at = -math.inf  # time.monotonic() of the last look for silent workers' claims
         # One lane per chat with claims in hand: a task sending its queue one message after the other.
         self._lanes: dict[tuple[str, str], tuple[asyncio.Task[None], deque[Claim]]] = {}
@@ -258,17 +259,24 @@ class DeliveryWorker:
         return released
 
     async def _claim_and_dispatch(self) -> int:
-        """Claim what fits and start a lane per chat; returns how many deliveries were claimed."""
+        """Claim what fits and start a lane per chat; returns how many deliveries were claimed.
+
+        One claim of this worker at a time: `drain` called while `run_forever` is claiming would
+        otherwise find the rows locked by that claim (SKIP LOCKED) and no lanes yet, and return
+        before they are sent.
+        """
         claimed = 0
-        for platform in self._platforms():
-            room = min(self._worth_claiming(platform), self.max_lanes - len(self._lanes))
-            if room <= 0:
-                continue
-            async with self.store.unit() as unit:
-                gap = self.adapters[platform].pacer.chat_gap
-                claims = await unit.outbox.claim(self.worker_id, [platform], self.clock.now(), room, chat_gap=gap)
-            claimed += len(claims)
-            self._dispatch(claims)
+        async with self._claiming:
+            for platform in self._platforms():
+                room = min(self._worth_claiming(platform), self.max_lanes - len(self._lanes))
+                if room <= 0:
+                    continue
+                async with self.store.unit() as unit:
+                    gap = self.adapters[platform].pacer.chat_gap
+                    now = self.clock.now()
+                    claims = await unit.outbox.claim(self.worker_id, [platform], now, room, chat_gap=gap)
+                claimed += len(claims)
+                self._dispatch(claims)
         return claimed
 
     def _dispatch(self, claims: Sequence[Claim]) -> None:
