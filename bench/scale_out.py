@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shlex
 import signal
 import sys
 import tempfile
@@ -103,9 +104,11 @@ def config_file(folder: Path, url: str, fake: FakeTelegram, rate: float) -> Path
 
 def start(config: Path, fake: FakeTelegram) -> LineReader:
     profile = os.environ.get("BENCH_PROFILE")  # a cProfile dump of each process, to see where time goes
+    wrap = shlex.split(os.environ.get("BENCH_WRAP", ""))  # a command each process runs under, e.g. heaptrack
     python = (
         [sys.executable, "-m", "cProfile", "-o", f"{profile}.{uuid.uuid4().hex[:6]}"] if profile else [sys.executable]
     )
+    python = [*wrap, *python]
     return feedbot_run(config, fake.token, python)
 
 

@@ -30,6 +30,7 @@ from bot.runtime.chat_memory import StoredChatMemory
 from bot.runtime.clock import Clock, SystemClock
 from bot.runtime.delivery import DeliveryWorker
 from bot.runtime.health import HealthServer
+from bot.runtime.heap import HeapTrimmer
 from bot.runtime.leadership import Leadership
 from bot.runtime.metrics import Metrics
 from bot.runtime.scale_out import share_pace
@@ -156,6 +157,7 @@ class Runtime:
                 tasks.append(asyncio.create_task(self.leadership.run_forever(), name="leadership"))
             tasks.append(asyncio.create_task(self.worker.run_forever(), name="delivery-worker"))
             tasks.append(asyncio.create_task(self._prune_forever(), name="prune"))
+            tasks.append(asyncio.create_task(HeapTrimmer().run_forever(), name="heap-trim"))
             first_round = asyncio.gather(*(s.first_attempt.wait() for s in supervisors))
             if not await _unless_stopped(first_round, stopping):
                 return
