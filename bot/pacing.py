@@ -40,9 +40,11 @@ class PaceRules:
 
 
 class Pacer(Protocol):
-    # Seconds a chat rests after a send before the outbox hands out its next message: 0 when the
-    # pacer keeps the per-chat gap itself (one process), the gap when processes share the pace.
+    # What the outbox keeps of each chat's pace before it hands out a chat's next message: the
+    # seconds a chat rests after a send, and the sends a group chat may have end in any minute. 0
+    # and inf when the pacer keeps them itself (one process), the platform's when processes share.
     chat_gap: float
+    group_limit: float
 
     def slot(self, chat_id: str, *, private: bool) -> AbstractAsyncContextManager[None]:
         """`async with pacer.slot(chat, private=True):` around one API call that sends to `chat`."""
@@ -98,6 +100,7 @@ class LocalPacer:
     """The pace of one process (see the module docstring). Time is injected for tests."""
 
     chat_gap = 0.0  # kept here, per chat, for this process's sends
+    group_limit = math.inf
 
     def __init__(
         self,

@@ -3,7 +3,8 @@
 Telegram's and Discord's limits are per bot token, not per process: with several processes the
 overall pace comes from the database (storage.pace: slots `1 / per_second` apart, reserved by
 moving one row forward atomically), and each chat's pace from the outbox (a chat whose last send
-ended less than `chat_gap` ago is not claimed, and a chat has one send in flight, whoever sends).
+ended less than `chat_gap` ago, or a group chat with `group_limit` sends ended in the last minute, is
+not claimed, and a chat has one send in flight, whoever sends).
 
 Slots space the processes' sends evenly and carry a 429's pause to all of them. The hard bound is
 each process's share of the pace (the pace divided by the live delivery workers), kept the way
@@ -50,6 +51,7 @@ class SharedPacer:
         self.clock = clock
         self.sleep = sleep
         self.chat_gap = rules.private_gap
+        self.group_limit = rules.group_per_minute
         # This process's own pace is kept as well (bot.pacing): each chat's sends within it (waited
         # for before a slot is taken, so a slot is never spent waiting for a chat), and what the
         # server can see of this process in any second, whatever the network's and loop's delays.

@@ -12,6 +12,7 @@ that send is recorded, so each chat's messages leave one at a time and in order.
 from __future__ import annotations
 
 import json
+import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import and_, case, exists, func, insert, literal, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from storage import tables as t
 from storage.models import PRIORITY, DeliveryKind, DeliveryStatus, UTCDateTime
@@ -241,12 +243,21 @@ class OutboxRepo:
 
     # ------------------------------------------------------------------ claims
     async def claim(
-        self, worker_id: str, platforms: Sequence[str], now: datetime, limit: int, *, chat_gap: float = 0.0
+        self,
+        worker_id: str,
+        platforms: Sequence[str],
+        now: datetime,
+        limit: int,
+        *,
+        chat_gap: float = 0.0,
+        group_per_minute: float = math.inf,
     ) -> list[Claim]:
         """Claim up to `limit` due deliveries on `platforms` for `worker_id`.
 
-        `chat_gap`: a chat whose last send ended less than this many seconds ago gets nothing now
-        (the per-chat pace when several processes send; one process keeps it in its pacer).
+        `chat_gap`: a chat whose last send ended less than this many seconds ago gets nothing now;
+        `group_per_minute`: nor does a group chat (a row without `user_id`) that had this many sends
+        end within the last minute. Both are the per-chat pace when several processes send; one
+        process keeps them in its pacer.
         Rows that must not go out any more are settled here instead of being claimed: the customer
         stopped or is unreachable, the run has closed, or the customer has answered meanwhile.
         """
@@ -258,7 +269,7 @@ class OutboxRepo:
                 d.status == DeliveryStatus.PENDING,
                 d.next_attempt_at <= now,
                 d.platform.in_(list(platforms)),
-                ~self._chat_busy(d.platform, d.chat_id, now, chat_gap),
+                ~self._chat_busy(d.platform, d.chat_id, d.user_id, now, chat_gap, group_per_minute),
             )
             .order_by(d.priority, d.id)
             .limit(limit)
@@ -266,7 +277,7 @@ class OutboxRepo:
         )
         ids = [int(x) for x in (await self.conn.execute(candidates)).scalars()]
         if ids and self.conn.dialect.name == "postgresql":
-            ids = await self._own_chats(ids, now, chat_gap)
+            ids = await self._own_chats(ids, now, chat_gap, group_per_minute)
         if not ids:
             return []
         ids = await self._settle_unwanted(ids, now)
@@ -337,8 +348,11 @@ class OutboxRepo:
         ]
 
     @staticmethod
-    def _chat_busy(platform: Any, chat_id: Any, now: datetime, chat_gap: float) -> Any:
-        """True when the chat has a send in flight, or (with `chat_gap`) one that ended too recently.
+    def _chat_busy(
+        platform: Any, chat_id: Any, user_id: Any, now: datetime, chat_gap: float, group_per_minute: float
+    ) -> Any:
+        """True when the chat has a send in flight, or (with `chat_gap`) one that ended too recently,
+        or (with `group_per_minute`, for a group chat: no `user_id`) its minute's sends already.
 
         One EXISTS per status, never an OR inside one: each is then an index lookup on
         (platform, chat_id, status) per candidate, not a scan of every row with that status.
@@ -349,25 +363,39 @@ class OutboxRepo:
             in_flight.c.chat_id == chat_id,
             in_flight.c.status == DeliveryStatus.SENDING,
         )
-        if chat_gap <= 0:
-            return busy
-        sent = t.delivery.alias("recent")
-        recent = exists().where(
-            sent.c.platform == platform,
-            sent.c.chat_id == chat_id,
-            sent.c.status == DeliveryStatus.SENT,
-            sent.c.sent_at > now - timedelta(seconds=chat_gap),
-        )
-        return or_(busy, recent)
+        reasons: list[ColumnElement[bool]] = [busy]
+        if chat_gap > 0:
+            sent = t.delivery.alias("recent")
+            recent = exists().where(
+                sent.c.platform == platform,
+                sent.c.chat_id == chat_id,
+                sent.c.status == DeliveryStatus.SENT,
+                sent.c.sent_at > now - timedelta(seconds=chat_gap),
+            )
+            reasons.append(recent)
+        if not math.isinf(group_per_minute):
+            minute = t.delivery.alias("minute")
+            sent_this_minute = (
+                select(func.count())
+                .where(
+                    minute.c.platform == platform,
+                    minute.c.chat_id == chat_id,
+                    minute.c.status == DeliveryStatus.SENT,
+                    minute.c.sent_at > now - timedelta(minutes=1),
+                )
+                .scalar_subquery()
+            )
+            reasons.append(and_(user_id.is_(None), sent_this_minute >= group_per_minute))
+        return or_(*reasons)
 
-    async def _own_chats(self, ids: list[int], now: datetime, chat_gap: float) -> list[int]:
+    async def _own_chats(self, ids: list[int], now: datetime, chat_gap: float, group_per_minute: float) -> list[int]:
         """PostgreSQL: keep the candidates whose chat this transaction now owns.
 
         Another process may be claiming the same chat's previous message in a transaction not yet
         committed; our candidate query could not see it. A transaction-scoped advisory lock per chat
         settles it: a chat locked by another claim is skipped; once we hold a chat's lock, a fresh
         statement (a fresh snapshot, taken after any earlier claimant committed) checks again that
-        the chat has nothing in flight and no send within `chat_gap`.
+        the chat is still free by `_chat_busy`'s rules.
         """
         rows = (await self.conn.execute(select(d.id, d.platform, d.chat_id).where(d.id.in_(ids)))).all()
         chats = sorted({(row.platform, row.chat_id) for row in rows})
@@ -385,7 +413,7 @@ class OutboxRepo:
                 select(busy.c.platform, busy.c.chat_id)
                 .where(
                     tuple_(busy.c.platform, busy.c.chat_id).in_(sorted(owned)),
-                    self._chat_busy(busy.c.platform, busy.c.chat_id, now, chat_gap),
+                    self._chat_busy(busy.c.platform, busy.c.chat_id, busy.c.user_id, now, chat_gap, group_per_minute),
                 )
                 .distinct()
             )

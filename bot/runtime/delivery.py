@@ -272,9 +272,15 @@ class DeliveryWorker:
                 if room <= 0:
                     continue
                 async with self.store.unit() as unit:
-                    gap = self.adapters[platform].pacer.chat_gap
-                    now = self.clock.now()
-                    claims = await unit.outbox.claim(self.worker_id, [platform], now, room, chat_gap=gap)
+                    pacer = self.adapters[platform].pacer
+                    claims = await unit.outbox.claim(
+                        self.worker_id,
+                        [platform],
+                        self.clock.now(),
+                        room,
+                        chat_gap=pacer.chat_gap,
+                        group_per_minute=pacer.group_limit,
+                    )
                 claimed += len(claims)
                 self._dispatch(claims)
         return claimed
