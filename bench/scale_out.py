@@ -11,6 +11,9 @@ Customers are written straight into a fresh PostgreSQL database (`--admin` names
 postgresql://postgres@127.0.0.1:5432/postgres; the database is dropped afterwards); the run is started
 by a staff member's `/poll visit` through the fake, as in production. Rates are what the fake saw:
 questions from the first arrival to the last. Prints figures and ratios; asserts nothing.
+
+To look inside the feedbot processes: BENCH_PROFILE=/tmp/prof writes a cProfile dump of each;
+BENCH_WRAP="heaptrack -o /tmp/ht" runs each under that command.
 """
 
 from __future__ import annotations
