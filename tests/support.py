@@ -4,6 +4,7 @@ one-line readers of what the real database holds."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -293,3 +294,20 @@ def feedbot_run(config: Path, token: str, python: Sequence[str] = (sys.executabl
     """`feedbot run` in a child process, its log lines read as they come."""
     env = {**os.environ, "TELEGRAM_BOT_TOKEN": token}
     return LineReader([*python, "-m", "bot.runtime.cli", "run", "--config", str(config)], env=env)
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free ports on 127.0.0.1: every probe stays bound until all are chosen, so the
+    kernel cannot hand the same port out twice (two listeners on one port made a test fail once)."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
+def free_port() -> int:
+    return free_ports(1)[0]

@@ -14,7 +14,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.adapters.fake_telegram import FakeLimits, FakeTelegram, FakeUser
-from tests.support import LineReader, feedbot_run, telegram_config
+from tests.support import LineReader, feedbot_run, free_ports, telegram_config
 
 CADDYFILE = Path(__file__).resolve().parents[1] / "deploy/Caddyfile"
 STAFF = FakeUser(900, "Sam")
@@ -217,19 +216,6 @@ async def test_one_discord_gateway_per_token_held_by_the_leader_and_taken_over(
         print(f"the follower held the gateway {took_over:.1f}s after the kill")
     finally:
         await discord.stop()
-
-
-def free_ports(count: int) -> list[int]:
-    """`count` distinct free ports: every probe stays bound until all are chosen, so the kernel cannot
-    hand the same port out twice (two listeners on one port made this test fail once)."""
-    probes = [socket.socket() for _ in range(count)]
-    try:
-        for probe in probes:
-            probe.bind(("127.0.0.1", 0))
-        return [int(probe.getsockname()[1]) for probe in probes]
-    finally:
-        for probe in probes:
-            probe.close()
 
 
 async def test_two_webhook_processes_behind_the_caddy_config_share_the_updates_and_survive_a_kill(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -24,17 +23,11 @@ from tests.adapters.telegram_harness import (
     running_world,
     telegram_settings,
 )
-from tests.support import find_customer
+from tests.support import find_customer, free_port
 
 ALICE = FakeUser(4242, "Alice")
 SECRET = "s3cret-Value_1"
 PUBLIC_URL = "https://bot.example.test/telegram/hook"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
