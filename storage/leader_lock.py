@@ -58,7 +58,8 @@ class LeaderLock:
         if conn is None:
             return False
         try:  # the session holds the lock for as long as it lives
-            result = await asyncio.wait_for(conn.execute(text("SELECT 1")), CHECK_TIMEOUT)
+            async with asyncio.timeout(CHECK_TIMEOUT):  # not wait_for: it can swallow a cancellation (3.11)
+                result = await conn.execute(text("SELECT 1"))
             return result.scalar() == 1
         except Exception:
             return False
@@ -69,7 +70,8 @@ class LeaderLock:
         self._conn, self._engine = None, None
         if conn is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(conn.close(), CHECK_TIMEOUT)
+                async with asyncio.timeout(CHECK_TIMEOUT):
+                    await conn.close()
         if engine is not None:
             with contextlib.suppress(Exception):
                 await engine.dispose()

@@ -426,8 +426,9 @@ class TelegramAdapter:
             if self._in_hand:
                 # Let the lanes work: look again once all are handled, or after a short while.
                 self._all_handled.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._all_handled.wait(), REFETCH_WHILE_BUSY)
+                with contextlib.suppress(TimeoutError):  # not wait_for: it can swallow a stop (3.11)
+                    async with asyncio.timeout(REFETCH_WHILE_BUSY):
+                        await self._all_handled.wait()
             self._advance_offset()
 
     def _accept(self, data: RawUpdate) -> None:

@@ -169,8 +169,11 @@ class DeliveryWorker:
                 if self._lanes:  # sends ending in the next moments are claimed for together
                     await asyncio.sleep(CLAIM_GATHER)
                 timeout = await self._idle_timeout()
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
+                # that arrives as the wait ends, and this loop would then never stop.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await self._wake.wait()
         finally:
             heart.cancel()
             with contextlib.suppress(asyncio.CancelledError):

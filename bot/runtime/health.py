@@ -143,7 +143,7 @@ class HealthServer:
         """Each check's result: "ok" or what is wrong."""
         names = list(self.checks)
         results = await asyncio.gather(
-            *(asyncio.wait_for(self.checks[name](), CHECK_TIMEOUT) for name in names), return_exceptions=True
+            *(_within_check_timeout(self.checks[name]()) for name in names), return_exceptions=True
         )
         return {name: _result(outcome) for name, outcome in zip(names, results, strict=True)}
 
@@ -158,13 +158,20 @@ class HealthServer:
     async def _metrics(self, _request: web.Request) -> web.Response:
         for refresh in self.before_scrape:
             try:
-                await asyncio.wait_for(refresh(), CHECK_TIMEOUT)
+                await _within_check_timeout(refresh())
             except Exception as exc:  # a scrape still answers; the gauge keeps its last value
                 log.warning("metrics: %s failed: %s", getattr(refresh, "__name__", "refresh"), _result(exc))
         body = self.metrics.render()
         response = web.Response(body=body)
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return response
+
+
+async def _within_check_timeout(check: Awaitable[object]) -> None:
+    """Await `check` for at most CHECK_TIMEOUT (asyncio.timeout, not wait_for: on Python 3.11
+    wait_for swallows a cancellation that arrives as the awaited call ends)."""
+    async with asyncio.timeout(CHECK_TIMEOUT):
+        await check
 
 
 def _result(outcome: BaseException | None) -> str:

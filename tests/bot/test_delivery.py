@@ -117,6 +117,20 @@ async def test_sends_that_end_together_are_recorded_in_a_few_transactions(store:
     assert chat.worker.ledger.batches - batches < 10  # not one commit per send
 
 
+async def test_a_stop_that_arrives_as_the_worker_is_woken_stops_it(chat: Chat) -> None:
+    """On Python 3.11, asyncio.wait_for returns normally when it is cancelled just as what it waits
+    for ends, and the cancellation is lost: an idle worker woken (new work) as it was told to stop
+    went on looping, and shutdown waited for it forever."""
+    worker = DeliveryWorker(chat.store, chat.runtime.adapters, chat.settings, clock=chat.clock)
+    task = asyncio.create_task(worker.run_forever())
+    await asyncio.sleep(0.2)  # idle: waiting to be woken
+    worker.wake()
+    await asyncio.sleep(0)  # the wait has ended; the worker has not run yet
+    task.cancel()
+    done, _ = await asyncio.wait([task], timeout=5)
+    assert task in done and task.cancelled()
+
+
 async def test_transient_failure_is_retried_with_backoff(chat: Chat) -> None:
     [uid] = await subscribe(chat, 1)
     chat.adapter.failing[uid] = "network down"
